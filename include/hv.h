@@ -1,0 +1,125 @@
+/*
+ * hv: the hypervisor seam.  Everything above this layer (virtio-mmio,
+ * virtqueues, relay) reaches the guest only through a struct hv: guest
+ * memory, MMIO trap windows, the interrupt line, and (optionally) kernel
+ * ioeventfds.  Implementations: hv_xen (libxendevicemodel & co) and hv_sim
+ * (an in-process simulated guest for tests and benchmarks).
+ *
+ * Trust boundary: every guest physical address (gpa) and length reaching
+ * hv_mem_read()/hv_mem_write() is guest-controlled.  Those wrappers are the
+ * one route to guest memory: they check that the whole [gpa, gpa+len) lies
+ * inside one RAM bank of the guest (overflow-safe) before the backend's
+ * op is called with a bank index and an offset already proven in range.
+ */
+#ifndef XVM_HV_H
+#define XVM_HV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HV_MAX_BANKS 4
+
+/* Arm guest RAM banks (Xen public/arch-arm.h GUEST_RAM_BANK_BASES). */
+#define HV_ARM_RAM0_GPA 0x40000000ULL
+#define HV_ARM_RAM0_MAX 0xc0000000ULL
+#define HV_ARM_RAM1_GPA 0x200000000ULL
+
+struct hv_bank {
+    uint64_t gpa;
+    uint64_t len;
+};
+
+/* The guest's RAM as a sorted list of non-overlapping banks. */
+struct hv_layout {
+    unsigned nr;
+    struct hv_bank bank[HV_MAX_BANKS];
+};
+
+/*
+ * Append a bank.  Banks must be added in ascending order, be non-empty,
+ * not overlap or wrap around 2^64.  0 or -EINVAL / -ENOSPC.
+ */
+int hv_layout_add(struct hv_layout *l, uint64_t gpa, uint64_t len);
+
+/*
+ * Find the bank holding all of [gpa, gpa+len).  len 0 is treated as 1.
+ * On success returns 0 and sets *bank and *off (offset inside the bank);
+ * returns -EFAULT when the range is not wholly inside one bank.
+ */
+int hv_layout_find(const struct hv_layout *l, uint64_t gpa, uint64_t len,
+                   unsigned *bank, uint64_t *off);
+
+/* A guest RAM region as a backend process could map it (zero-copy). */
+struct hv_region {
+    uint64_t gpa;
+    uint64_t len;
+    int fd;                  /* memfd (sim) or /dev/xen/privcmd (xen) */
+    uint64_t fd_off;         /* mmap offset of gpa inside fd */
+    uint32_t xen_mmap_flags; /* 0, or VHOST_USER XEN_MMAP flags */
+    uint32_t xen_domid;
+};
+
+/* MMIO trap callback: off is relative to the window base; *val in/out. */
+typedef void (*hv_mmio_fn)(void *opaque, uint64_t off, unsigned size,
+                           bool is_write, uint64_t *val);
+
+struct hv;
+
+struct hv_ops {
+    const char *name;
+    /* bank/off already validated to hold len bytes. 0 or -errno. */
+    int (*mem_read)(struct hv *hv, unsigned bank, uint64_t off, void *buf,
+                    size_t len);
+    int (*mem_write)(struct hv *hv, unsigned bank, uint64_t off,
+                     const void *buf, size_t len);
+    /* Fill out[] with mappable regions; count, or -EOPNOTSUPP. */
+    int (*mem_regions)(struct hv *hv, struct hv_region *out, unsigned max);
+    /* Trap guest accesses to [base, base+len).  0 or -errno. */
+    int (*mmio_add)(struct hv *hv, uint64_t base, uint64_t len, hv_mmio_fn fn,
+                    void *opaque);
+    void (*mmio_del)(struct hv *hv, uint64_t base);
+    /* Drive an interrupt line (SPI number on Arm). 0 or -errno. */
+    int (*irq_set)(struct hv *hv, unsigned irq, bool level);
+    /*
+     * Optional (NULL = unsupported): have the kernel signal `fd` when the
+     * guest writes `datamatch` (4 bytes) at `addr`, bypassing mmio_add's
+     * callback.  0, or -EOPNOTSUPP when the running kernel cannot.
+     */
+    int (*ioeventfd_add)(struct hv *hv, uint64_t addr, uint32_t datamatch,
+                         int fd);
+    void (*ioeventfd_del)(struct hv *hv, uint64_t addr, int fd);
+    void (*free)(struct hv *hv);
+};
+
+struct hv {
+    const struct hv_ops *ops;
+    uint32_t domid;
+    char name[32];         /* for log lines: "dom3", "sim0" */
+    struct hv_layout ram;  /* what the guest really has */
+};
+
+/* Copy guest memory; -EFAULT if not wholly inside one RAM bank. */
+int hv_mem_read(struct hv *hv, uint64_t gpa, void *buf, size_t len);
+int hv_mem_write(struct hv *hv, uint64_t gpa, const void *buf, size_t len);
+
+/* Little-endian scalar helpers over hv_mem_read/write (0 or -errno). */
+int hv_read_le16(struct hv *hv, uint64_t gpa, uint16_t *v);
+int hv_read_le32(struct hv *hv, uint64_t gpa, uint32_t *v);
+int hv_read_le64(struct hv *hv, uint64_t gpa, uint64_t *v);
+int hv_write_le16(struct hv *hv, uint64_t gpa, uint16_t v);
+int hv_write_le32(struct hv *hv, uint64_t gpa, uint32_t v);
+
+/* True when [gpa, gpa+len) is wholly guest RAM (one bank). */
+bool hv_mem_valid(const struct hv *hv, uint64_t gpa, uint64_t len);
+
+int hv_mem_regions(struct hv *hv, struct hv_region *out, unsigned max);
+int hv_mmio_add(struct hv *hv, uint64_t base, uint64_t len, hv_mmio_fn fn,
+                void *opaque);
+void hv_mmio_del(struct hv *hv, uint64_t base);
+int hv_irq_set(struct hv *hv, unsigned irq, bool level);
+int hv_ioeventfd_add(struct hv *hv, uint64_t addr, uint32_t datamatch, int fd);
+void hv_ioeventfd_del(struct hv *hv, uint64_t addr, int fd);
+void hv_free(struct hv *hv);
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * hv_sim: an in-process simulated guest behind the hv seam.
+ *
+ * Guest RAM is one memfd holding up to two banks laid out like an Arm Xen
+ * guest (bank 0 at 0x40000000, bank 1 at 0x200000000, a hole between), so
+ * zero-copy backends can map it exactly as they map a QEMU guest.  The
+ * driver side (tests, benchmarks) performs MMIO accesses that are delivered
+ * synchronously to the trap callbacks, and observes the interrupt lines.
+ * Faults can be injected to exercise error paths.
+ */
+#ifndef XVM_HV_SIM_H
+#define XVM_HV_SIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hv.h"
+
+#define HV_SIM_MAX_IRQ 1024
+#define HV_SIM_MAX_MMIO 32
+
+struct hv_sim_config {
+    const char *name;   /* log name, default "sim" */
+    uint64_t ram0_len;  /* bank 0 at HV_ARM_RAM0_GPA, must be > 0 */
+    uint64_t ram1_len;  /* bank 1 at HV_ARM_RAM1_GPA, 0 = none */
+};
+
+struct hv_sim;
+
+/* 0 or -errno. */
+int hv_sim_new(struct hv_sim **out, const struct hv_sim_config *cfg);
+/* Frees the sim and its hv (the hv's own free op does the same). */
+void hv_sim_free(struct hv_sim *sim);
+struct hv *hv_sim_hv(struct hv_sim *sim);
+
+/*
+ * Driver-side direct pointer to guest RAM, NULL unless [gpa, gpa+len) is
+ * inside one bank.  Tests use it to build rings and check buffers.
+ */
+void *hv_sim_ram(struct hv_sim *sim, uint64_t gpa, uint64_t len);
+
+/*
+ * Guest MMIO access, delivered to the trapping window's callback.  Returns
+ * 0, or -ENODEV when no window covers addr (reads then see all-ones).
+ */
+int hv_sim_mmio(struct hv_sim *sim, uint64_t addr, unsigned size,
+                bool is_write, uint64_t *val);
+uint32_t hv_sim_read32(struct hv_sim *sim, uint64_t addr);
+void hv_sim_write32(struct hv_sim *sim, uint64_t addr, uint32_t val);
+
+/* Interrupt line state and the number of 0->1 edges seen so far. */
+bool hv_sim_irq_level(const struct hv_sim *sim, unsigned irq);
+uint64_t hv_sim_irq_edges(const struct hv_sim *sim, unsigned irq);
+
+/* Fault injection: the next `n` guest memory accesses fail with -EFAULT. */
+void hv_sim_fail_mem(struct hv_sim *sim, unsigned n);
+
+/* Counters for leak checks: live MMIO windows. */
+unsigned hv_sim_mmio_windows(const struct hv_sim *sim);
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * log: leveled logging to stderr for the daemon and its modules.
+ *
+ * Every message names its subject (guest, device) in the text; the logger
+ * only adds a timestamp and the level.  Logging never changes errno.
+ * Lines a guest or backend can trigger at will go through a log_ratelimit.
+ */
+#ifndef XVM_LOG_H
+#define XVM_LOG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum log_level {
+    LOG_LVL_ERR = 0,
+    LOG_LVL_WARN,
+    LOG_LVL_INFO,
+    LOG_LVL_DEBUG,
+};
+
+/* Messages above this level are dropped (daemon top-level setting). */
+void log_set_level(enum log_level lvl);
+enum log_level log_get_level(void);
+
+/* Parse "err", "warn", "info", "debug"; returns 0 or -EINVAL. */
+int log_parse_level(const char *s, enum log_level *out);
+
+void log_msg(enum log_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#define log_err(...) log_msg(LOG_LVL_ERR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
+
+/*
+ * Token bucket for guest-triggerable messages: at most `burst` lines,
+ * refilled at one line per `interval_ms`.  Zero-initialise, then set both.
+ */
+struct log_ratelimit {
+    unsigned burst;
+    unsigned interval_ms;
+    unsigned tokens;
+    uint64_t last_ns;
+    uint64_t suppressed;
+};
+
+#define LOG_RATELIMIT_INIT { .burst = 10, .interval_ms = 1000, .tokens = 10 }
+
+/* True when a line may be printed now; counts the ones that may not. */
+bool log_ratelimit_ok(struct log_ratelimit *rl);
+
+#define log_rl(rl, lvl, ...)                                                   \
+    do {                                                                       \
+        if (log_ratelimit_ok(rl)) {                                            \
+            log_msg((lvl), __VA_ARGS__);                                       \
+        }                                                                      \
+    } while (0)
+
+/* Monotonic clock in nanoseconds. */
+uint64_t log_now_ns(void);
+
+#endif

@@ -1,0 +1,112 @@
+/*
+ * vhu: the frontend (client) side of the vhost-user protocol.
+ *
+ * Trust boundary: the backend is another process and untrusted.  Every
+ * reply is checked centrally (reply flag, request code, payload size,
+ * number of fds) before a caller sees it; unexpected fds are closed.  A
+ * protocol violation, a timeout or a hang-up marks the connection broken
+ * for good (sticky): every later call fails with -EPIPE and the owner
+ * reconnects.  Calls are synchronous with a bounded wait (timeout_ms).
+ * SIGPIPE is never raised (MSG_NOSIGNAL).
+ */
+#ifndef XVM_VHU_H
+#define XVM_VHU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Protocol feature bits (VHOST_USER_PROTOCOL_F_*). */
+#define VHU_PF_MQ 0
+#define VHU_PF_LOG_SHMFD 1
+#define VHU_PF_RARP 2
+#define VHU_PF_REPLY_ACK 3
+#define VHU_PF_MTU 4
+#define VHU_PF_BACKEND_REQ 5
+#define VHU_PF_CROSS_ENDIAN 6
+#define VHU_PF_CRYPTO_SESSION 7
+#define VHU_PF_PAGEFAULT 8
+#define VHU_PF_CONFIG 9
+#define VHU_PF_BACKEND_SEND_FD 10
+#define VHU_PF_HOST_NOTIFIER 11
+#define VHU_PF_INFLIGHT_SHMFD 12
+#define VHU_PF_RESET_DEVICE 13
+#define VHU_PF_INBAND_NOTIFICATIONS 14
+#define VHU_PF_CONFIGURE_MEM_SLOTS 15
+#define VHU_PF_STATUS 16
+#define VHU_PF_XEN_MMAP 17
+
+/* Device feature bit 30: the backend speaks protocol features. */
+#define VHU_F_PROTOCOL_FEATURES 30
+
+#define VHU_MAX_REGIONS 8
+
+/* xen_mmap_flags of a SET_MEM_TABLE region (rust-vmm layout). */
+#define VHU_XEN_MMAP_FOREIGN 0x1u
+#define VHU_XEN_MMAP_GRANT 0x2u
+#define VHU_XEN_MMAP_NO_ADVANCE_MAP 0x8u
+
+struct vhu_region {
+    uint64_t gpa;
+    uint64_t len;
+    uint64_t uaddr;    /* address the vring addresses are expressed in */
+    uint64_t mmap_off;
+    int fd;            /* sent with SCM_RIGHTS, not closed by vhu */
+    uint32_t xen_mmap_flags;
+    uint32_t xen_domid;
+};
+
+struct vhu_conn;
+
+/*
+ * Connect to a backend's UNIX socket.  0 or -errno (-ENOENT/-ECONNREFUSED
+ * while the backend is not listening).  `name` prefixes log lines.
+ */
+int vhu_connect(struct vhu_conn **out, const char *path, const char *name,
+                unsigned timeout_ms);
+void vhu_close(struct vhu_conn *c);
+int vhu_fd(const struct vhu_conn *c);
+bool vhu_broken(const struct vhu_conn *c);
+
+/*
+ * Handshake: GET_FEATURES; if bit 30, GET_PROTOCOL_FEATURES, then
+ * SET_PROTOCOL_FEATURES with (offered & want_protocol); SET_OWNER.
+ * Results in *features (device features incl. bit 30) and *protocol.
+ * REPLY_ACK, once negotiated, is used for every request without a reply.
+ */
+int vhu_handshake(struct vhu_conn *c, uint64_t want_protocol,
+                  uint64_t *features, uint64_t *protocol);
+uint64_t vhu_protocol(const struct vhu_conn *c);
+
+int vhu_get_queue_num(struct vhu_conn *c, uint64_t *num);
+int vhu_set_features(struct vhu_conn *c, uint64_t features);
+int vhu_set_mem_table(struct vhu_conn *c, const struct vhu_region *r,
+                      unsigned n);
+int vhu_set_vring_num(struct vhu_conn *c, unsigned idx, unsigned num);
+int vhu_set_vring_addr(struct vhu_conn *c, unsigned idx, uint64_t desc,
+                       uint64_t used, uint64_t avail);
+int vhu_set_vring_base(struct vhu_conn *c, unsigned idx, unsigned base);
+int vhu_get_vring_base(struct vhu_conn *c, unsigned idx, unsigned *base);
+int vhu_set_vring_kick(struct vhu_conn *c, unsigned idx, int fd);
+int vhu_set_vring_call(struct vhu_conn *c, unsigned idx, int fd);
+int vhu_set_vring_err(struct vhu_conn *c, unsigned idx, int fd);
+int vhu_set_vring_enable(struct vhu_conn *c, unsigned idx, bool enable);
+/* GET_CONFIG: reply size and offset must match the request exactly. */
+int vhu_get_config(struct vhu_conn *c, uint32_t off, void *buf, uint32_t len);
+int vhu_set_config(struct vhu_conn *c, uint32_t off, const void *buf,
+                   uint32_t len);
+/*
+ * GET_INFLIGHT_FD: on success *fd is a new fd the caller owns, and
+ * *mmap_size and *mmap_off describe it; a region smaller than the queues need
+ * (num_queues * per-queue size for queue_size) is a protocol error.
+ */
+int vhu_get_inflight_fd(struct vhu_conn *c, uint16_t num_queues,
+                        uint16_t queue_size, int *fd, uint64_t *mmap_size,
+                        uint64_t *mmap_off);
+int vhu_set_inflight_fd(struct vhu_conn *c, uint16_t num_queues,
+                        uint16_t queue_size, int fd, uint64_t mmap_size,
+                        uint64_t mmap_off);
+int vhu_reset_device(struct vhu_conn *c);
+int vhu_set_status(struct vhu_conn *c, uint8_t status);
+
+#endif

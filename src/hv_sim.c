@@ -1,0 +1,303 @@
+/*
+ * hv_sim: a simulated guest behind the hv seam (tests, benchmarks).
+ *
+ * Concepts: guest RAM is one memfd mapped once into this process; bank 0
+ * occupies file offsets [0, ram0_len), bank 1 follows it.  The "guest"
+ * is whoever calls hv_sim_mmio(): accesses go synchronously to the trap
+ * callback of the window covering the address, exactly like an ioreq
+ * would be delivered by Xen, and interrupt lines are plain booleans with
+ * an edge counter so tests can assert that every completion was signalled.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "hv_sim.h"
+#include "log.h"
+
+struct hv_sim_mmio {
+    uint64_t base;
+    uint64_t len;
+    hv_mmio_fn fn;
+    void *opaque;
+    bool used;
+};
+
+struct hv_sim {
+    struct hv hv;          /* first: container_of by cast */
+    int memfd;
+    uint8_t *ram;          /* whole memfd mapping */
+    uint64_t ram_len;
+    uint64_t bank_off[HV_MAX_BANKS];
+    unsigned fail_mem;
+    struct hv_sim_mmio mmio[HV_SIM_MAX_MMIO];
+    bool irq_level[HV_SIM_MAX_IRQ];
+    uint64_t irq_edges[HV_SIM_MAX_IRQ];
+};
+
+static struct hv_sim *
+sim_of(struct hv *hv)
+{
+    return (struct hv_sim *)hv;
+}
+
+static int
+sim_mem_read(struct hv *hv, unsigned bank, uint64_t off, void *buf, size_t len)
+{
+    struct hv_sim *sim = sim_of(hv);
+
+    if (sim->fail_mem) {
+        sim->fail_mem--;
+        return -EFAULT;
+    }
+    memcpy(buf, sim->ram + sim->bank_off[bank] + off, len);
+    return 0;
+}
+
+static int
+sim_mem_write(struct hv *hv, unsigned bank, uint64_t off, const void *buf,
+              size_t len)
+{
+    struct hv_sim *sim = sim_of(hv);
+
+    if (sim->fail_mem) {
+        sim->fail_mem--;
+        return -EFAULT;
+    }
+    memcpy(sim->ram + sim->bank_off[bank] + off, buf, len);
+    return 0;
+}
+
+static int
+sim_mem_regions(struct hv *hv, struct hv_region *out, unsigned max)
+{
+    struct hv_sim *sim = sim_of(hv);
+
+    if (max < hv->ram.nr) {
+        return -ENOSPC;
+    }
+    for (unsigned i = 0; i < hv->ram.nr; i++) {
+        out[i] = (struct hv_region){
+            .gpa = hv->ram.bank[i].gpa,
+            .len = hv->ram.bank[i].len,
+            .fd = sim->memfd,
+            .fd_off = sim->bank_off[i],
+        };
+    }
+    return (int)hv->ram.nr;
+}
+
+static int
+sim_mmio_add(struct hv *hv, uint64_t base, uint64_t len, hv_mmio_fn fn,
+             void *opaque)
+{
+    struct hv_sim *sim = sim_of(hv);
+    struct hv_sim_mmio *free_slot = NULL;
+
+    for (unsigned i = 0; i < HV_SIM_MAX_MMIO; i++) {
+        struct hv_sim_mmio *m = &sim->mmio[i];
+
+        if (!m->used) {
+            free_slot = free_slot ? free_slot : m;
+        } else if (base < m->base + m->len && m->base < base + len) {
+            return -EEXIST;
+        }
+    }
+    if (!free_slot) {
+        return -ENOSPC;
+    }
+    *free_slot = (struct hv_sim_mmio){ base, len, fn, opaque, true };
+    return 0;
+}
+
+static void
+sim_mmio_del(struct hv *hv, uint64_t base)
+{
+    struct hv_sim *sim = sim_of(hv);
+
+    for (unsigned i = 0; i < HV_SIM_MAX_MMIO; i++) {
+        if (sim->mmio[i].used && sim->mmio[i].base == base) {
+            sim->mmio[i].used = false;
+        }
+    }
+}
+
+static int
+sim_irq_set(struct hv *hv, unsigned irq, bool level)
+{
+    struct hv_sim *sim = sim_of(hv);
+
+    if (irq >= HV_SIM_MAX_IRQ) {
+        return -EINVAL;
+    }
+    if (level && !sim->irq_level[irq]) {
+        sim->irq_edges[irq]++;
+    }
+    sim->irq_level[irq] = level;
+    return 0;
+}
+
+static void
+sim_free(struct hv *hv)
+{
+    struct hv_sim *sim = sim_of(hv);
+
+    if (sim->ram) {
+        munmap(sim->ram, sim->ram_len);
+    }
+    if (sim->memfd >= 0) {
+        close(sim->memfd);
+    }
+    free(sim);
+}
+
+static const struct hv_ops hv_sim_ops = {
+    .name = "sim",
+    .mem_read = sim_mem_read,
+    .mem_write = sim_mem_write,
+    .mem_regions = sim_mem_regions,
+    .mmio_add = sim_mmio_add,
+    .mmio_del = sim_mmio_del,
+    .irq_set = sim_irq_set,
+    .free = sim_free,
+};
+
+int
+hv_sim_new(struct hv_sim **out, const struct hv_sim_config *cfg)
+{
+    struct hv_sim *sim;
+    int rc;
+
+    if (cfg->ram0_len == 0 || cfg->ram0_len > HV_ARM_RAM0_MAX ||
+        cfg->ram0_len % 4096 || cfg->ram1_len % 4096) {
+        return -EINVAL;
+    }
+    sim = calloc(1, sizeof(*sim));
+    if (!sim) {
+        return -ENOMEM;
+    }
+    sim->hv.ops = &hv_sim_ops;
+    snprintf(sim->hv.name, sizeof(sim->hv.name), "%s",
+             cfg->name ? cfg->name : "sim");
+    sim->memfd = -1;
+    sim->ram_len = cfg->ram0_len + cfg->ram1_len;
+    hv_layout_add(&sim->hv.ram, HV_ARM_RAM0_GPA, cfg->ram0_len);
+    sim->bank_off[0] = 0;
+    if (cfg->ram1_len) {
+        hv_layout_add(&sim->hv.ram, HV_ARM_RAM1_GPA, cfg->ram1_len);
+        sim->bank_off[1] = cfg->ram0_len;
+    }
+    sim->memfd = memfd_create("xvm-sim-ram", MFD_CLOEXEC);
+    if (sim->memfd < 0 || ftruncate(sim->memfd, (off_t)sim->ram_len) < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    sim->ram = mmap(NULL, sim->ram_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+                    sim->memfd, 0);
+    if (sim->ram == MAP_FAILED) {
+        sim->ram = NULL;
+        rc = -errno;
+        goto fail;
+    }
+    *out = sim;
+    return 0;
+
+fail:
+    sim_free(&sim->hv);
+    return rc;
+}
+
+void
+hv_sim_free(struct hv_sim *sim)
+{
+    if (sim) {
+        sim_free(&sim->hv);
+    }
+}
+
+struct hv *
+hv_sim_hv(struct hv_sim *sim)
+{
+    return &sim->hv;
+}
+
+void *
+hv_sim_ram(struct hv_sim *sim, uint64_t gpa, uint64_t len)
+{
+    unsigned bank;
+    uint64_t off;
+
+    if (hv_layout_find(&sim->hv.ram, gpa, len, &bank, &off) < 0) {
+        return NULL;
+    }
+    return sim->ram + sim->bank_off[bank] + off;
+}
+
+int
+hv_sim_mmio(struct hv_sim *sim, uint64_t addr, unsigned size, bool is_write,
+            uint64_t *val)
+{
+    for (unsigned i = 0; i < HV_SIM_MAX_MMIO; i++) {
+        struct hv_sim_mmio *m = &sim->mmio[i];
+
+        if (m->used && addr >= m->base && addr - m->base < m->len) {
+            m->fn(m->opaque, addr - m->base, size, is_write, val);
+            return 0;
+        }
+    }
+    if (!is_write) {
+        *val = ~0ULL;
+    }
+    return -ENODEV;
+}
+
+uint32_t
+hv_sim_read32(struct hv_sim *sim, uint64_t addr)
+{
+    uint64_t v = 0;
+
+    hv_sim_mmio(sim, addr, 4, false, &v);
+    return (uint32_t)v;
+}
+
+void
+hv_sim_write32(struct hv_sim *sim, uint64_t addr, uint32_t val)
+{
+    uint64_t v = val;
+
+    hv_sim_mmio(sim, addr, 4, true, &v);
+}
+
+bool
+hv_sim_irq_level(const struct hv_sim *sim, unsigned irq)
+{
+    return irq < HV_SIM_MAX_IRQ && sim->irq_level[irq];
+}
+
+uint64_t
+hv_sim_irq_edges(const struct hv_sim *sim, unsigned irq)
+{
+    return irq < HV_SIM_MAX_IRQ ? sim->irq_edges[irq] : 0;
+}
+
+void
+hv_sim_fail_mem(struct hv_sim *sim, unsigned n)
+{
+    sim->fail_mem = n;
+}
+
+unsigned
+hv_sim_mmio_windows(const struct hv_sim *sim)
+{
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < HV_SIM_MAX_MMIO; i++) {
+        n += sim->mmio[i].used;
+    }
+    return n;
+}

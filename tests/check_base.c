@@ -1,0 +1,214 @@
+/* Unit tests: log, loop, hv (bank checks) and hv_sim. */
+#include <config.h>
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "check_common.h"
+#include "hv.h"
+#include "hv_sim.h"
+#include "log.h"
+#include "loop.h"
+
+START_TEST(test_log_levels)
+{
+    enum log_level l;
+
+    ck_assert_int_eq(log_parse_level("debug", &l), 0);
+    ck_assert_int_eq(l, LOG_LVL_DEBUG);
+    ck_assert_int_eq(log_parse_level("loud", &l), -EINVAL);
+    errno = 1234;
+    log_debug("not shown at the default level");
+    log_err("errno survives logging");
+    ck_assert_int_eq(errno, 1234);
+}
+END_TEST
+
+START_TEST(test_log_ratelimit)
+{
+    struct log_ratelimit rl = { .burst = 3, .interval_ms = 60000, .tokens = 3 };
+    int ok = 0;
+
+    for (int i = 0; i < 100; i++) {
+        ok += log_ratelimit_ok(&rl);
+    }
+    ck_assert_int_eq(ok, 3);
+    ck_assert_uint_eq(rl.suppressed, 97);
+}
+END_TEST
+
+START_TEST(test_layout_bounds)
+{
+    struct hv_layout l = { 0 };
+    unsigned bank;
+    uint64_t off;
+
+    ck_assert_int_eq(hv_layout_add(&l, 0x40000000, 0x1000000), 0);
+    ck_assert_int_eq(hv_layout_add(&l, 0x200000000ULL, 0x100000), 0);
+    ck_assert_int_eq(hv_layout_add(&l, 0x100000, 0x1000), -EINVAL); /* order */
+    ck_assert_int_eq(hv_layout_add(&l, UINT64_MAX - 10, 100), -EINVAL);
+
+    ck_assert_int_eq(hv_layout_find(&l, 0x40000000, 16, &bank, &off), 0);
+    ck_assert_uint_eq(bank, 0);
+    ck_assert_uint_eq(off, 0);
+    ck_assert_int_eq(hv_layout_find(&l, 0x40fffff0, 16, &bank, &off), 0);
+    ck_assert_uint_eq(off, 0xfffff0);
+    /* straddling the end of bank 0 */
+    ck_assert_int_eq(hv_layout_find(&l, 0x40fffff0, 17, &bank, &off), -EFAULT);
+    /* in the hole between banks */
+    ck_assert_int_eq(hv_layout_find(&l, 0x80000000ULL, 1, &bank, &off), -EFAULT);
+    /* below RAM, and a length that wraps 2^64 */
+    ck_assert_int_eq(hv_layout_find(&l, 0x3ffffff0, 0x20, &bank, &off), -EFAULT);
+    ck_assert_int_eq(hv_layout_find(&l, 0x40000010, UINT64_MAX, &bank, &off),
+                     -EFAULT);
+    ck_assert_int_eq(hv_layout_find(&l, UINT64_MAX, 2, &bank, &off), -EFAULT);
+    ck_assert_int_eq(hv_layout_find(&l, 0x200000000ULL + 0xffff0, 16, &bank, &off),
+                     0);
+    ck_assert_uint_eq(bank, 1);
+}
+END_TEST
+
+static void
+count_mmio(void *opaque, uint64_t off, unsigned size, bool is_write,
+           uint64_t *val)
+{
+    uint64_t *calls = opaque;
+
+    (*calls)++;
+    if (!is_write) {
+        *val = off + size;
+    }
+}
+
+START_TEST(test_sim_memory_and_mmio)
+{
+    struct hv_sim_config cfg = { .ram0_len = 1 << 20, .ram1_len = 1 << 20 };
+    struct hv_sim *sim;
+    struct hv *hv;
+    struct hv_region reg[4];
+    uint64_t calls = 0, v = 0;
+    uint32_t x = 0;
+    uint8_t *p;
+
+    ck_assert_int_eq(hv_sim_new(&sim, &cfg), 0);
+    hv = hv_sim_hv(sim);
+    ck_assert_int_eq(hv_write_le32(hv, HV_ARM_RAM1_GPA + 8, 0xdeadbeef), 0);
+    ck_assert_int_eq(hv_read_le32(hv, HV_ARM_RAM1_GPA + 8, &x), 0);
+    ck_assert_uint_eq(x, 0xdeadbeef);
+    p = hv_sim_ram(sim, HV_ARM_RAM1_GPA + 8, 4);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_uint_eq(p[0], 0xef);
+    ck_assert_int_eq(hv_write_le32(hv, HV_ARM_RAM0_GPA + (1 << 20) - 2, 1),
+                     -EFAULT);
+    hv_sim_fail_mem(sim, 1);
+    ck_assert_int_eq(hv_read_le32(hv, HV_ARM_RAM0_GPA, &x), -EFAULT);
+    ck_assert_int_eq(hv_read_le32(hv, HV_ARM_RAM0_GPA, &x), 0);
+
+    ck_assert_int_eq(hv_mem_regions(hv, reg, 4), 2);
+    ck_assert_uint_eq(reg[1].fd_off, 1 << 20);
+
+    ck_assert_int_eq(hv_mmio_add(hv, 0x2000000, 0x200, count_mmio, &calls), 0);
+    ck_assert_int_eq(hv_mmio_add(hv, 0x2000100, 0x200, count_mmio, &calls),
+                     -EEXIST);
+    ck_assert_int_eq(hv_sim_mmio(sim, 0x2000010, 4, false, &v), 0);
+    ck_assert_uint_eq(v, 0x14);
+    ck_assert_int_eq(hv_sim_mmio(sim, 0x3000000, 4, false, &v), -ENODEV);
+    ck_assert_uint_eq(v, UINT64_MAX);
+    ck_assert_uint_eq(hv_sim_mmio_windows(sim), 1);
+    hv_mmio_del(hv, 0x2000000);
+    ck_assert_uint_eq(hv_sim_mmio_windows(sim), 0);
+
+    hv_irq_set(hv, 33, true);
+    hv_irq_set(hv, 33, true);
+    hv_irq_set(hv, 33, false);
+    hv_irq_set(hv, 33, true);
+    ck_assert_uint_eq(hv_sim_irq_edges(sim, 33), 2);
+    ck_assert(hv_sim_irq_level(sim, 33));
+    hv_free(hv);
+}
+END_TEST
+
+struct loop_probe {
+    struct loop *loop;
+    int fd_a, fd_b;
+    int hits_a, hits_b, timers;
+};
+
+static void
+on_a(void *opaque, uint32_t events)
+{
+    struct loop_probe *p = opaque;
+    uint64_t v;
+
+    ck_assert(events & EPOLLIN);
+    ck_assert_int_eq(read(p->fd_a, &v, sizeof(v)), 8);
+    p->hits_a++;
+    /* Removing another ready fd from inside a callback must be safe. */
+    loop_del_fd(p->loop, p->fd_b);
+}
+
+static void
+on_b(void *opaque, uint32_t events)
+{
+    struct loop_probe *p = opaque;
+
+    p->hits_b++;
+    loop_del_fd(p->loop, p->fd_a);
+}
+
+static void
+on_timer(void *opaque)
+{
+    ((struct loop_probe *)opaque)->timers++;
+}
+
+START_TEST(test_loop_dispatch)
+{
+    struct loop_probe p = { 0 };
+    uint64_t one = 1;
+    int id;
+
+    p.loop = loop_new();
+    ck_assert_ptr_nonnull(p.loop);
+    p.fd_a = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    p.fd_b = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    ck_assert_int_eq(loop_add_fd(p.loop, p.fd_a, EPOLLIN, on_a, &p), 0);
+    ck_assert_int_eq(loop_add_fd(p.loop, p.fd_a, EPOLLIN, on_a, &p), -EEXIST);
+    ck_assert_int_eq(loop_add_fd(p.loop, p.fd_b, EPOLLIN, on_b, &p), 0);
+    ck_assert_int_eq(write(p.fd_a, &one, 8), 8);
+    ck_assert_int_eq(write(p.fd_b, &one, 8), 8);
+    ck_assert_int_eq(loop_run_once(p.loop, 1000), 1);
+    ck_assert_int_eq(p.hits_a + p.hits_b, 1);
+
+    id = loop_add_timer(p.loop, 5, on_timer, &p);
+    ck_assert_int_gt(id, 0);
+    loop_cancel_timer(p.loop, loop_add_timer(p.loop, 1, on_timer, &p));
+    while (p.timers == 0) {
+        ck_assert_int_ge(loop_run_once(p.loop, 1000), 0);
+    }
+    ck_assert_int_eq(p.timers, 1);
+    ck_assert_int_eq(loop_run_once(p.loop, 20), 0);
+    close(p.fd_a);
+    close(p.fd_b);
+    loop_free(p.loop);
+}
+END_TEST
+
+static Suite *
+make_suite(void)
+{
+    Suite *s = suite_create("base");
+
+    CHECK_ADD(s, test_log_levels, 10);
+    CHECK_ADD(s, test_log_ratelimit, 10);
+    CHECK_ADD(s, test_layout_bounds, 10);
+    CHECK_ADD(s, test_sim_memory_and_mmio, 10);
+    CHECK_ADD(s, test_loop_dispatch, 10);
+    return s;
+}
+
+CHECK_MAIN(make_suite)
