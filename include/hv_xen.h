@@ -1,0 +1,34 @@
+/*
+ * hv_xen: the hv seam over Xen (one instance per guest domain).
+ *
+ * Registers an ioreq server for the guest, maps its ioreq page, binds one
+ * event channel per vcpu and answers every ioreq through the mmio windows
+ * added with hv_mmio_add().  Guest memory is reached through foreign
+ * mappings with a bounded cache; interrupts via set_irq_level.
+ * Only hv_xen*.c include Xen headers.
+ */
+#ifndef XVM_HV_XEN_H
+#define XVM_HV_XEN_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "hv.h"
+#include "loop.h"
+
+struct hv_xen_opts {
+    unsigned mapcache_mib;   /* bound on foreign-mapped guest RAM; 0: 64 */
+    int kernel_eventfd;      /* -1 never, 0 auto (detect), 1 require */
+};
+
+/* Open every handle for `domid` and start serving ioreqs from `loop`. */
+int hv_xen_open(struct hv **out, struct loop *loop, uint32_t domid,
+                const struct hv_xen_opts *opts);
+
+/*
+ * Restrict every Xen handle of this process to `domid`
+ * (xentoolcore_restrict_all) and, if uid != 0, drop to uid/gid.
+ */
+int hv_xen_restrict(struct hv *hv, uid_t uid, gid_t gid);
+
+#endif
