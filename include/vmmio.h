@@ -135,7 +135,14 @@ int vmmio_init(struct vmmio_dev *dev, const char *name, uint32_t device_id,
                unsigned nr_queues, uint16_t num_max, const void *config,
                uint32_t config_len);
 
-/* One guest access; *val is the value written or receives the value read. */
+/*
+ * One guest access; *val is the value written or receives the value read
+ * (0 for every refused read).  Status writes other than 0 may only add
+ * bits, in initialisation order, and at most one of FEATURES_OK, DRIVER_OK
+ * and FAILED per write (so one access yields one event); DRIVER_OK needs
+ * FEATURES_OK already accepted.  A refused FEATURES_OK leaves the rest of
+ * the written status in place for the driver to read back.
+ */
 struct vmmio_event vmmio_access(struct vmmio_dev *dev, uint64_t off,
                                 unsigned size, bool is_write, uint64_t *val);
 
@@ -148,10 +155,18 @@ bool vmmio_raise(struct vmmio_dev *dev, uint32_t bits);
 /* Level the interrupt line should have: InterruptStatus != 0. */
 bool vmmio_line(const struct vmmio_dev *dev);
 
-/* Device side: set DEVICE_NEEDS_RESET and raise a config interrupt. */
+/*
+ * Device side: set DEVICE_NEEDS_RESET and raise a config interrupt; same
+ * return as vmmio_raise().  Does nothing while Status is 0 (no driver to
+ * tell, and the bit would block the driver's first status write).
+ */
 bool vmmio_set_needs_reset(struct vmmio_dev *dev);
 
-/* Device side: replace config space contents (bumps ConfigGeneration). */
+/*
+ * Device side: replace config space contents and length (at most
+ * VMMIO_CONFIG_MAX, longer input is cut), bumping ConfigGeneration.  The
+ * caller raises VMMIO_INT_CONFIG if the driver should be told.
+ */
 void vmmio_update_config(struct vmmio_dev *dev, const void *config,
                          uint32_t len);
 
