@@ -31,6 +31,10 @@
 #define VQ_AVAIL_F_NO_INTERRUPT 1u
 #define VQ_USED_F_NO_NOTIFY 1u
 
+/* Feature bit numbers vq_init() looks at (same as VIRTIO_F_* in vmmio.h). */
+#define VQ_F_INDIRECT_DESC_BIT 28
+#define VQ_F_EVENT_IDX_BIT 29
+
 /* Ring sizes in bytes for `num` entries (with the event-idx fields). */
 #define VQ_DESC_BYTES(num) (16ULL * (num))
 #define VQ_AVAIL_BYTES(num) (6ULL + 2ULL * (num))
@@ -70,7 +74,8 @@ struct vq {
 /*
  * Set up over guest rings.  Checks num (power of two, 1..VQ_MAX_SIZE),
  * alignment (desc 16, avail 2, used 4) and that each ring lies wholly in
- * guest RAM.  Indices start at 0.  0, -EINVAL or -EFAULT (with a log line).
+ * guest RAM.  Indices start at 0.  0, -EINVAL or -EFAULT (with a log line;
+ * the vq is then left broken so every later call fails with -EIO).
  */
 int vq_init(struct vq *vq, struct hv *hv, const char *name, uint16_t num,
             uint64_t desc_gpa, uint64_t avail_gpa, uint64_t used_gpa,
@@ -86,10 +91,17 @@ void vq_set_indices(struct vq *vq, uint16_t last_avail, uint16_t used_idx);
  */
 int vq_pop(struct vq *vq, struct vq_chain *chain);
 
-/* Number of available chains not yet popped (0 if broken). */
+/*
+ * Number of available chains not yet popped, or -EIO when broken (an avail
+ * idx more than the queue size ahead breaks the queue, as in vq_pop()).
+ */
 int vq_pending(struct vq *vq);
 
-/* Publish a used element (head, bytes written).  0 or -EIO. */
+/*
+ * Publish a used element (head, bytes written).  0, -EIO (broken, or the
+ * guest's used ring could not be written), or -EINVAL for a head >= num
+ * (a caller bug: logged, the queue stays usable).
+ */
 int vq_push(struct vq *vq, uint16_t head, uint32_t len);
 
 /*
