@@ -6,7 +6,12 @@
 #include <config.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -647,6 +652,142 @@ START_TEST(test_no_sigpipe)
 }
 END_TEST
 
+/* ---- a real backend: qemu-storage-daemon's vhost-user-blk export ---- */
+
+#define QSD_IMG_BYTES (64ull << 20)
+
+/* Find an executable in $XVM_QSD or along $PATH; false if absent. */
+static bool
+find_qsd(char *out, size_t n)
+{
+    const char *env = getenv("XVM_QSD");
+    const char *path = getenv("PATH");
+    char dirs[4096];
+    char *save = NULL;
+
+    if (env != NULL && *env != '\0') {
+        snprintf(out, n, "%s", env);
+        return access(out, X_OK) == 0;
+    }
+    snprintf(dirs, sizeof(dirs), "%s:/usr/bin:/usr/local/bin",
+             path ? path : "");
+    for (char *d = strtok_r(dirs, ":", &save); d != NULL;
+         d = strtok_r(NULL, ":", &save)) {
+        if ((size_t)snprintf(out, n, "%s/qemu-storage-daemon", d) < n &&
+            access(out, X_OK) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static pid_t
+qsd_spawn(const char *qsd, const char *img, const char *sock)
+{
+    char bd[PATH_MAX + 64], ex[PATH_MAX + 128];
+    pid_t pid;
+
+    snprintf(bd, sizeof(bd), "driver=file,node-name=f0,filename=%s", img);
+    snprintf(ex, sizeof(ex),
+             "type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,"
+             "addr.path=%s,writable=on", sock);
+    pid = fork();
+    if (pid == 0) {
+        /* Dies with the test process even if an assertion ends it early. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        execl(qsd, qsd, "--blockdev", bd, "--export", ex, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void
+qsd_stop(pid_t pid)
+{
+    int status;
+
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 300; i++) {
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            return;
+        }
+        usleep(10000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+}
+
+START_TEST(test_qemu_storage_daemon)
+{
+    char qsd[PATH_MAX], dir[PATH_MAX], img[PATH_MAX + 16], sock[PATH_MAX + 16];
+    const char *tmp = getenv("TMPDIR");
+    struct vhu_conn *c = NULL;
+    uint64_t f = 0, p = 0, qn = 0, cap, isize = 0, ioff = 0;
+    uint8_t cfg[60];
+    int ifd = -1;
+    int fd, r = -1;
+    pid_t pid;
+
+    if (!find_qsd(qsd, sizeof(qsd))) {
+        printf("SKIP test_qemu_storage_daemon: qemu-storage-daemon not found "
+               "(PATH or $XVM_QSD)\n");
+        return;
+    }
+    snprintf(dir, sizeof(dir), "%s/xvm-vhu-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(img, sizeof(img), "%s/disk.raw", dir);
+    snprintf(sock, sizeof(sock), "%s/vhu.sock", dir);
+    fd = open(img, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, (off_t)QSD_IMG_BYTES), 0);
+    close(fd);
+
+    pid = qsd_spawn(qsd, img, sock);
+    ck_assert_int_gt(pid, 0);
+    /* Wait (bounded: 10 s) for the export to listen. */
+    for (int i = 0; i < 1000; i++) {
+        int status;
+
+        r = vhu_connect(&c, sock, "qsd/blk0", 2000);
+        if (r == 0) {
+            break;
+        }
+        ck_assert_msg(waitpid(pid, &status, WNOHANG) == 0,
+                      "qemu-storage-daemon exited early");
+        usleep(10000);
+    }
+    ck_assert_int_eq(r, 0);
+
+    ck_assert_int_eq(vhu_handshake(c, PF(VHU_PF_MQ) | PF(VHU_PF_REPLY_ACK) |
+                                          PF(VHU_PF_CONFIG) |
+                                          PF(VHU_PF_INFLIGHT_SHMFD),
+                                   &f, &p),
+                     0);
+    ck_assert(f & PF(VHU_F_PROTOCOL_FEATURES));
+    ck_assert(p & PF(VHU_PF_CONFIG));
+    ck_assert(p & PF(VHU_PF_REPLY_ACK)); /* SET_OWNER went with an ack */
+    ck_assert_int_eq(vhu_get_queue_num(c, &qn), 0);
+    ck_assert_uint_ge(qn, 1);
+    ck_assert_int_eq(vhu_get_config(c, 0, cfg, sizeof(cfg)), 0);
+    memcpy(&cap, cfg, sizeof(cap)); /* virtio is little-endian, as is host */
+    ck_assert_uint_eq(cap, QSD_IMG_BYTES / 512);
+    if (p & PF(VHU_PF_INFLIGHT_SHMFD)) {
+        /* Our per-queue size rule must agree with libvhost-user's. */
+        ck_assert_int_eq(vhu_get_inflight_fd(c, 1, 128, &ifd, &isize, &ioff),
+                         0);
+        ck_assert_uint_eq(isize, 2112);
+        close(ifd);
+    }
+    ck_assert(!vhu_broken(c));
+    vhu_close(c);
+
+    qsd_stop(pid);
+    unlink(sock);
+    unlink(img);
+    rmdir(dir);
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -677,6 +818,7 @@ make_suite(void)
     CHECK_ADD(s, test_vring_base_wrong_index, 10);
     CHECK_ADD(s, test_config_wrong_offset, 10);
     CHECK_ADD(s, test_no_sigpipe, 10);
+    CHECK_ADD(s, test_qemu_storage_daemon, 30);
     return s;
 }
 
