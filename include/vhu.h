@@ -64,8 +64,18 @@ struct vhu_conn;
  */
 int vhu_connect(struct vhu_conn **out, const char *path, const char *name,
                 unsigned timeout_ms);
+/*
+ * Wrap an already connected stream socket (a socketpair in tests, an
+ * accepted or inherited socket).  The connection owns `fd` from then on,
+ * also when this fails (it is closed).  0 or -errno.
+ */
+int vhu_adopt(struct vhu_conn **out, int fd, const char *name,
+              unsigned timeout_ms);
+/* Close the socket and free the connection; NULL is fine. */
 void vhu_close(struct vhu_conn *c);
+/* The socket, for an event loop to watch for hang-up. */
 int vhu_fd(const struct vhu_conn *c);
+/* True once the connection failed (sticky): every call returns -EPIPE. */
 bool vhu_broken(const struct vhu_conn *c);
 
 /*
