@@ -35,6 +35,13 @@ struct relay_config {
     uint16_t queue_size;     /* QueueNumMax offered; 0: 256 */
     uint32_t bounce_kib;     /* shadow bounce pool per queue; 0: 8192 */
     unsigned timeout_ms;     /* per backend request; 0: 5000 */
+    /*
+     * Config space: config_len bytes are read from the backend when it
+     * offers the CONFIG protocol feature; otherwise `config` (if set) is
+     * shown to the guest as is (e.g. a virtio-fs tag for virtiofsd).
+     */
+    uint32_t config_len;
+    const uint8_t *config;
 };
 
 struct relay_stats {

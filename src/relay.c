@@ -1,0 +1,522 @@
+/*
+ * relay: one virtio-mmio device of a guest served by one vhost-user backend.
+ *
+ * Concepts:
+ *  - The guest talks to the register model (vmmio); every access arrives
+ *    through the hv trap callback relay_mmio() and is answered there.
+ *  - The backend is untrusted (vhu checks its replies); what it writes
+ *    into rings is checked by the mode that owns those rings.
+ *  - A "session" is the time between DRIVER_OK and reset/FAILED: features
+ *    and memory table are sent at its start, rings are handed over per
+ *    queue, and at its end every queue is stopped and drained (bounded) so
+ *    nothing completes into guest memory after the guest reset the device.
+ *  - The interrupt line follows InterruptStatus != 0; it is raised only on
+ *    the 0 -> 1 transition and lowered when the guest acknowledges, so an
+ *    edge-triggered SPI never misses a completion (relay_sync_line).
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "relay_priv.h"
+
+/* Transport features the relay can honour; device bits 0-23 pass through. */
+#define RELAY_DEVICE_BITS 0x00ffffffULL
+#define RELAY_TRANSPORT_BITS                                                   \
+    ((1ULL << VIRTIO_F_INDIRECT_DESC) | (1ULL << VIRTIO_F_EVENT_IDX) |          \
+     (1ULL << VIRTIO_F_VERSION_1))
+#define RELAY_VENDOR_ID 0x4d4d5658u /* "XVMM" */
+#define RELAY_DRAIN_MS 2000
+
+static const char *const mode_names[] = {
+    [RELAY_MODE_AUTO] = "auto",
+    [RELAY_MODE_SHADOW] = "shadow",
+    [RELAY_MODE_ZEROCOPY] = "zero-copy",
+};
+
+const char *
+relay_mode_name(enum relay_mode m)
+{
+    return (unsigned)m < 3 ? mode_names[m] : "?";
+}
+
+int
+relay_parse_mode(const char *s, enum relay_mode *out)
+{
+    for (unsigned i = 0; i < 3; i++) {
+        if (strcmp(s, mode_names[i]) == 0) {
+            *out = (enum relay_mode)i;
+            return 0;
+        }
+    }
+    if (strcmp(s, "zerocopy") == 0) {
+        *out = RELAY_MODE_ZEROCOPY;
+        return 0;
+    }
+    return -EINVAL;
+}
+
+enum relay_mode
+relay_mode(const struct relay *r)
+{
+    return r->mode;
+}
+
+void
+relay_get_stats(const struct relay *r, struct relay_stats *out)
+{
+    *out = r->stats;
+}
+
+/* Drive the line from InterruptStatus: raise on 0->1, lower on ->0. */
+static void
+relay_sync_line(struct relay *r)
+{
+    bool want = vmmio_line(&r->dev);
+
+    if (want == r->line) {
+        return;
+    }
+    if (hv_irq_set(r->hv, r->cfg.irq, want) < 0) {
+        log_rl(&r->rl, LOG_LVL_ERR, "%s: cannot set irq %u to %d", r->name,
+               r->cfg.irq, want);
+        return;
+    }
+    r->line = want;
+    if (want) {
+        r->stats.irqs++;
+    }
+}
+
+void
+relay_notify_guest(struct relay *r, struct relay_queue *q)
+{
+    (void)q;
+    vmmio_raise(&r->dev, VMMIO_INT_VRING);
+    relay_sync_line(r);
+}
+
+void
+relay_fail(struct relay *r, const char *why)
+{
+    log_rl(&r->rl, LOG_LVL_ERR, "%s: device needs reset: %s", r->name, why);
+    vmmio_set_needs_reset(&r->dev);
+    relay_sync_line(r);
+}
+
+/*
+ * A backend request failed.  A broken connection is recovered by
+ * reconnecting (guest state kept); anything else fails the device.
+ * Returns 0 when recovery is under way, else rc.
+ */
+static int
+relay_backend_failed(struct relay *r, int rc, const char *what)
+{
+    if (r->conn && vhu_broken(r->conn)) {
+        relay_conn_lost(r, what);
+        return 0;
+    }
+    relay_fail(r, what);
+    return rc;
+}
+
+void
+relay_kick_backend(struct relay_queue *q)
+{
+    uint64_t one = 1;
+
+    if (write(q->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN) {
+        log_rl(&q->r->rl, LOG_LVL_WARN, "%s: kick failed: %s", q->name,
+               strerror(errno));
+    }
+}
+
+static void
+relay_on_call(void *opaque, uint32_t events)
+{
+    struct relay_queue *q = opaque;
+    uint64_t n;
+
+    (void)events;
+    if (read(q->call_fd, &n, sizeof(n)) < 0 && errno != EAGAIN) {
+        return;
+    }
+    if (q->started && q->wired) {
+        q->r->ops->call(q->r, q);
+    }
+}
+
+static void
+relay_close_fd(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+void
+relay_queue_unwire(struct relay *r, struct relay_queue *q)
+{
+    if (q->call_fd >= 0) {
+        loop_del_fd(r->loop, q->call_fd);
+    }
+    relay_close_fd(&q->call_fd);
+    relay_close_fd(&q->kick_fd);
+    q->wired = false;
+}
+
+/* Hand q's rings to the current connection (fresh, or resuming). */
+int
+relay_queue_wire(struct relay *r, struct relay_queue *q, bool resume)
+{
+    int rc;
+
+    q->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    q->call_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (q->kick_fd < 0 || q->call_fd < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    if ((rc = vhu_set_vring_num(r->conn, q->idx, q->gvq.num)) < 0 ||
+        (rc = vhu_set_vring_base(r->conn, q->idx, 0)) < 0 ||
+        (rc = r->ops->queue_wire(r, q, resume)) < 0 ||
+        (rc = vhu_set_vring_kick(r->conn, q->idx, q->kick_fd)) < 0 ||
+        (rc = vhu_set_vring_call(r->conn, q->idx, q->call_fd)) < 0) {
+        goto fail;
+    }
+    rc = loop_add_fd(r->loop, q->call_fd, EPOLLIN, relay_on_call, q);
+    if (rc < 0) {
+        goto fail;
+    }
+    q->wired = true;
+    if (r->backend_features & (1ULL << VHU_F_PROTOCOL_FEATURES)) {
+        rc = vhu_set_vring_enable(r->conn, q->idx, true);
+        if (rc < 0) {
+            goto fail;
+        }
+    }
+    return 0;
+
+fail:
+    relay_queue_unwire(r, q);
+    log_err("%s: backend refused the queue: %s", q->name, strerror(-rc));
+    return rc;
+}
+
+/* Stop one queue: backend first, then drain (bounded), then local state. */
+static void
+relay_queue_stop(struct relay *r, struct relay_queue *q)
+{
+    unsigned base = 0;
+    uint64_t deadline;
+
+    if (!q->started) {
+        return;
+    }
+    q->started = false;
+    if (q->wired) {
+        if (vhu_get_vring_base(r->conn, q->idx, &base) < 0) {
+            base = 0;
+        }
+        q->gvq.last_avail = (uint16_t)base; /* zero-copy drain target */
+        deadline = log_now_ns() + RELAY_DRAIN_MS * 1000000ULL;
+        while (r->ops->in_flight(r, q) > 0) {
+            if (log_now_ns() >= deadline || vhu_broken(r->conn)) {
+                log_warn("%s: backend still holds %u requests after stop",
+                         q->name, r->ops->in_flight(r, q));
+                relay_conn_lost(r, "requests not drained after stop");
+                break;
+            }
+            usleep(1000);
+        }
+        relay_queue_unwire(r, q);
+    }
+    r->ops->queue_stop(r, q);
+}
+
+static int
+relay_queue_start(struct relay *r, struct relay_queue *q)
+{
+    struct vmmio_queue *mq = &r->dev.q[q->idx];
+    int rc;
+
+    rc = vq_init(&q->gvq, r->hv, q->name, mq->num, mq->desc_gpa,
+                 mq->avail_gpa, mq->used_gpa, r->dev.driver_features);
+    if (rc < 0) {
+        relay_fail(r, "queue rings rejected");
+        return rc;
+    }
+    rc = r->ops->queue_start(r, q);
+    if (rc < 0) {
+        relay_fail(r, "no memory for the queue");
+        return rc;
+    }
+    q->started = true;
+    if (r->conn) {
+        rc = relay_queue_wire(r, q, false);
+        if (rc < 0) {
+            return relay_backend_failed(r, rc, "backend refused the queue");
+        }
+    }
+    log_debug("%s: started, %u entries", q->name, mq->num);
+    /* Buffers posted before DRIVER_OK are picked up now. */
+    r->ops->kick(r, q);
+    return 0;
+}
+
+static void
+relay_session_stop(struct relay *r)
+{
+    if (!r->running) {
+        return;
+    }
+    r->running = false;
+    for (unsigned i = 0; i < r->dev.nr_queues; i++) {
+        relay_queue_stop(r, &r->q[i]);
+    }
+    log_info("%s: session stopped", r->name);
+}
+
+/* Features and memory table for the session, on the current connection. */
+int
+relay_session_send(struct relay *r)
+{
+    uint64_t features = r->dev.driver_features;
+    int rc;
+
+    features |= r->backend_features & (1ULL << VHU_F_PROTOCOL_FEATURES);
+    rc = vhu_set_features(r->conn, features);
+    if (rc == 0) {
+        rc = r->ops->mem_table(r);
+    }
+    return rc;
+}
+
+static int
+relay_session_start(struct relay *r)
+{
+    int rc;
+
+    r->running = true;
+    if (r->conn) {
+        rc = relay_session_send(r);
+        if (rc < 0 && relay_backend_failed(r, rc, "backend refused features "
+                                                  "or memory table") < 0) {
+            return rc;
+        }
+    }
+    for (unsigned i = 0; i < r->dev.nr_queues; i++) {
+        if (r->dev.q[i].ready) {
+            rc = relay_queue_start(r, &r->q[i]);
+            if (rc < 0) {
+                return rc;
+            }
+        }
+    }
+    log_info("%s: driver ready, features 0x%llx, %s mode%s", r->name,
+             (unsigned long long)r->dev.driver_features, r->ops->name,
+             r->conn ? "" : " (backend not connected yet)");
+    return 0;
+}
+
+static void
+relay_config_write(struct relay *r, uint32_t off, uint32_t len)
+{
+    if (!(r->protocol & (1ULL << VHU_PF_CONFIG)) || !r->conn) {
+        return;
+    }
+    if (vhu_set_config(r->conn, off, r->dev.config + off, len) < 0) {
+        log_rl(&r->rl, LOG_LVL_WARN, "%s: backend refused config write", r->name);
+    }
+}
+
+/* The trap callback: every guest access to the window comes here. */
+static void
+relay_mmio(void *opaque, uint64_t off, unsigned size, bool is_write,
+           uint64_t *val)
+{
+    struct relay *r = opaque;
+    struct vmmio_event ev = vmmio_access(&r->dev, off, size, is_write, val);
+
+    switch (ev.type) {
+    case VMMIO_EV_RESET:
+    case VMMIO_EV_FAILED:
+        relay_session_stop(r);
+        break;
+    case VMMIO_EV_DRIVER_OK:
+        relay_session_start(r);
+        break;
+    case VMMIO_EV_QUEUE_READY:
+        if (r->running) {
+            relay_queue_start(r, &r->q[ev.queue]);
+        }
+        break;
+    case VMMIO_EV_QUEUE_DISABLE:
+        relay_queue_stop(r, &r->q[ev.queue]);
+        break;
+    case VMMIO_EV_NOTIFY:
+        /* While reconnecting, the kick is picked up once rewired. */
+        if (r->q[ev.queue].wired) {
+            r->ops->kick(r, &r->q[ev.queue]);
+        }
+        break;
+    case VMMIO_EV_CONFIG_WRITE:
+        relay_config_write(r, ev.off, ev.len);
+        break;
+    case VMMIO_EV_FEATURES_OK:
+    case VMMIO_EV_IRQ_ACK:
+    case VMMIO_EV_NONE:
+        break;
+    }
+    relay_sync_line(r);
+}
+
+bool
+relay_ram_needs_xen(struct relay *r)
+{
+    struct hv_region reg[HV_MAX_BANKS];
+
+    return hv_mem_regions(r->hv, reg, HV_MAX_BANKS) > 0 &&
+           reg[0].xen_mmap_flags != 0;
+}
+
+static int
+relay_choose_mode(struct relay *r)
+{
+    struct hv_region reg[HV_MAX_BANKS];
+    int n = hv_mem_regions(r->hv, reg, HV_MAX_BANKS);
+    bool needs_xen = n > 0 && reg[0].xen_mmap_flags != 0;
+    bool zc_ok = n > 0 && (!needs_xen || (r->protocol & (1ULL << VHU_PF_XEN_MMAP)));
+
+    r->mode = r->cfg.mode;
+    if (r->mode == RELAY_MODE_AUTO) {
+        r->mode = zc_ok ? RELAY_MODE_ZEROCOPY : RELAY_MODE_SHADOW;
+    }
+    if (r->mode == RELAY_MODE_ZEROCOPY && !zc_ok) {
+        log_err("%s: zero-copy requested but %s", r->name,
+                n <= 0 ? "guest RAM cannot be shared"
+                       : "the backend does not offer XEN_MMAP");
+        return -ENOTSUP;
+    }
+    r->ops = r->mode == RELAY_MODE_ZEROCOPY ? &relay_zc_ops : &relay_shadow_ops;
+    log_info("%s: %s mode (%s%s)", r->name, r->ops->name,
+             r->cfg.mode == RELAY_MODE_AUTO ? "chosen automatically" : "as configured",
+             needs_xen ? ", guest RAM needs XEN_MMAP" : "");
+    return 0;
+}
+
+static int
+relay_connect(struct relay *r)
+{
+    uint8_t config[VMMIO_CONFIG_MAX];
+    uint32_t config_len = 0;
+    uint64_t offered, nq = 1;
+    int rc;
+
+    rc = relay_conn_open(r, config, &config_len, &nq);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = relay_choose_mode(r);
+    if (rc < 0) {
+        return rc;
+    }
+    offered = r->backend_features & (RELAY_DEVICE_BITS | RELAY_TRANSPORT_BITS);
+    return vmmio_init(&r->dev, r->name, r->cfg.device_id, RELAY_VENDOR_ID,
+                      offered, (unsigned)nq, r->cfg.queue_size, config,
+                      config_len);
+}
+
+int
+relay_new(struct relay **out, struct hv *hv, struct loop *loop,
+          const struct relay_config *cfg)
+{
+    struct relay *r;
+    int rc;
+
+    if (!cfg->socket_path || cfg->device_id == 0) {
+        return -EINVAL;
+    }
+    r = calloc(1, sizeof(*r));
+    if (!r) {
+        return -ENOMEM;
+    }
+    r->hv = hv;
+    r->loop = loop;
+    r->cfg = *cfg;
+    r->cfg.name = NULL;
+    r->cfg.socket_path = NULL;
+    r->cfg.config = NULL;
+    if (!r->cfg.queue_size) {
+        r->cfg.queue_size = 256;
+    }
+    if (!r->cfg.bounce_kib) {
+        r->cfg.bounce_kib = 8192;
+    }
+    if (!r->cfg.timeout_ms) {
+        r->cfg.timeout_ms = 5000;
+    }
+    r->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT;
+    snprintf(r->name, sizeof(r->name), "%s", cfg->name ? cfg->name : "virtio");
+    r->socket_path = strdup(cfg->socket_path);
+    for (unsigned i = 0; i < VMMIO_MAX_QUEUES; i++) {
+        struct relay_queue *q = &r->q[i];
+
+        q->r = r;
+        q->idx = i;
+        q->kick_fd = -1;
+        q->call_fd = -1;
+        snprintf(q->name, sizeof(q->name), "%s/q%u", r->name, i);
+    }
+    r->cfg.config = cfg->config; /* used only during relay_connect */
+    rc = r->socket_path ? relay_connect(r) : -ENOMEM;
+    r->cfg.config = NULL;
+    if (rc < 0) {
+        goto fail;
+    }
+    rc = hv_mmio_add(hv, cfg->mmio_base, VMMIO_WINDOW_LEN, relay_mmio, r);
+    if (rc < 0) {
+        log_err("%s: cannot trap MMIO window 0x%llx: %s", r->name,
+                (unsigned long long)cfg->mmio_base, strerror(-rc));
+        goto fail;
+    }
+    log_info("%s: serving device id %u at 0x%llx irq %u from %s (%u queues)",
+             r->name, cfg->device_id, (unsigned long long)cfg->mmio_base,
+             cfg->irq, r->socket_path, r->dev.nr_queues);
+    *out = r;
+    return 0;
+
+fail:
+    r->cfg.mmio_base = UINT64_MAX;
+    relay_free(r);
+    return rc;
+}
+
+void
+relay_free(struct relay *r)
+{
+    if (!r) {
+        return;
+    }
+    if (r->cfg.mmio_base != UINT64_MAX) {
+        hv_mmio_del(r->hv, r->cfg.mmio_base);
+    }
+    relay_session_stop(r);
+    if (r->ops) {
+        r->ops->fini(r);
+    }
+    if (r->line) {
+        hv_irq_set(r->hv, r->cfg.irq, false);
+    }
+    relay_conn_close(r);
+    free(r->socket_path);
+    free(r);
+}

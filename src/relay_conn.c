@@ -1,0 +1,243 @@
+/*
+ * relay_conn: the lifecycle of a relay's connection to its backend.
+ *
+ * Concepts:
+ *  - The connection is watched in the loop between requests: any byte or
+ *    hang-up from the backend while no request is outstanding means it
+ *    misbehaved or went away (we negotiate no backend-initiated channel).
+ *  - Losing it keeps every piece of guest state: queues are unwired, not
+ *    stopped.  Reconnection is retried with a bounded exponential back-off
+ *    (RELAY_RECONNECT_MIN_MS doubling to RELAY_RECONNECT_MAX_MS).  A
+ *    backend that has not come back after RELAY_RECONNECT_GIVEUP_MS makes
+ *    the device report DEVICE_NEEDS_RESET; retries go on, so a reset after
+ *    the backend returns brings the device back.
+ *  - On a new connection the session (features, memory table) is sent
+ *    again and every live queue is rewired with resume=true: the shadow
+ *    mode republishes every request the old backend never answered, so the
+ *    guest sees each one completed exactly once; the zero-copy mode cannot
+ *    know which of them completed and fails the device instead.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "relay_priv.h"
+
+#define RELAY_RECONNECT_MIN_MS 50u
+#define RELAY_RECONNECT_MAX_MS 1000u
+#define RELAY_RECONNECT_GIVEUP_MS 15000u
+
+static void relay_conn_on_event(void *opaque, uint32_t events);
+static void relay_conn_retry(void *opaque);
+
+static int
+relay_conn_handshake(struct relay *r, struct vhu_conn **out)
+{
+    uint64_t want = (1ULL << VHU_PF_MQ) | (1ULL << VHU_PF_REPLY_ACK) |
+                    (1ULL << VHU_PF_CONFIG);
+    struct vhu_conn *c;
+    int rc;
+
+    /* XEN_MMAP changes the memory table layout: ask for it only when the
+     * guest's RAM needs it and zero-copy is not ruled out. */
+    if (r->cfg.mode != RELAY_MODE_SHADOW && relay_ram_needs_xen(r)) {
+        want |= 1ULL << VHU_PF_XEN_MMAP;
+    }
+    rc = vhu_connect(&c, r->socket_path, r->name, r->cfg.timeout_ms);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = vhu_handshake(c, want, &r->backend_features, &r->protocol);
+    if (rc < 0) {
+        vhu_close(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+static int
+relay_conn_watch(struct relay *r)
+{
+    return loop_add_fd(r->loop, vhu_fd(r->conn), EPOLLIN | EPOLLRDHUP,
+                       relay_conn_on_event, r);
+}
+
+int
+relay_conn_open(struct relay *r, uint8_t *config, uint32_t *config_len,
+                uint64_t *nr_queues)
+{
+    int rc;
+
+    rc = relay_conn_handshake(r, &r->conn);
+    if (rc < 0) {
+        log_err("%s: cannot connect to backend %s: %s", r->name,
+                r->socket_path, strerror(-rc));
+        r->conn = NULL;
+        return rc;
+    }
+    if (!(r->backend_features & (1ULL << VIRTIO_F_VERSION_1))) {
+        log_err("%s: backend does not offer VIRTIO_F_VERSION_1", r->name);
+        return -ENOTSUP;
+    }
+    *nr_queues = 1;
+    if (r->cfg.nr_queues) {
+        *nr_queues = r->cfg.nr_queues;
+    } else if (r->protocol & (1ULL << VHU_PF_MQ)) {
+        rc = vhu_get_queue_num(r->conn, nr_queues);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    if (*nr_queues == 0 || *nr_queues > VMMIO_MAX_QUEUES) {
+        log_err("%s: backend has %llu queues, the relay serves 1..%u", r->name,
+                (unsigned long long)*nr_queues, VMMIO_MAX_QUEUES);
+        return -ERANGE;
+    }
+    if (r->cfg.config_len > VMMIO_CONFIG_MAX) {
+        return -EINVAL;
+    }
+    *config_len = 0;
+    if ((r->protocol & (1ULL << VHU_PF_CONFIG)) && r->cfg.config_len) {
+        rc = vhu_get_config(r->conn, 0, config, r->cfg.config_len);
+        if (rc < 0) {
+            return rc;
+        }
+        *config_len = r->cfg.config_len;
+    } else if (r->cfg.config && r->cfg.config_len) {
+        memcpy(config, r->cfg.config, r->cfg.config_len);
+        *config_len = r->cfg.config_len;
+    }
+    return relay_conn_watch(r);
+}
+
+void
+relay_conn_close(struct relay *r)
+{
+    if (r->reconnect_timer) {
+        loop_cancel_timer(r->loop, r->reconnect_timer);
+        r->reconnect_timer = 0;
+    }
+    if (r->conn) {
+        loop_del_fd(r->loop, vhu_fd(r->conn));
+        vhu_close(r->conn);
+        r->conn = NULL;
+    }
+}
+
+static void
+relay_conn_schedule(struct relay *r)
+{
+    int id = loop_add_timer(r->loop, r->reconnect_ms, relay_conn_retry, r);
+
+    r->reconnect_timer = id > 0 ? id : 0;
+    if (id <= 0) {
+        relay_fail(r, "cannot schedule a reconnect");
+    }
+}
+
+void
+relay_conn_lost(struct relay *r, const char *why)
+{
+    if (!r->conn) {
+        return;
+    }
+    log_warn("%s: backend connection lost (%s); reconnecting to %s", r->name,
+             why, r->socket_path);
+    for (unsigned i = 0; i < VMMIO_MAX_QUEUES; i++) {
+        if (r->q[i].wired) {
+            relay_queue_unwire(r, &r->q[i]);
+        }
+    }
+    relay_conn_close(r);
+    r->lost_ns = log_now_ns();
+    r->reconnect_ms = RELAY_RECONNECT_MIN_MS;
+    relay_conn_schedule(r);
+}
+
+/* A new connection: same features as before, then the session again. */
+static int
+relay_conn_resume(struct relay *r)
+{
+    uint64_t old_features = r->backend_features;
+    int rc;
+
+    rc = relay_conn_handshake(r, &r->conn);
+    if (rc < 0) {
+        r->conn = NULL;
+        return rc;
+    }
+    if ((r->backend_features & r->dev.device_features) != r->dev.device_features) {
+        log_err("%s: returning backend offers features 0x%llx, fewer than "
+                "the 0x%llx the guest was shown", r->name,
+                (unsigned long long)r->backend_features,
+                (unsigned long long)old_features);
+        relay_fail(r, "backend came back with fewer features");
+        return relay_conn_watch(r);
+    }
+    rc = relay_conn_watch(r);
+    if (rc < 0 || !r->running) {
+        return rc;
+    }
+    rc = relay_session_send(r);
+    for (unsigned i = 0; rc == 0 && i < r->dev.nr_queues; i++) {
+        struct relay_queue *q = &r->q[i];
+
+        if (!q->started) {
+            continue;
+        }
+        rc = relay_queue_wire(r, q, true);
+        if (rc == -ENOTSUP) {
+            relay_fail(r, "requests in flight cannot be recovered in this mode");
+            rc = 0;
+            continue;
+        }
+        if (rc == 0) {
+            r->ops->kick(r, q);
+            relay_kick_backend(q);
+        }
+    }
+    return rc;
+}
+
+static void
+relay_conn_retry(void *opaque)
+{
+    struct relay *r = opaque;
+    uint64_t gone_ms;
+    int rc;
+
+    r->reconnect_timer = 0;
+    rc = relay_conn_resume(r);
+    if (rc == 0) {
+        r->stats.reconnects++;
+        log_info("%s: backend reconnected after %llu ms", r->name,
+                 (unsigned long long)((log_now_ns() - r->lost_ns) / 1000000ULL));
+        return;
+    }
+    if (r->conn) {
+        /* connected, but the session could not be restored */
+        relay_conn_close(r);
+    }
+    gone_ms = (log_now_ns() - r->lost_ns) / 1000000ULL;
+    if (gone_ms >= RELAY_RECONNECT_GIVEUP_MS &&
+        !(r->dev.status & VIRTIO_STATUS_NEEDS_RESET)) {
+        relay_fail(r, "backend did not come back");
+    }
+    r->reconnect_ms = r->reconnect_ms * 2 > RELAY_RECONNECT_MAX_MS
+                          ? RELAY_RECONNECT_MAX_MS
+                          : r->reconnect_ms * 2;
+    relay_conn_schedule(r);
+}
+
+static void
+relay_conn_on_event(void *opaque, uint32_t events)
+{
+    struct relay *r = opaque;
+
+    relay_conn_lost(r, (events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR))
+                           ? "backend hung up"
+                           : "unexpected message from the backend");
+}

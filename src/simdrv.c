@@ -1,0 +1,446 @@
+/*
+ * simdrv: a virtio-mmio guest driver for the simulator (see simdrv.h).
+ *
+ * It plays the guest, so it trusts nothing the device does either: used
+ * ring ids are checked against what was posted before a chain is freed.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "simdrv.h"
+#include "vmmio.h"
+#include "vq.h"
+
+struct simdrv_queue {
+    uint16_t num;
+    uint64_t desc_gpa, avail_gpa, used_gpa;
+    uint8_t *desc, *avail, *used; /* direct pointers into sim RAM */
+    uint16_t free_head;
+    uint16_t nfree;
+    uint16_t *next_free;          /* free list links */
+    uint16_t *chain_len;          /* descriptors held by a posted head */
+    uint64_t *indirect_gpa;       /* indirect table of a posted head, 0 none */
+    uint16_t avail_idx;
+    uint16_t last_used;
+    unsigned inflight;
+};
+
+struct simdrv {
+    struct hv_sim *sim;
+    struct loop *loop;
+    uint64_t base;
+    unsigned irq;
+    uint64_t features;
+    unsigned nr_queues;
+    uint64_t edges_seen;
+    uint64_t alloc_gpa;   /* bump pointer */
+    unsigned alloc_bank;
+    struct simdrv_queue q[SIMDRV_MAX_QUEUES];
+};
+
+static void
+put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static uint16_t
+get16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static uint32_t
+get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+           ((uint32_t)p[3] << 24);
+}
+
+static void
+put_desc(uint8_t *d, uint64_t addr, uint32_t len, uint16_t flags,
+         uint16_t next)
+{
+    for (int i = 0; i < 8; i++) {
+        d[i] = (uint8_t)(addr >> (8 * i));
+    }
+    for (int i = 0; i < 4; i++) {
+        d[8 + i] = (uint8_t)(len >> (8 * i));
+    }
+    put16(d + 12, flags);
+    put16(d + 14, next);
+}
+
+static uint32_t
+rd(struct simdrv *d, uint32_t off)
+{
+    return hv_sim_read32(d->sim, d->base + off);
+}
+
+static void
+wr(struct simdrv *d, uint32_t off, uint32_t v)
+{
+    hv_sim_write32(d->sim, d->base + off, v);
+}
+
+int
+simdrv_new(struct simdrv **out, struct hv_sim *sim, struct loop *loop,
+           uint64_t mmio_base, unsigned irq)
+{
+    struct simdrv *d = calloc(1, sizeof(*d));
+    struct hv *hv = hv_sim_hv(sim);
+
+    if (!d) {
+        return -ENOMEM;
+    }
+    d->sim = sim;
+    d->loop = loop;
+    d->base = mmio_base;
+    d->irq = irq;
+    d->alloc_bank = 0;
+    /* Leave the first MiB of bank 0 to tests that want fixed addresses. */
+    d->alloc_gpa = hv->ram.bank[0].gpa + (1u << 20);
+    *out = d;
+    return 0;
+}
+
+static void
+simdrv_free_queues(struct simdrv *d)
+{
+    for (unsigned i = 0; i < SIMDRV_MAX_QUEUES; i++) {
+        free(d->q[i].next_free);
+        free(d->q[i].chain_len);
+        free(d->q[i].indirect_gpa);
+        memset(&d->q[i], 0, sizeof(d->q[i]));
+    }
+}
+
+void
+simdrv_free(struct simdrv *d)
+{
+    if (d) {
+        simdrv_free_queues(d);
+        free(d);
+    }
+}
+
+uint64_t
+simdrv_alloc(struct simdrv *d, uint64_t len, uint64_t align)
+{
+    struct hv *hv = hv_sim_hv(d->sim);
+
+    if (align == 0) {
+        align = 1;
+    }
+    while (d->alloc_bank < hv->ram.nr) {
+        const struct hv_bank *b = &hv->ram.bank[d->alloc_bank];
+        uint64_t gpa = (d->alloc_gpa + align - 1) & ~(align - 1);
+
+        if (gpa >= b->gpa && gpa - b->gpa <= b->len &&
+            len <= b->len - (gpa - b->gpa)) {
+            d->alloc_gpa = gpa + len;
+            return gpa;
+        }
+        d->alloc_bank++;
+        if (d->alloc_bank < hv->ram.nr) {
+            d->alloc_gpa = hv->ram.bank[d->alloc_bank].gpa;
+        }
+    }
+    return 0;
+}
+
+void *
+simdrv_ptr(struct simdrv *d, uint64_t gpa, uint64_t len)
+{
+    return hv_sim_ram(d->sim, gpa, len);
+}
+
+uint32_t
+simdrv_device_id(struct simdrv *d)
+{
+    return rd(d, VMMIO_DEVICE_ID);
+}
+
+uint32_t
+simdrv_status(struct simdrv *d)
+{
+    return rd(d, VMMIO_STATUS);
+}
+
+uint64_t
+simdrv_features(const struct simdrv *d)
+{
+    return d->features;
+}
+
+void
+simdrv_reset(struct simdrv *d)
+{
+    wr(d, VMMIO_STATUS, 0);
+    simdrv_free_queues(d);
+    d->nr_queues = 0;
+}
+
+void
+simdrv_config(struct simdrv *d, uint32_t off, void *buf, uint32_t len)
+{
+    uint8_t *p = buf;
+
+    for (uint32_t i = 0; i < len; i++) {
+        uint64_t v = 0;
+
+        hv_sim_mmio(d->sim, d->base + VMMIO_CONFIG_OFF + off + i, 1, false, &v);
+        p[i] = (uint8_t)v;
+    }
+}
+
+static int
+simdrv_setup_queue(struct simdrv *d, unsigned qi, uint16_t qsize)
+{
+    struct simdrv_queue *q = &d->q[qi];
+    uint32_t max;
+
+    wr(d, VMMIO_QUEUE_SEL, qi);
+    if (rd(d, VMMIO_QUEUE_READY) != 0) {
+        return -EBUSY;
+    }
+    max = rd(d, VMMIO_QUEUE_NUM_MAX);
+    if (max == 0) {
+        return -ENOENT;
+    }
+    q->num = qsize && qsize < max ? qsize : (uint16_t)max;
+    q->desc_gpa = simdrv_alloc(d, VQ_DESC_BYTES(q->num), 4096);
+    q->avail_gpa = simdrv_alloc(d, VQ_AVAIL_BYTES(q->num), 4096);
+    q->used_gpa = simdrv_alloc(d, VQ_USED_BYTES(q->num), 4096);
+    q->next_free = calloc(q->num, sizeof(*q->next_free));
+    q->chain_len = calloc(q->num, sizeof(*q->chain_len));
+    q->indirect_gpa = calloc(q->num, sizeof(*q->indirect_gpa));
+    if (!q->desc_gpa || !q->avail_gpa || !q->used_gpa || !q->next_free ||
+        !q->chain_len || !q->indirect_gpa) {
+        return -ENOMEM;
+    }
+    q->desc = simdrv_ptr(d, q->desc_gpa, VQ_DESC_BYTES(q->num));
+    q->avail = simdrv_ptr(d, q->avail_gpa, VQ_AVAIL_BYTES(q->num));
+    q->used = simdrv_ptr(d, q->used_gpa, VQ_USED_BYTES(q->num));
+    memset(q->desc, 0, VQ_DESC_BYTES(q->num));
+    memset(q->avail, 0, VQ_AVAIL_BYTES(q->num));
+    memset(q->used, 0, VQ_USED_BYTES(q->num));
+    for (uint16_t i = 0; i < q->num; i++) {
+        q->next_free[i] = (uint16_t)(i + 1);
+    }
+    q->free_head = 0;
+    q->nfree = q->num;
+    wr(d, VMMIO_QUEUE_NUM, q->num);
+    wr(d, VMMIO_QUEUE_DESC_LOW, (uint32_t)q->desc_gpa);
+    wr(d, VMMIO_QUEUE_DESC_HIGH, (uint32_t)(q->desc_gpa >> 32));
+    wr(d, VMMIO_QUEUE_AVAIL_LOW, (uint32_t)q->avail_gpa);
+    wr(d, VMMIO_QUEUE_AVAIL_HIGH, (uint32_t)(q->avail_gpa >> 32));
+    wr(d, VMMIO_QUEUE_USED_LOW, (uint32_t)q->used_gpa);
+    wr(d, VMMIO_QUEUE_USED_HIGH, (uint32_t)(q->used_gpa >> 32));
+    wr(d, VMMIO_QUEUE_READY, 1);
+    return rd(d, VMMIO_QUEUE_READY) == 1 ? 0 : -EINVAL;
+}
+
+int
+simdrv_init(struct simdrv *d, uint64_t want, unsigned nr_queues,
+            uint16_t qsize)
+{
+    uint64_t dev_features;
+    int rc;
+
+    if (nr_queues == 0 || nr_queues > SIMDRV_MAX_QUEUES) {
+        return -EINVAL;
+    }
+    if (rd(d, VMMIO_MAGIC_VALUE) != VMMIO_MAGIC ||
+        rd(d, VMMIO_VERSION_REG) != VMMIO_VERSION ||
+        rd(d, VMMIO_DEVICE_ID) == 0) {
+        return -ENODEV;
+    }
+    simdrv_reset(d);
+    wr(d, VMMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
+    wr(d, VMMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+    wr(d, VMMIO_DEVICE_FEATURES_SEL, 1);
+    dev_features = (uint64_t)rd(d, VMMIO_DEVICE_FEATURES) << 32;
+    wr(d, VMMIO_DEVICE_FEATURES_SEL, 0);
+    dev_features |= rd(d, VMMIO_DEVICE_FEATURES);
+    d->features = dev_features & want;
+    wr(d, VMMIO_DRIVER_FEATURES_SEL, 1);
+    wr(d, VMMIO_DRIVER_FEATURES, (uint32_t)(d->features >> 32));
+    wr(d, VMMIO_DRIVER_FEATURES_SEL, 0);
+    wr(d, VMMIO_DRIVER_FEATURES, (uint32_t)d->features);
+    wr(d, VMMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+                            VIRTIO_STATUS_FEATURES_OK);
+    if (!(rd(d, VMMIO_STATUS) & VIRTIO_STATUS_FEATURES_OK)) {
+        return -ENOTSUP;
+    }
+    for (unsigned i = 0; i < nr_queues; i++) {
+        rc = simdrv_setup_queue(d, i, qsize);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    d->nr_queues = nr_queues;
+    d->edges_seen = hv_sim_irq_edges(d->sim, d->irq);
+    wr(d, VMMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+                            VIRTIO_STATUS_FEATURES_OK |
+                            VIRTIO_STATUS_DRIVER_OK);
+    return (rd(d, VMMIO_STATUS) & VIRTIO_STATUS_DRIVER_OK) ? 0 : -EIO;
+}
+
+static uint16_t
+take_desc(struct simdrv_queue *q)
+{
+    uint16_t i = q->free_head;
+
+    q->free_head = q->next_free[i];
+    q->nfree--;
+    return i;
+}
+
+int
+simdrv_submit(struct simdrv *d, unsigned qi, const struct simdrv_buf *b,
+              unsigned n, bool indirect, uint16_t *head_out)
+{
+    struct simdrv_queue *q;
+    uint16_t head, prev = 0;
+    unsigned need;
+
+    if (qi >= d->nr_queues || n == 0) {
+        return -EINVAL;
+    }
+    q = &d->q[qi];
+    need = indirect ? 1 : n;
+    if (q->nfree < need || n > VQ_MAX_SEGS) {
+        return -ENOSPC;
+    }
+    if (indirect) {
+        uint64_t tbl = simdrv_alloc(d, 16ULL * n, 16);
+        uint8_t *t = tbl ? simdrv_ptr(d, tbl, 16ULL * n) : NULL;
+
+        if (!t) {
+            return -ENOMEM;
+        }
+        for (unsigned i = 0; i < n; i++) {
+            put_desc(t + 16 * i, b[i].gpa, b[i].len,
+                     (uint16_t)((b[i].write ? VQ_DESC_F_WRITE : 0) |
+                                (i + 1 < n ? VQ_DESC_F_NEXT : 0)),
+                     (uint16_t)(i + 1 < n ? i + 1 : 0));
+        }
+        head = take_desc(q);
+        put_desc(q->desc + 16 * head, tbl, (uint32_t)(16 * n),
+                 VQ_DESC_F_INDIRECT, 0);
+        q->indirect_gpa[head] = tbl;
+    } else {
+        head = take_desc(q);
+        prev = head;
+        for (unsigned i = 0; i < n; i++) {
+            uint16_t cur = i == 0 ? head : take_desc(q);
+
+            if (i > 0) {
+                /* link the previous descriptor to this one */
+                put16(q->desc + 16 * prev + 12,
+                      (uint16_t)(get16(q->desc + 16 * prev + 12) |
+                                 VQ_DESC_F_NEXT));
+                put16(q->desc + 16 * prev + 14, cur);
+            }
+            put_desc(q->desc + 16 * cur, b[i].gpa, b[i].len,
+                     b[i].write ? VQ_DESC_F_WRITE : 0, 0);
+            prev = cur;
+        }
+    }
+    q->chain_len[head] = (uint16_t)need;
+    put16(q->avail + 4 + 2 * (q->avail_idx % q->num), head);
+    /* Pairs with the device's acquire after reading avail->idx. */
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    q->avail_idx++;
+    put16(q->avail + 2, q->avail_idx);
+    q->inflight++;
+    if (d->features & (1ULL << VIRTIO_F_EVENT_IDX)) {
+        /* used_event: interrupt for every completion */
+        put16(q->avail + 4 + 2 * q->num, q->last_used);
+    }
+    if (head_out) {
+        *head_out = head;
+    }
+    return 0;
+}
+
+void
+simdrv_kick(struct simdrv *d, unsigned qi)
+{
+    wr(d, VMMIO_QUEUE_NOTIFY, qi);
+}
+
+int
+simdrv_poll(struct simdrv *d, unsigned qi, uint16_t *head, uint32_t *len)
+{
+    struct simdrv_queue *q = &d->q[qi];
+    uint16_t used_idx, id;
+    const uint8_t *e;
+
+    if (qi >= d->nr_queues) {
+        return 0;
+    }
+    used_idx = get16(q->used + 2);
+    if (used_idx == q->last_used) {
+        return 0;
+    }
+    /* Pairs with the device's release before writing used->idx. */
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    e = q->used + 4 + 8 * (q->last_used % q->num);
+    id = (uint16_t)get32(e);
+    if (id >= q->num || q->chain_len[id] == 0) {
+        log_err("simdrv: device returned bad used id %u", id);
+        return -EIO;
+    }
+    *head = id;
+    *len = get32(e + 4);
+    q->last_used++;
+    if (d->features & (1ULL << VIRTIO_F_EVENT_IDX)) {
+        put16(q->avail + 4 + 2 * q->num, q->last_used);
+    }
+    /* Give the chain's descriptors back. */
+    for (uint16_t i = 0, cur = id; i < q->chain_len[id]; i++) {
+        uint16_t nxt = get16(q->desc + 16 * cur + 14);
+
+        q->next_free[cur] = q->free_head;
+        q->free_head = cur;
+        q->nfree++;
+        cur = nxt;
+    }
+    q->chain_len[id] = 0;
+    q->indirect_gpa[id] = 0;
+    q->inflight--;
+    return 1;
+}
+
+int
+simdrv_wait_irq(struct simdrv *d, int timeout_ms)
+{
+    uint64_t deadline = log_now_ns() + (uint64_t)timeout_ms * 1000000ULL;
+    uint32_t status;
+
+    while (hv_sim_irq_edges(d->sim, d->irq) == d->edges_seen) {
+        uint64_t now = log_now_ns();
+
+        if (now >= deadline) {
+            return -ETIMEDOUT;
+        }
+        loop_run_once(d->loop, (int)((deadline - now) / 1000000ULL) + 1);
+    }
+    d->edges_seen = hv_sim_irq_edges(d->sim, d->irq);
+    status = rd(d, VMMIO_INTERRUPT_STATUS);
+    wr(d, VMMIO_INTERRUPT_ACK, status);
+    return (int)status;
+}
+
+unsigned
+simdrv_inflight(const struct simdrv *d, unsigned qi)
+{
+    return qi < SIMDRV_MAX_QUEUES ? d->q[qi].inflight : 0;
+}

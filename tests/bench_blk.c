@@ -1,0 +1,211 @@
+/*
+ * Benchmark: the simulator driver against qemu-storage-daemon through the
+ * relay, zero-copy and shadow side by side in one run (alternating rounds,
+ * median of each).  Not a test: it prints numbers.
+ *
+ *   bench_blk [--seconds S] [--rounds N] [--image PATH|null] [--only MODE]
+ *             [--requests N]   (fixed request count: for callgrind)
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend_proc.h"
+#include "blkdrv.h"
+#include "log.h"
+
+#define DISK_BYTES (1ULL << 30)
+
+struct job {
+    const char *name;
+    uint32_t bs;
+    unsigned qd;
+    bool random;
+};
+
+static const struct job jobs[] = {
+    { "4k-randread-qd1", 4096, 1, true },
+    { "4k-randread-qd32", 4096, 32, true },
+    { "128k-seqread-qd8", 131072, 8, false },
+};
+#define NJOBS (sizeof(jobs) / sizeof(jobs[0]))
+
+static uint64_t
+xs(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/* Run one job; returns requests per second (or requests done if fixed). */
+static double
+run_job(struct blkdrv *b, const struct job *j, double seconds,
+        unsigned long fixed)
+{
+    uint64_t x = 88172645463325252ULL, lba = 0;
+    uint64_t sectors = DISK_BYTES / 512, per = j->bs / 512;
+    uint64_t t0 = log_now_ns(), deadline = t0 + (uint64_t)(seconds * 1e9);
+    unsigned long done = 0, issued = 0;
+
+    for (;;) {
+        struct blkreq *r;
+
+        while (b->inflight < j->qd && (!fixed || issued < fixed)) {
+            uint64_t at = j->random ? (xs(&x) % (sectors / per)) * per : lba;
+
+            lba = (lba + per) % sectors;
+            if (blkdrv_submit(b, VIRTIO_BLK_T_IN, at, j->bs, 1, false, &r) < 0) {
+                break;
+            }
+            issued++;
+        }
+        blkdrv_kick(b);
+        if (b->inflight == 0) {
+            break;
+        }
+        if (blkdrv_wait(b, &r, 10000) < 0 || blkdrv_status(b, r) != 0) {
+            fprintf(stderr, "bench: request failed\n");
+            exit(1);
+        }
+        blkdrv_release(b, r);
+        done++;
+        if (!fixed && log_now_ns() >= deadline) {
+            while (b->inflight) {
+                if (blkdrv_wait(b, &r, 10000) < 0) {
+                    exit(1);
+                }
+                blkdrv_release(b, r);
+                done++;
+            }
+            break;
+        }
+    }
+    if (fixed) {
+        return (double)done;
+    }
+    return (double)done / ((double)(log_now_ns() - t0) / 1e9);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const enum relay_mode modes[2] = { RELAY_MODE_ZEROCOPY,
+                                              RELAY_MODE_SHADOW };
+    double seconds = 2.0, res[2][NJOBS][16];
+    unsigned rounds = 3, only = 2;
+    unsigned long fixed = 0;
+    const char *image = "null";
+    char dir[256], img[300];
+    struct backend_proc qsd;
+
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
+            seconds = atof(argv[++i]);
+        } else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
+            rounds = (unsigned)atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--image") && i + 1 < argc) {
+            image = argv[++i];
+        } else if (!strcmp(argv[i], "--requests") && i + 1 < argc) {
+            fixed = strtoul(argv[++i], NULL, 0);
+        } else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
+            enum relay_mode m;
+
+            if (relay_parse_mode(argv[++i], &m) < 0 || m == RELAY_MODE_AUTO) {
+                fprintf(stderr, "bench: bad mode '%s'\n", argv[i]);
+                return 2;
+            }
+            only = m == RELAY_MODE_ZEROCOPY ? 0 : 1;
+        } else {
+            fprintf(stderr, "bench: unknown argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    if (rounds == 0 || rounds > 16) {
+        fprintf(stderr, "bench: --rounds must be 1..16\n");
+        return 2;
+    }
+    log_set_level(LOG_LVL_WARN);
+    if (backend_tmpdir(dir, sizeof(dir)) < 0) {
+        return 1;
+    }
+    if (!strcmp(image, "null")) {
+        snprintf(img, sizeof(img), "null-co:%llu", (unsigned long long)DISK_BYTES);
+    } else {
+        snprintf(img, sizeof(img), "%s", image);
+    }
+    if (backend_start_qsd(&qsd, dir, "bench", img) < 0) {
+        fprintf(stderr, "bench: cannot start qemu-storage-daemon\n");
+        return 1;
+    }
+    printf("backend: qemu-storage-daemon, %s export; %u rounds of %.1f s per "
+           "job and mode, alternating modes\n",
+           strncmp(img, "null-co:", 8) ? img : "null-co", rounds, seconds);
+    for (unsigned r = 0; r < rounds; r++) {
+        for (unsigned m = 0; m < 2; m++) {
+            struct blkdrv b;
+
+            if (only != 2 && only != m) {
+                continue;
+            }
+            if (blkdrv_open(&b, qsd.sock, modes[m], ~0ULL, 32) < 0) {
+                fprintf(stderr, "bench: cannot open device\n");
+                return 1;
+            }
+            for (unsigned j = 0; j < NJOBS; j++) {
+                res[m][j][r] = run_job(&b, &jobs[j], seconds, fixed);
+            }
+            blkdrv_close(&b);
+        }
+    }
+    backend_stop(&qsd);
+    backend_rmtree(dir);
+    if (fixed) {
+        printf("fixed run: %lu requests per job done\n", fixed);
+        return 0;
+    }
+    for (unsigned j = 0; j < NJOBS; j++) {
+        double med[2];
+
+        for (unsigned m = 0; m < 2; m++) {
+            qsort(res[m][j], rounds, sizeof(double), cmp_double);
+            med[m] = res[m][j][rounds / 2];
+        }
+        if (only != 2) {
+            printf("%-18s %-9s %10.0f IOPS %9.1f MiB/s\n", jobs[j].name,
+                   relay_mode_name(modes[only]), med[only],
+                   med[only] * jobs[j].bs / 1048576.0);
+            continue;
+        }
+        for (unsigned m = 0; m < 2; m++) {
+            printf("%-18s %-9s %10.0f IOPS %9.1f MiB/s\n", jobs[j].name,
+                   relay_mode_name(modes[m]), med[m],
+                   med[m] * jobs[j].bs / 1048576.0);
+        }
+        res[0][j][0] = med[0];
+        res[1][j][0] = med[1];
+    }
+    if (only == 2) {
+        printf("shadow/zero-copy 4k qd1 iops ratio: %.2f\n",
+               res[1][0][0] / res[0][0][0]);
+        printf("shadow/zero-copy 128k seq throughput ratio: %.2f\n",
+               res[1][2][0] / res[0][2][0]);
+        printf("shadow/zero-copy 4k qd32 iops ratio: %.2f\n",
+               res[1][1][0] / res[0][1][0]);
+    }
+    return 0;
+}

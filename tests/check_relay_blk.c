@@ -1,0 +1,292 @@
+/*
+ * End to end: simulated guest -> virtio-mmio -> relay -> real
+ * qemu-storage-daemon, in zero-copy and in shadow mode.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backend_proc.h"
+#include "blkdrv.h"
+#include "check_common.h"
+#include "vmmio.h"
+
+#define DISK_BYTES (64ULL << 20)
+#define SEED 0x5eed1234abcdULL
+#define WANT_ALL (~0ULL)
+
+struct fixture {
+    char dir[256];
+    char image[300];
+    struct backend_proc qsd;
+};
+
+static void
+fixture_up(struct fixture *f)
+{
+    int fd;
+
+    if (!backend_qsd_path()) {
+        ck_abort_msg("qemu-storage-daemon is not installed "
+                     "(package qemu-system-common)");
+    }
+    ck_assert_int_eq(backend_tmpdir(f->dir, sizeof(f->dir)), 0);
+    snprintf(f->image, sizeof(f->image), "%s/disk.img", f->dir);
+    fd = open(f->image, O_CREAT | O_RDWR | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, (off_t)DISK_BYTES), 0);
+    close(fd);
+    ck_assert_int_eq(backend_start_qsd(&f->qsd, f->dir, "blk", f->image), 0);
+}
+
+static void
+fixture_down(struct fixture *f)
+{
+    backend_stop(&f->qsd);
+    backend_rmtree(f->dir);
+}
+
+/* FNV-1a over a byte range, chainable. */
+static uint64_t
+fnv(uint64_t h, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ p[i]) * 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static uint64_t
+file_hash(const char *path)
+{
+    uint8_t buf[65536];
+    uint64_t h = 0xcbf29ce484222325ULL;
+    int fd = open(path, O_RDONLY);
+    ssize_t n;
+
+    ck_assert_int_ge(fd, 0);
+    while ((n = read(fd, buf, sizeof(buf))) > 0) {
+        h = fnv(h, buf, (size_t)n);
+    }
+    close(fd);
+    return h;
+}
+
+static uint64_t
+expected_hash(void)
+{
+    uint8_t s[512];
+    uint64_t h = 0xcbf29ce484222325ULL;
+
+    for (uint64_t lba = 0; lba < DISK_BYTES / 512; lba++) {
+        blkdrv_pattern(SEED, lba, s);
+        h = fnv(h, s, 512);
+    }
+    return h;
+}
+
+static uint32_t
+rnd(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return (uint32_t)(*x >> 11);
+}
+
+static void
+check_read(struct blkreq *r)
+{
+    uint8_t s[512];
+
+    for (uint32_t off = 0; off < r->len; off += 512) {
+        blkdrv_pattern(SEED, r->lba + off / 512, s);
+        if (memcmp(s, r->data + off, 512) != 0) {
+            ck_abort_msg("data mismatch at lba %llu",
+                         (unsigned long long)(r->lba + off / 512));
+        }
+    }
+}
+
+static void
+complete(struct blkdrv *b)
+{
+    struct blkreq *r;
+
+    ck_assert_int_eq(blkdrv_wait(b, &r, 10000), 0);
+    ck_assert_uint_eq(blkdrv_status(b, r), VIRTIO_BLK_S_OK);
+    if (r->type == VIRTIO_BLK_T_IN) {
+        ck_assert_uint_eq(r->used_len, r->len + 1);
+        check_read(r);
+    }
+    blkdrv_release(b, r);
+}
+
+/*
+ * Write the whole disk with seeded data in requests of 512 B .. 1 MiB,
+ * as single, multi-descriptor and indirect chains, up to 8 in flight;
+ * read it all back the same way; flush; compare the image from outside.
+ */
+static void
+data_roundtrip(enum relay_mode mode)
+{
+    struct fixture f;
+    struct blkdrv b;
+    struct relay_stats st;
+    uint64_t x = SEED;
+
+    fixture_up(&f);
+    ck_assert_int_eq(blkdrv_open(&b, f.qsd.sock, mode, WANT_ALL, 8), 0);
+    ck_assert_int_eq(relay_mode(b.relay), mode);
+    ck_assert_uint_eq(b.capacity, DISK_BYTES / 512);
+    ck_assert(simdrv_features(b.drv) & (1ULL << VIRTIO_F_VERSION_1));
+
+    for (int pass = 0; pass < 2; pass++) {
+        uint32_t type = pass == 0 ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
+        uint64_t lba = 0;
+
+        while (lba < DISK_BYTES / 512) {
+            uint32_t sectors = 1u << (rnd(&x) % 12); /* 512 B .. 1 MiB */
+            unsigned nseg = 1 + rnd(&x) % 8;
+            bool ind = (rnd(&x) & 1) &&
+                       (simdrv_features(b.drv) & (1ULL << VIRTIO_F_INDIRECT_DESC));
+            struct blkreq *r;
+
+            if (sectors > DISK_BYTES / 512 - lba) {
+                sectors = (uint32_t)(DISK_BYTES / 512 - lba);
+            }
+            if (b.inflight == 8) {
+                blkdrv_kick(&b);
+                complete(&b);
+            }
+            /* Data is in place before the chain is published. */
+            r = blkdrv_next_slot(&b);
+            ck_assert_ptr_nonnull(r);
+            if (type == VIRTIO_BLK_T_OUT) {
+                for (uint32_t s = 0; s < sectors; s++) {
+                    blkdrv_pattern(SEED, lba + s, r->data + 512 * s);
+                }
+            }
+            ck_assert_int_eq(blkdrv_submit(&b, type, lba, sectors * 512, nseg,
+                                           ind, &r), 0);
+            if (rnd(&x) % 3 == 0) {
+                blkdrv_kick(&b);
+            }
+            lba += sectors;
+        }
+        blkdrv_kick(&b);
+        while (b.inflight) {
+            complete(&b);
+        }
+    }
+    ck_assert_int_eq(blkdrv_sync(&b, VIRTIO_BLK_T_FLUSH, 0, NULL, 0), 0);
+    relay_get_stats(b.relay, &st);
+    if (mode == RELAY_MODE_SHADOW) {
+        ck_assert_uint_ge(st.bytes_in, DISK_BYTES);
+        ck_assert_uint_ge(st.bytes_out, DISK_BYTES);
+    }
+    ck_assert_uint_gt(st.irqs, 0);
+    blkdrv_close(&b);
+    ck_assert_uint_eq(file_hash(f.image), expected_hash());
+    fixture_down(&f);
+}
+
+START_TEST(test_blk_data_shadow)
+{
+    data_roundtrip(RELAY_MODE_SHADOW);
+}
+END_TEST
+
+START_TEST(test_blk_data_zerocopy)
+{
+    data_roundtrip(RELAY_MODE_ZEROCOPY);
+}
+END_TEST
+
+/* Reset and re-initialisation with I/O before and after, both modes. */
+START_TEST(test_blk_reset_reinit)
+{
+    static const enum relay_mode modes[] = { RELAY_MODE_SHADOW,
+                                             RELAY_MODE_ZEROCOPY };
+    struct fixture f;
+    uint8_t buf[4096], back[4096];
+
+    fixture_up(&f);
+    for (unsigned m = 0; m < 2; m++) {
+        struct blkdrv b;
+
+        ck_assert_int_eq(blkdrv_open(&b, f.qsd.sock, modes[m], WANT_ALL, 4), 0);
+        for (int round = 0; round < 3; round++) {
+            memset(buf, 0x40 + round + (int)m * 8, sizeof(buf));
+            ck_assert_int_eq(blkdrv_sync(&b, VIRTIO_BLK_T_OUT, 8, buf, 4096), 0);
+            ck_assert_int_eq(blkdrv_sync(&b, VIRTIO_BLK_T_IN, 8, back, 4096), 0);
+            ck_assert_mem_eq(buf, back, sizeof(buf));
+            ck_assert_int_eq(simdrv_init(b.drv, WANT_ALL, 1, 0), 0);
+        }
+        blkdrv_close(&b);
+    }
+    fixture_down(&f);
+}
+END_TEST
+
+/* Reset with requests in flight: nothing completes into reused memory. */
+START_TEST(test_blk_reset_inflight)
+{
+    struct fixture f;
+    struct blkdrv b;
+    uint8_t buf[4096];
+
+    fixture_up(&f);
+    ck_assert_int_eq(blkdrv_open(&b, f.qsd.sock, RELAY_MODE_SHADOW, WANT_ALL, 16),
+                     0);
+    for (int i = 0; i < 16; i++) {
+        struct blkreq *r;
+
+        ck_assert_int_eq(blkdrv_submit(&b, VIRTIO_BLK_T_IN, (uint64_t)i * 256,
+                                       128 * 1024, 4, false, &r), 0);
+    }
+    blkdrv_kick(&b);
+    /* Reset at once, then the "guest" reuses every buffer. */
+    simdrv_reset(b.drv);
+    for (int i = 0; i < 16; i++) {
+        memset(b.slot[i].data, 0xa5, 128 * 1024);
+    }
+    for (int i = 0; i < 50; i++) {
+        loop_run_once(b.loop, 2);
+    }
+    for (int i = 0; i < 16; i++) {
+        for (unsigned j = 0; j < 128 * 1024; j++) {
+            if (b.slot[i].data[j] != 0xa5) {
+                ck_abort_msg("byte %u of buffer %d written after reset", j, i);
+            }
+        }
+        b.slot[i].busy = false;
+    }
+    b.inflight = 0;
+    ck_assert_int_eq(simdrv_init(b.drv, WANT_ALL, 1, 0), 0);
+    memset(buf, 0x77, sizeof(buf));
+    ck_assert_int_eq(blkdrv_sync(&b, VIRTIO_BLK_T_OUT, 0, buf, 4096), 0);
+    blkdrv_close(&b);
+    fixture_down(&f);
+}
+END_TEST
+
+static Suite *
+make_suite(void)
+{
+    Suite *s = suite_create("relay_blk");
+
+    CHECK_ADD(s, test_blk_data_shadow, 120);
+    CHECK_ADD(s, test_blk_data_zerocopy, 120);
+    CHECK_ADD(s, test_blk_reset_reinit, 60);
+    CHECK_ADD(s, test_blk_reset_inflight, 60);
+    return s;
+}
+
+CHECK_MAIN(make_suite)

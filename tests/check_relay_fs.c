@@ -1,0 +1,227 @@
+/*
+ * End to end: a minimal FUSE client in a simulated guest -> virtio-mmio ->
+ * relay (shadow mode) -> Debian's virtiofsd.  Reads a file the test made
+ * on the host, writes one the test then verifies on the host.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backend_proc.h"
+#include "check_common.h"
+#include "hv_sim.h"
+#include "loop.h"
+#include "relay.h"
+#include "simdrv.h"
+#include "vmmio.h"
+
+#define FS_BASE 0x02000200ULL
+#define FS_IRQ 34
+#define REQ_Q 1
+
+enum {
+    FUSE_LOOKUP = 1, FUSE_OPEN = 14, FUSE_READ = 15, FUSE_WRITE = 16,
+    FUSE_RELEASE = 18, FUSE_FSYNC = 20, FUSE_INIT = 26, FUSE_CREATE = 35,
+};
+
+struct fs {
+    struct hv_sim *sim;
+    struct loop *loop;
+    struct relay *relay;
+    struct simdrv *drv;
+    uint64_t in_gpa, out_gpa;  /* request and reply buffers */
+    uint8_t *in, *out;
+    uint64_t unique;
+};
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+    memcpy(p, &v, 4); /* test runs on little-endian hosts */
+}
+
+static void
+put64(uint8_t *p, uint64_t v)
+{
+    memcpy(p, &v, 8);
+}
+
+static uint64_t
+get64(const uint8_t *p)
+{
+    uint64_t v;
+
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static int32_t
+get_error(const uint8_t *out)
+{
+    int32_t e;
+
+    memcpy(&e, out + 4, 4);
+    return e;
+}
+
+/*
+ * One FUSE request: header + args (+ data) readable, reply writable.
+ * Returns the reply's error field; the reply is in f->out.
+ */
+static int32_t
+fuse_call(struct fs *f, uint32_t opcode, uint64_t nodeid, const void *args,
+          uint32_t args_len, const void *data, uint32_t data_len,
+          uint32_t reply_len)
+{
+    struct simdrv_buf b[2];
+    uint32_t len = 40 + args_len + data_len;
+    uint16_t head;
+    uint32_t used;
+    int rc;
+
+    memset(f->in, 0, 40);
+    put32(f->in, len);
+    put32(f->in + 4, opcode);
+    put64(f->in + 8, ++f->unique);
+    put64(f->in + 16, nodeid);
+    memcpy(f->in + 40, args, args_len);
+    if (data_len) {
+        memcpy(f->in + 40 + args_len, data, data_len);
+    }
+    memset(f->out, 0, 16 + reply_len);
+    b[0] = (struct simdrv_buf){ f->in_gpa, len, false };
+    b[1] = (struct simdrv_buf){ f->out_gpa, 16 + reply_len, true };
+    ck_assert_int_eq(simdrv_submit(f->drv, REQ_Q, b, 2, false, &head), 0);
+    simdrv_kick(f->drv, REQ_Q);
+    while ((rc = simdrv_poll(f->drv, REQ_Q, &head, &used)) == 0) {
+        ck_assert_int_ge(simdrv_wait_irq(f->drv, 10000), 0);
+    }
+    ck_assert_int_eq(rc, 1);
+    ck_assert_uint_ge(used, 16);
+    ck_assert_uint_eq(get64(f->out + 8), f->unique);
+    return get_error(f->out);
+}
+
+START_TEST(test_fs_read_write)
+{
+    static const char content[] = "hello from the host, through virtiofsd\n";
+    char dir[256], shared[300], path[400], wpath[400], back[128];
+    struct hv_sim_config hc = { .ram0_len = 32u << 20 };
+    uint8_t config[40] = "xvmfs";
+    struct relay_config rc = {
+        .name = "sim/fs0", .mode = RELAY_MODE_SHADOW, .mmio_base = FS_BASE,
+        .irq = FS_IRQ, .device_id = 26, .nr_queues = 2, .queue_size = 128,
+        .config = config, .config_len = sizeof(config),
+    };
+    struct backend_proc vfs;
+    struct fs f = { 0 };
+    uint8_t args[64];
+    uint64_t node, fh;
+    int fd;
+
+    if (!backend_virtiofsd_path()) {
+        ck_abort_msg("virtiofsd is not installed (qemu-system-common or virtiofsd)");
+    }
+    if (geteuid() != 0) {
+        ck_abort_msg("virtiofsd needs root for its sandbox; run as root");
+    }
+    put32(config + 36, 1); /* num_request_queues */
+    ck_assert_int_eq(backend_tmpdir(dir, sizeof(dir)), 0);
+    snprintf(shared, sizeof(shared), "%s/shared", dir);
+    ck_assert_int_eq(mkdir(shared, 0755), 0);
+    snprintf(path, sizeof(path), "%s/hello.txt", shared);
+    fd = open(path, O_CREAT | O_WRONLY, 0644);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, content, sizeof(content) - 1),
+                     (ssize_t)sizeof(content) - 1);
+    close(fd);
+    ck_assert_int_eq(backend_start_virtiofsd(&vfs, dir, "fs", shared), 0);
+
+    ck_assert_int_eq(hv_sim_new(&f.sim, &hc), 0);
+    f.loop = loop_new();
+    rc.socket_path = vfs.sock;
+    ck_assert_int_eq(relay_new(&f.relay, hv_sim_hv(f.sim), f.loop, &rc), 0);
+    ck_assert_int_eq(simdrv_new(&f.drv, f.sim, f.loop, FS_BASE, FS_IRQ), 0);
+    ck_assert_uint_eq(simdrv_device_id(f.drv), 26);
+    ck_assert_int_eq(simdrv_init(f.drv, ~0ULL, 2, 0), 0);
+    f.in_gpa = simdrv_alloc(f.drv, 8192, 4096);
+    f.out_gpa = simdrv_alloc(f.drv, 8192, 4096);
+    f.in = simdrv_ptr(f.drv, f.in_gpa, 8192);
+    f.out = simdrv_ptr(f.drv, f.out_gpa, 8192);
+
+    /* INIT 7.31 */
+    memset(args, 0, sizeof(args));
+    put32(args, 7);
+    put32(args + 4, 31);
+    put32(args + 8, 65536);
+    ck_assert_int_eq(fuse_call(&f, FUSE_INIT, 0, args, 16, NULL, 0, 64), 0);
+
+    /* LOOKUP hello.txt, OPEN, READ */
+    ck_assert_int_eq(fuse_call(&f, FUSE_LOOKUP, 1, "hello.txt", 10, NULL, 0, 128),
+                     0);
+    node = get64(f.out + 16);
+    ck_assert_uint_ne(node, 0);
+    memset(args, 0, sizeof(args)); /* O_RDONLY */
+    ck_assert_int_eq(fuse_call(&f, FUSE_OPEN, node, args, 8, NULL, 0, 16), 0);
+    fh = get64(f.out + 16);
+    memset(args, 0, sizeof(args));
+    put64(args, fh);
+    put32(args + 16, 4096);
+    ck_assert_int_eq(fuse_call(&f, FUSE_READ, node, args, 40, NULL, 0, 4096), 0);
+    ck_assert_uint_eq(*(uint32_t *)f.out, 16 + sizeof(content) - 1);
+    ck_assert_mem_eq(f.out + 16, content, sizeof(content) - 1);
+
+    /* CREATE written.txt, WRITE, FSYNC, RELEASE */
+    memset(args, 0, sizeof(args));
+    put32(args, O_WRONLY | O_CREAT);
+    put32(args + 4, 0100644);
+    memcpy(args + 16, "written.txt", 12);
+    ck_assert_int_eq(fuse_call(&f, FUSE_CREATE, 1, args, 28, NULL, 0, 144), 0);
+    node = get64(f.out + 16);
+    fh = get64(f.out + 16 + 128);
+    memset(args, 0, sizeof(args));
+    put64(args, fh);
+    put32(args + 16, sizeof(content) - 1);
+    ck_assert_int_eq(fuse_call(&f, FUSE_WRITE, node, args, 40, content,
+                               sizeof(content) - 1, 8), 0);
+    ck_assert_uint_eq(*(uint32_t *)(f.out + 16), sizeof(content) - 1);
+    memset(args, 0, sizeof(args));
+    put64(args, fh);
+    ck_assert_int_eq(fuse_call(&f, FUSE_FSYNC, node, args, 16, NULL, 0, 0), 0);
+    memset(args, 0, sizeof(args));
+    put64(args, fh);
+    ck_assert_int_eq(fuse_call(&f, FUSE_RELEASE, node, args, 24, NULL, 0, 0), 0);
+
+    snprintf(wpath, sizeof(wpath), "%s/written.txt", shared);
+    fd = open(wpath, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    memset(back, 0, sizeof(back));
+    ck_assert_int_eq(read(fd, back, sizeof(back)), (ssize_t)sizeof(content) - 1);
+    close(fd);
+    ck_assert_str_eq(back, content);
+
+    simdrv_free(f.drv);
+    relay_free(f.relay);
+    hv_sim_free(f.sim);
+    loop_free(f.loop);
+    backend_stop(&vfs);
+    backend_rmtree(dir);
+}
+END_TEST
+
+static Suite *
+make_suite(void)
+{
+    Suite *s = suite_create("relay_fs");
+
+    CHECK_ADD(s, test_fs_read_write, 60);
+    return s;
+}
+
+CHECK_MAIN(make_suite)

@@ -1,0 +1,44 @@
+/*
+ * Test support: start and stop real vhost-user backends (Debian's
+ * qemu-storage-daemon and virtiofsd) as child processes.
+ */
+#ifndef XVM_TEST_BACKEND_PROC_H
+#define XVM_TEST_BACKEND_PROC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct backend_proc {
+    pid_t pid;
+    char sock[256];
+};
+
+/* Path of qemu-storage-daemon, or NULL when not installed. */
+const char *backend_qsd_path(void);
+/* Path of virtiofsd (C or Rust), or NULL when not installed. */
+const char *backend_virtiofsd_path(void);
+
+/* A temporary directory for sockets and images; caller frees with rm -r. */
+int backend_tmpdir(char *out, size_t len);
+
+/*
+ * Export `image` as vhost-user-blk on <dir>/<name>.sock; waits up to 10 s.
+ * "null-co:<bytes>" exports qemu's null block driver instead of a file.
+ */
+int backend_start_qsd(struct backend_proc *b, const char *dir,
+                      const char *name, const char *image);
+/* Serve `shared_dir` over vhost-user-fs on <dir>/<name>.sock. */
+int backend_start_virtiofsd(struct backend_proc *b, const char *dir,
+                            const char *name, const char *shared_dir);
+/* Wait (bounded) until the socket accepts connections again. */
+int backend_wait_socket(const char *sock, unsigned timeout_ms);
+/* SIGTERM, then SIGKILL after 3 s; reaps the child. */
+void backend_stop(struct backend_proc *b);
+/* SIGKILL and reap. */
+void backend_kill(struct backend_proc *b);
+
+/* Remove a directory tree (test cleanup). */
+void backend_rmtree(const char *dir);
+
+#endif

@@ -1,0 +1,222 @@
+/* Test support: virtio-blk driver on the simulator (see blkdrv.h). */
+#include <config.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "blkdrv.h"
+#include "vmmio.h"
+#include "vq.h"
+
+#define BLK_MMIO_BASE 0x02000000ULL
+#define BLK_IRQ 33
+
+int
+blkdrv_open(struct blkdrv *b, const char *sock, enum relay_mode mode,
+            uint64_t want, unsigned nslots)
+{
+    struct hv_sim_config hc = { .name = "blk-guest", .ram0_len = 96u << 20,
+                                .ram1_len = 16u << 20 };
+    struct relay_config rc = {
+        .name = "sim/blk0", .socket_path = sock, .mode = mode,
+        .mmio_base = BLK_MMIO_BASE, .irq = BLK_IRQ, .device_id = 2,
+        .config_len = 60, .queue_size = 256,
+    };
+    int err;
+
+    memset(b, 0, sizeof(*b));
+    if (nslots > BLKDRV_MAX_SLOTS) {
+        return -EINVAL;
+    }
+    b->nslots = nslots;
+    if ((err = hv_sim_new(&b->sim, &hc)) < 0) {
+        return err;
+    }
+    b->loop = loop_new();
+    if (!b->loop) {
+        return -ENOMEM;
+    }
+    if ((err = relay_new(&b->relay, hv_sim_hv(b->sim), b->loop, &rc)) < 0 ||
+        (err = simdrv_new(&b->drv, b->sim, b->loop, BLK_MMIO_BASE, BLK_IRQ)) < 0 ||
+        (err = simdrv_init(b->drv, want, 1, 0)) < 0) {
+        return err;
+    }
+    simdrv_config(b->drv, 0, &b->capacity, 8);
+    for (unsigned i = 0; i < nslots; i++) {
+        struct blkreq *r = &b->slot[i];
+
+        r->hdr_gpa = simdrv_alloc(b->drv, 16, 16);
+        r->status_gpa = simdrv_alloc(b->drv, 1, 1);
+        r->data_gpa = simdrv_alloc(b->drv, BLKDRV_MAX_IO, 4096);
+        if (!r->hdr_gpa || !r->status_gpa || !r->data_gpa) {
+            return -ENOMEM;
+        }
+        r->data = simdrv_ptr(b->drv, r->data_gpa, BLKDRV_MAX_IO);
+    }
+    return 0;
+}
+
+void
+blkdrv_close(struct blkdrv *b)
+{
+    simdrv_free(b->drv);
+    relay_free(b->relay);
+    if (b->sim) {
+        hv_sim_free(b->sim);
+    }
+    loop_free(b->loop);
+    memset(b, 0, sizeof(*b));
+}
+
+struct blkreq *
+blkdrv_next_slot(struct blkdrv *b)
+{
+    for (unsigned i = 0; i < b->nslots; i++) {
+        if (!b->slot[i].busy) {
+            return &b->slot[i];
+        }
+    }
+    return NULL;
+}
+
+int
+blkdrv_submit(struct blkdrv *b, uint32_t type, uint64_t lba, uint32_t len,
+              unsigned nseg, bool indirect, struct blkreq **out)
+{
+    struct simdrv_buf bufs[VQ_MAX_SEGS];
+    struct blkreq *r = blkdrv_next_slot(b);
+    uint8_t *hdr;
+    unsigned n = 0;
+    int rc;
+
+    if (!r || len > BLKDRV_MAX_IO || nseg + 2 > VQ_MAX_SEGS) {
+        return -ENOSPC;
+    }
+    hdr = simdrv_ptr(b->drv, r->hdr_gpa, 16);
+    memset(hdr, 0, 16);
+    hdr[0] = (uint8_t)type;
+    for (int i = 0; i < 8; i++) {
+        hdr[8 + i] = (uint8_t)(lba >> (8 * i));
+    }
+    *(uint8_t *)simdrv_ptr(b->drv, r->status_gpa, 1) = 0xff;
+    bufs[n++] = (struct simdrv_buf){ r->hdr_gpa, 16, false };
+    if (len) {
+        uint32_t piece = nseg ? (len + nseg - 1) / nseg : len;
+
+        piece = (piece + 511) & ~511u;
+        for (uint32_t off = 0; off < len; off += piece) {
+            uint32_t l = len - off < piece ? len - off : piece;
+
+            bufs[n++] = (struct simdrv_buf){ r->data_gpa + off, l,
+                                             type == VIRTIO_BLK_T_IN };
+        }
+    }
+    bufs[n++] = (struct simdrv_buf){ r->status_gpa, 1, true };
+    rc = simdrv_submit(b->drv, 0, bufs, n, indirect, &r->head);
+    if (rc < 0) {
+        return rc;
+    }
+    r->busy = true;
+    r->type = type;
+    r->lba = lba;
+    r->len = len;
+    b->inflight++;
+    if (out) {
+        *out = r;
+    }
+    return 0;
+}
+
+void
+blkdrv_kick(struct blkdrv *b)
+{
+    simdrv_kick(b->drv, 0);
+}
+
+int
+blkdrv_wait(struct blkdrv *b, struct blkreq **out, int timeout_ms)
+{
+    for (;;) {
+        uint16_t head;
+        uint32_t len;
+        int rc = simdrv_poll(b->drv, 0, &head, &len);
+
+        if (rc < 0) {
+            return rc;
+        }
+        if (rc == 1) {
+            for (unsigned i = 0; i < b->nslots; i++) {
+                if (b->slot[i].busy && b->slot[i].head == head) {
+                    b->slot[i].used_len = len;
+                    *out = &b->slot[i];
+                    return 0;
+                }
+            }
+            return -EIO;
+        }
+        rc = simdrv_wait_irq(b->drv, timeout_ms);
+        if (rc < 0) {
+            return rc;
+        }
+        if (rc & VMMIO_INT_CONFIG) {
+            return -EIO; /* device needs reset */
+        }
+    }
+}
+
+uint8_t
+blkdrv_status(struct blkdrv *b, const struct blkreq *r)
+{
+    return *(uint8_t *)simdrv_ptr(b->drv, r->status_gpa, 1);
+}
+
+void
+blkdrv_release(struct blkdrv *b, struct blkreq *r)
+{
+    r->busy = false;
+    b->inflight--;
+}
+
+int
+blkdrv_sync(struct blkdrv *b, uint32_t type, uint64_t lba, void *buf,
+            uint32_t len)
+{
+    struct blkreq *r, *done;
+    int rc;
+
+    r = blkdrv_next_slot(b);
+    if (!r) {
+        return -ENOSPC;
+    }
+    if (type == VIRTIO_BLK_T_OUT) {
+        memcpy(r->data, buf, len);
+    }
+    rc = blkdrv_submit(b, type, lba, len, 1, false, &r);
+    if (rc < 0) {
+        return rc;
+    }
+    blkdrv_kick(b);
+    rc = blkdrv_wait(b, &done, 10000);
+    if (rc < 0) {
+        return rc;
+    }
+    if (type == VIRTIO_BLK_T_IN) {
+        memcpy(buf, done->data, len);
+    }
+    rc = blkdrv_status(b, done) == VIRTIO_BLK_S_OK ? 0 : -EIO;
+    blkdrv_release(b, done);
+    return rc;
+}
+
+void
+blkdrv_pattern(uint64_t seed, uint64_t lba, uint8_t *sector)
+{
+    uint64_t x = seed ^ (lba * 0x9e3779b97f4a7c15ULL) ^ 0x2545f4914f6cdd1dULL;
+
+    for (unsigned i = 0; i < 512; i += 8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        memcpy(sector + i, &x, 8);
+    }
+}

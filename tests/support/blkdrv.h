@@ -1,0 +1,74 @@
+/*
+ * Test support: a virtio-blk guest driver on the simulator, talking to a
+ * relay, used by the end-to-end tests and the benchmark.  Requests are
+ * slots with their own header, data buffer (up to BLKDRV_MAX_IO) and
+ * status byte in guest RAM; several can be in flight.
+ */
+#ifndef XVM_TEST_BLKDRV_H
+#define XVM_TEST_BLKDRV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hv_sim.h"
+#include "loop.h"
+#include "relay.h"
+#include "simdrv.h"
+
+#define BLKDRV_MAX_IO (1024u * 1024u)
+#define BLKDRV_MAX_SLOTS 64
+#define VIRTIO_BLK_T_IN 0u
+#define VIRTIO_BLK_T_OUT 1u
+#define VIRTIO_BLK_T_FLUSH 4u
+#define VIRTIO_BLK_S_OK 0u
+#define VIRTIO_BLK_F_FLUSH 9
+
+struct blkreq {
+    bool busy;
+    uint16_t head;
+    uint32_t type;
+    uint64_t lba;
+    uint32_t len;
+    uint32_t used_len;
+    uint64_t hdr_gpa, data_gpa, status_gpa;
+    uint8_t *data; /* driver-side pointer to the data buffer */
+};
+
+struct blkdrv {
+    struct hv_sim *sim;
+    struct loop *loop;
+    struct relay *relay;
+    struct simdrv *drv;
+    uint64_t capacity; /* 512-byte sectors */
+    unsigned nslots;
+    unsigned inflight;
+    struct blkreq slot[BLKDRV_MAX_SLOTS];
+};
+
+/*
+ * Simulated guest (ram0/ram1 MiB), relay to `sock` in `mode`, driver
+ * initialised with `want` features, `nslots` request slots.
+ */
+int blkdrv_open(struct blkdrv *b, const char *sock, enum relay_mode mode,
+                uint64_t want, unsigned nslots);
+void blkdrv_close(struct blkdrv *b);
+
+/* The slot the next blkdrv_submit() will use (fill its data first). */
+struct blkreq *blkdrv_next_slot(struct blkdrv *b);
+/* Post a request on a free slot; data split into nseg pieces. */
+int blkdrv_submit(struct blkdrv *b, uint32_t type, uint64_t lba, uint32_t len,
+                  unsigned nseg, bool indirect, struct blkreq **out);
+/* Kick queue 0. */
+void blkdrv_kick(struct blkdrv *b);
+/* Wait for and take one completion (its slot stays busy until released). */
+int blkdrv_wait(struct blkdrv *b, struct blkreq **out, int timeout_ms);
+uint8_t blkdrv_status(struct blkdrv *b, const struct blkreq *r);
+void blkdrv_release(struct blkdrv *b, struct blkreq *r);
+/* One synchronous request (data copied from/to buf). 0 or -errno/-EIO. */
+int blkdrv_sync(struct blkdrv *b, uint32_t type, uint64_t lba, void *buf,
+                uint32_t len);
+
+/* Deterministic sector contents for data checks. */
+void blkdrv_pattern(uint64_t seed, uint64_t lba, uint8_t *sector);
+
+#endif
