@@ -9,10 +9,17 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check_common.h"
+#include "hv_xen.h"
 #include "hv_xen_ioreq.h"
 #include "hv_xen_mem.h"
+#include "hv_xen_priv.h"
+#include "vhu.h"
+
+_Static_assert(HV_XEN_MMAP_FOREIGN == VHU_XEN_MMAP_FOREIGN,
+               "hv_xen and vhu agree on the foreign-mapping flag");
 
 /* ---- ioreq decision table ---- */
 
@@ -496,6 +503,31 @@ START_TEST(test_layout_rejects)
 }
 END_TEST
 
+/* ---- start-up on a host without Xen ---- */
+
+START_TEST(test_open_bad_domid)
+{
+    struct hv *hv = (struct hv *)1;
+
+    ck_assert_int_eq(hv_xen_open(&hv, NULL, 0, NULL), -EINVAL);
+    ck_assert_ptr_null(hv);
+    ck_assert_int_eq(hv_xen_open(&hv, NULL, 0x7ff0, NULL), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_open_without_xen_fails_cleanly)
+{
+    struct hv_xen_opts o = { .mapcache_mib = 4, .kernel_eventfd = 0 };
+    struct hv *hv = (struct hv *)1;
+
+    if (access("/dev/xen/privcmd", F_OK) == 0) {
+        return; /* a real dom0: this test is for hosts without Xen */
+    }
+    ck_assert_int_lt(hv_xen_open(&hv, NULL, 1, &o), 0);
+    ck_assert_ptr_null(hv);
+}
+END_TEST
+
 /* In check_hv_xen_mem.c. */
 void add_mem_tests(Suite *s);
 
@@ -528,6 +560,8 @@ make_suite(void)
     CHECK_ADD(s, test_layout_exactly_3g, 5);
     CHECK_ADD(s, test_layout_4g_spills, 5);
     CHECK_ADD(s, test_layout_rejects, 5);
+    CHECK_ADD(s, test_open_bad_domid, 5);
+    CHECK_ADD(s, test_open_without_xen_fails_cleanly, 10);
     add_mem_tests(s);
     return s;
 }
