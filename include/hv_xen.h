@@ -21,13 +21,25 @@ struct hv_xen_opts {
     int kernel_eventfd;      /* -1 never, 0 auto (detect), 1 require */
 };
 
-/* Open every handle for `domid` and start serving ioreqs from `loop`. */
+/*
+ * Open every handle for `domid` and start serving ioreqs from `loop`.
+ * opts may be NULL (defaults).  Guest RAM size and vcpu count are read
+ * once here.  ioeventfd_add on the result maps to the privcmd kernel
+ * ioeventfd, which only matches virtio-mmio QueueNotify: `addr` must be
+ * a device base + 0x50 and `datamatch` the queue index; it returns
+ * -EOPNOTSUPP on kernels without it (callers keep the trap path).
+ * mem_regions gives one region per RAM bank, each carrying the same
+ * /dev/xen/privcmd fd (mmap offset 0, XEN_MMAP foreign flag, domid).
+ */
 int hv_xen_open(struct hv **out, struct loop *loop, uint32_t domid,
                 const struct hv_xen_opts *opts);
 
 /*
  * Restrict every Xen handle of this process to `domid`
- * (xentoolcore_restrict_all) and, if uid != 0, drop to uid/gid.
+ * (xentoolcore_restrict_all, plus the privcmd fd handed to backends) and,
+ * if uid != 0, drop supplementary groups, then gid, then uid, verifying
+ * that root cannot be regained.  Call after hv_xen_open(); no new guest
+ * can be opened by this process afterwards.  0 or -errno.
  */
 int hv_xen_restrict(struct hv *hv, uid_t uid, gid_t gid);
 

@@ -1,0 +1,91 @@
+/*
+ * hv_xen_ioreq: intake of Xen ioreqs, as pure logic (no hypercalls), so
+ * the decision table and the shared-slot protocol are tested and fuzzed
+ * on any host.
+ *
+ * Trust boundary: the ioreq slot lives in a page the hypervisor shares
+ * with us on behalf of the guest; every field of it is guest-influenced.
+ * The slot is copied once, after its state says READY, and only the copy
+ * is inspected.  Nothing here asserts on slot content.
+ */
+#ifndef XVM_HV_XEN_IOREQ_H
+#define XVM_HV_XEN_IOREQ_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <xen/hvm/ioreq.h>
+
+#include "hv.h"
+#include "log.h"
+
+#define HV_XEN_MAX_WINDOWS 32
+
+/* One trapped MMIO window, as registered by hv_mmio_add(). */
+struct hv_xen_window {
+    uint64_t base;
+    uint64_t len;
+    hv_mmio_fn fn;
+    void *opaque;
+    bool used;
+};
+
+/* What the intake decided for one request. */
+enum hv_xen_ioreq_verdict {
+    HV_XEN_IOREQ_DISPATCHED = 0, /* went to a window callback */
+    HV_XEN_IOREQ_INVALIDATED,    /* INVALIDATE: mapping cache dropped */
+    HV_XEN_IOREQ_BAD_TYPE,       /* PIO, PCI config, unknown type */
+    HV_XEN_IOREQ_BAD_SIZE,       /* size not 1, 2, 4 or 8 */
+    HV_XEN_IOREQ_DATA_PTR,       /* data_is_ptr set */
+    HV_XEN_IOREQ_BAD_COUNT,      /* count != 1 (rep) */
+    HV_XEN_IOREQ_NO_WINDOW,      /* no window holds [addr, addr+size) */
+    HV_XEN_IOREQ_VERDICT_COUNT,
+};
+
+/* Everything the decision needs; owned by the caller. */
+struct hv_xen_ioreq_ctx {
+    const char *name;                   /* guest name for log lines */
+    struct hv_xen_window *win;          /* HV_XEN_MAX_WINDOWS entries */
+    void (*invalidate)(void *opaque);   /* drop the mapping cache */
+    void *invalidate_opaque;
+    struct log_ratelimit rl;            /* for rejected requests */
+    uint64_t count[HV_XEN_IOREQ_VERDICT_COUNT];
+};
+
+/* Initialise ctx (rate limit, counters) over a caller-owned window table. */
+void hv_xen_ioreq_ctx_init(struct hv_xen_ioreq_ctx *ctx, const char *name,
+                           struct hv_xen_window *win,
+                           void (*invalidate)(void *), void *opaque);
+
+/* A short human reason for a verdict ("size not in {1,2,4,8}", ...). */
+const char *hv_xen_ioreq_verdict_str(enum hv_xen_ioreq_verdict v);
+
+/*
+ * Decide and act on one request held in private memory.  Reads that are
+ * dispatched get the callback's value (masked to size) in req->data;
+ * rejected reads get all-ones; writes leave req->data alone.  Rejections
+ * are logged, rate-limited, with the exact reason.
+ */
+enum hv_xen_ioreq_verdict hv_xen_ioreq_handle(struct hv_xen_ioreq_ctx *ctx,
+                                              struct ioreq *req);
+
+/*
+ * Serve one shared slot if it holds a request: state READY -> acquire ->
+ * single copy -> handle the copy -> data back -> release -> IORESP_READY.
+ * Returns true when the slot was answered (the caller then notifies the
+ * vcpu's port), false when the slot was not READY.  *verdict (optional)
+ * receives the decision.
+ */
+bool hv_xen_ioreq_serve_slot(struct hv_xen_ioreq_ctx *ctx, struct ioreq *slot,
+                             enum hv_xen_ioreq_verdict *verdict);
+
+/*
+ * Window table helpers: add fails with -EINVAL (empty, wraps),
+ * -EEXIST (overlaps) or -ENOSPC; del returns the removed index or -ENOENT.
+ */
+int hv_xen_window_add(struct hv_xen_window *win, uint64_t base, uint64_t len,
+                      hv_mmio_fn fn, void *opaque);
+int hv_xen_window_del(struct hv_xen_window *win, uint64_t base,
+                      struct hv_xen_window *removed);
+
+#endif

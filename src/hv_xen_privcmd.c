@@ -1,0 +1,225 @@
+/*
+ * hv_xen_privcmd: what hv_xen does with /dev/xen/privcmd directly, and
+ * the privilege drop.
+ *
+ * - Kernel ioeventfds (Linux >= 6.7, CONFIG_XEN_PRIVCMD_EVENTFD): the
+ *   kernel watches our ioreq page and completes QueueNotify writes itself,
+ *   signalling the backend's kick eventfd.  Detected at run time; on a
+ *   kernel without it every kick takes the event-channel path, which must
+ *   always work.  The ioctl layout is defined here because older
+ *   linux-libc-dev (Debian bookworm's 6.1) lacks it.
+ * - Zero-copy regions: the privcmd fd itself, which a XEN_MMAP-capable
+ *   backend maps at offset 0 and fills with IOCTL_PRIVCMD_MMAPBATCH_V2.
+ * - hv_xen_restrict(): every handle restricted to the guest, then setuid.
+ *
+ * Trust boundary: nothing here reads guest data; the privcmd fd we hand
+ * to a backend is restricted to the guest's domid by hv_xen_restrict().
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <xentoolcore.h>
+
+#include "hv_xen_priv.h"
+
+/* Linux include/uapi/xen/privcmd.h, struct privcmd_ioeventfd (6.7+). */
+struct hv_xen_privcmd_ioeventfd {
+    uint64_t ioreq;     /* user address of the mapped ioreq page */
+    uint64_t ports;     /* user address of uint32_t[vcpus] local ports */
+    uint64_t addr;      /* virtio-mmio device base */
+    uint32_t addr_len;
+    uint32_t event_fd;
+    uint32_t vcpus;
+    uint32_t vq;        /* matched against the QueueNotify value */
+    uint32_t flags;
+    uint16_t dom;
+    uint8_t pad[2];
+};
+_Static_assert(sizeof(struct hv_xen_privcmd_ioeventfd) == 48,
+               "privcmd_ioeventfd ABI");
+#define HV_XEN_PRIVCMD_IOEVENTFD_DEASSIGN 1u
+#define HV_XEN_IOCTL_PRIVCMD_IOEVENTFD                                         \
+    _IOW('P', 9, struct hv_xen_privcmd_ioeventfd)
+/* Linux uapi: _IOC(_IOC_NONE, 'P', 6, sizeof(domid_t)). */
+#define HV_XEN_IOCTL_PRIVCMD_RESTRICT _IOC(_IOC_NONE, 'P', 6, sizeof(uint16_t))
+
+static int
+kick_ioctl(struct hv_xen *x, const struct hv_xen_kick *k, uint32_t flags)
+{
+    struct hv_xen_privcmd_ioeventfd arg;
+
+    memset(&arg, 0, sizeof(arg));
+    arg.ioreq = (uint64_t)(uintptr_t)x->slots;
+    arg.ports = (uint64_t)(uintptr_t)x->local_port;
+    arg.addr = k->addr - HV_XEN_QUEUE_NOTIFY_OFF;
+    arg.addr_len = 4;
+    arg.event_fd = (uint32_t)k->fd;
+    arg.vcpus = x->nr_vcpus;
+    arg.vq = k->vq;
+    arg.flags = flags;
+    arg.dom = (uint16_t)x->hv.domid;
+    if (ioctl(x->privcmd_fd, HV_XEN_IOCTL_PRIVCMD_IOEVENTFD, &arg) < 0) {
+        return -errno;
+    }
+    return 0;
+}
+
+int
+hv_xen_ioeventfd_add(struct hv *hv, uint64_t addr, uint32_t datamatch, int fd)
+{
+    struct hv_xen *x = hv_xen_of(hv);
+    struct hv_xen_kick *slot = NULL;
+    struct hv_xen_kick k = { .addr = addr, .vq = datamatch, .fd = fd };
+    int rc;
+
+    if (x->opts.kernel_eventfd < 0 || x->kern == HV_XEN_KERN_NO) {
+        return -EOPNOTSUPP;
+    }
+    if (fd < 0 || addr < HV_XEN_QUEUE_NOTIFY_OFF ||
+        x->stage < HV_XEN_ST_PORTS) {
+        return -EINVAL;
+    }
+    for (unsigned i = 0; i < HV_XEN_MAX_IOEVENTFD; i++) {
+        if (!x->kick[i].used) {
+            slot = &x->kick[i];
+            break;
+        }
+    }
+    if (slot == NULL) {
+        return -ENOSPC;
+    }
+    rc = x->privcmd_fd < 0 ? -ENOTTY : kick_ioctl(x, &k, 0);
+    if (rc == -ENOTTY || rc == -EINVAL || rc == -EOPNOTSUPP ||
+        rc == -ENOSYS) {
+        if (x->kern == HV_XEN_KERN_UNKNOWN) {
+            log_info("%s: kernel ioeventfd unavailable (%s): kicks go "
+                     "through the event channel",
+                     hv->name, strerror(-rc));
+            x->kern = HV_XEN_KERN_NO;
+        }
+        if (x->opts.kernel_eventfd > 0) {
+            log_err("%s: kernel ioeventfd required but unavailable",
+                    hv->name);
+        }
+        return -EOPNOTSUPP;
+    }
+    if (rc < 0) {
+        log_warn("%s: kernel ioeventfd for 0x%" PRIx64 " vq %" PRIu32
+                 ": %s",
+                 hv->name, addr, datamatch, strerror(-rc));
+        return rc;
+    }
+    if (x->kern == HV_XEN_KERN_UNKNOWN) {
+        log_info("%s: kernel ioeventfd in use: QueueNotify bypasses the "
+                 "daemon",
+                 hv->name);
+        x->kern = HV_XEN_KERN_YES;
+    }
+    k.used = true;
+    *slot = k;
+    return 0;
+}
+
+void
+hv_xen_ioeventfd_del(struct hv *hv, uint64_t addr, int fd)
+{
+    struct hv_xen *x = hv_xen_of(hv);
+
+    for (unsigned i = 0; i < HV_XEN_MAX_IOEVENTFD; i++) {
+        struct hv_xen_kick *k = &x->kick[i];
+        int rc;
+
+        if (!k->used || k->addr != addr || k->fd != fd) {
+            continue;
+        }
+        rc = kick_ioctl(x, k, HV_XEN_PRIVCMD_IOEVENTFD_DEASSIGN);
+        if (rc < 0) {
+            log_warn("%s: deassign kernel ioeventfd 0x%" PRIx64 ": %s",
+                     hv->name, addr, strerror(-rc));
+        }
+        memset(k, 0, sizeof(*k));
+        return;
+    }
+}
+
+void
+hv_xen_ioeventfd_clear(struct hv_xen *x)
+{
+    for (unsigned i = 0; i < HV_XEN_MAX_IOEVENTFD; i++) {
+        if (x->kick[i].used) {
+            hv_xen_ioeventfd_del(&x->hv, x->kick[i].addr, x->kick[i].fd);
+        }
+    }
+}
+
+int
+hv_xen_mem_regions(struct hv *hv, struct hv_region *out, unsigned max)
+{
+    struct hv_xen *x = hv_xen_of(hv);
+
+    if (x->privcmd_fd < 0) {
+        return -EOPNOTSUPP;
+    }
+    if (max < hv->ram.nr) {
+        return -ENOSPC;
+    }
+    for (unsigned i = 0; i < hv->ram.nr; i++) {
+        out[i].gpa = hv->ram.bank[i].gpa;
+        out[i].len = hv->ram.bank[i].len;
+        out[i].fd = x->privcmd_fd;
+        out[i].fd_off = 0;
+        out[i].xen_mmap_flags = HV_XEN_MMAP_FOREIGN;
+        out[i].xen_domid = hv->domid;
+    }
+    return (int)hv->ram.nr;
+}
+
+int
+hv_xen_restrict(struct hv *hv, uid_t uid, gid_t gid)
+{
+    struct hv_xen *x = hv_xen_of(hv);
+    uint16_t dom = (uint16_t)hv->domid;
+
+    if (xentoolcore_restrict_all((domid_t)hv->domid) < 0) {
+        int rc = -errno;
+
+        log_err("%s: xentoolcore_restrict_all: %s", hv->name, strerror(errno));
+        return rc;
+    }
+    /* Our own privcmd fd (handed to backends) is not a toolcore handle. */
+    if (x->privcmd_fd >= 0 &&
+        ioctl(x->privcmd_fd, HV_XEN_IOCTL_PRIVCMD_RESTRICT, &dom) < 0) {
+        int rc = -errno;
+
+        log_err("%s: restrict privcmd: %s", hv->name, strerror(errno));
+        return rc;
+    }
+    if (uid == 0) {
+        log_info("%s: handles restricted; staying root (uid 0 asked)",
+                 hv->name);
+        return 0;
+    }
+    if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
+        int rc = -errno;
+
+        log_err("%s: drop to uid %u gid %u: %s", hv->name, (unsigned)uid,
+                (unsigned)gid, strerror(errno));
+        return rc;
+    }
+    /* Verify: ids changed everywhere, and root cannot be regained. */
+    if (getuid() != uid || geteuid() != uid || getgid() != gid ||
+        getegid() != gid || setuid(0) == 0) {
+        log_err("%s: privilege drop did not stick", hv->name);
+        return -EPERM;
+    }
+    log_info("%s: restricted to the guest, running as uid %u gid %u",
+             hv->name, (unsigned)uid, (unsigned)gid);
+    return 0;
+}

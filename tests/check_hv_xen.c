@@ -1,0 +1,569 @@
+/*
+ * Unit tests for hv_xen's pure parts: the ioreq decision table and slot
+ * protocol, the bounded foreign-mapping cache (driven by a fake mapper)
+ * and the guest RAM layout.  No hypervisor is needed.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check_common.h"
+#include "hv_xen.h"
+#include "hv_xen_ioreq.h"
+#include "hv_xen_mem.h"
+#include "hv_xen_priv.h"
+#include "vhu.h"
+
+_Static_assert(HV_XEN_MMAP_FOREIGN == VHU_XEN_MMAP_FOREIGN,
+               "hv_xen and vhu agree on the foreign-mapping flag");
+
+/* ---- ioreq decision table ---- */
+
+struct rec {
+    unsigned calls;
+    uint64_t off;
+    unsigned size;
+    bool is_write;
+    uint64_t val_in;
+    uint64_t reply;
+    struct ioreq *slot;   /* when set, the callback scribbles on it */
+};
+
+static void
+rec_fn(void *opaque, uint64_t off, unsigned size, bool is_write, uint64_t *val)
+{
+    struct rec *r = opaque;
+
+    r->calls++;
+    r->off = off;
+    r->size = size;
+    r->is_write = is_write;
+    r->val_in = *val;
+    if (!is_write) {
+        *val = r->reply;
+    }
+    if (r->slot != NULL) {
+        /* The guest (or a racing vcpu) rewrites the slot mid-handling. */
+        r->slot->addr = 0xdead0000;
+        r->slot->size = 16;
+        r->slot->count = 7;
+        r->slot->data_is_ptr = 1;
+        r->slot->type = IOREQ_TYPE_PIO;
+        r->slot->dir = r->slot->dir ? IOREQ_WRITE : IOREQ_READ;
+        r->slot->data = 0x1111111111111111ULL;
+    }
+}
+
+static unsigned invalidations;
+
+static void
+count_invalidate(void *opaque)
+{
+    (void)opaque;
+    invalidations++;
+}
+
+#define WBASE 0x02000000ULL
+#define WLEN 0x200ULL
+
+struct fixture {
+    struct hv_xen_window win[HV_XEN_MAX_WINDOWS];
+    struct hv_xen_ioreq_ctx ctx;
+    struct rec rec;
+};
+
+static void
+fx_init(struct fixture *fx)
+{
+    memset(fx, 0, sizeof(*fx));
+    invalidations = 0;
+    hv_xen_ioreq_ctx_init(&fx->ctx, "dom9", fx->win, count_invalidate, NULL);
+    ck_assert_int_eq(hv_xen_window_add(fx->win, WBASE, WLEN, rec_fn, &fx->rec),
+                     0);
+}
+
+static struct ioreq
+mk_req(uint8_t type, uint64_t addr, uint32_t size, uint32_t count,
+       unsigned dir, unsigned data_is_ptr, uint64_t data)
+{
+    struct ioreq r;
+
+    memset(&r, 0, sizeof(r));
+    r.type = type;
+    r.addr = addr;
+    r.size = size;
+    r.count = count;
+    r.dir = dir & 1;
+    r.data_is_ptr = data_is_ptr & 1;
+    r.data = data;
+    r.state = STATE_IOREQ_READY;
+    return r;
+}
+
+/* A rejected request: no callback, read -> all-ones, write -> untouched. */
+static void
+expect_rejected(struct fixture *fx, struct ioreq r,
+                enum hv_xen_ioreq_verdict want)
+{
+    struct ioreq w = r;
+
+    r.dir = IOREQ_READ;
+    r.data = 0x42;
+    ck_assert_int_eq(hv_xen_ioreq_handle(&fx->ctx, &r), want);
+    ck_assert_uint_eq(r.data, UINT64_MAX);
+
+    w.dir = IOREQ_WRITE;
+    w.data = 0x42;
+    ck_assert_int_eq(hv_xen_ioreq_handle(&fx->ctx, &w), want);
+    ck_assert_uint_eq(w.data, 0x42);
+    ck_assert_uint_eq(fx->rec.calls, 0);
+}
+
+START_TEST(test_ioreq_read_sizes)
+{
+    struct fixture fx;
+    static const uint32_t sizes[] = { 1, 2, 4, 8 };
+
+    fx_init(&fx);
+    fx.rec.reply = 0x8877665544332211ULL;
+    for (unsigned i = 0; i < 4; i++) {
+        struct ioreq r = mk_req(IOREQ_TYPE_COPY, WBASE + 0x70, sizes[i], 1,
+                                IOREQ_READ, 0, 0);
+
+        ck_assert_int_eq(hv_xen_ioreq_handle(&fx.ctx, &r),
+                         HV_XEN_IOREQ_DISPATCHED);
+        ck_assert_uint_eq(fx.rec.off, 0x70);
+        ck_assert_uint_eq(fx.rec.size, sizes[i]);
+        ck_assert(!fx.rec.is_write);
+        if (sizes[i] == 8) {
+            ck_assert_uint_eq(r.data, fx.rec.reply);
+        } else {
+            ck_assert_uint_eq(r.data, fx.rec.reply &
+                                          ((1ULL << (sizes[i] * 8)) - 1));
+        }
+    }
+    ck_assert_uint_eq(fx.rec.calls, 4);
+    ck_assert_uint_eq(fx.ctx.count[HV_XEN_IOREQ_DISPATCHED], 4);
+}
+END_TEST
+
+START_TEST(test_ioreq_write_masked)
+{
+    struct fixture fx;
+    struct ioreq r;
+
+    fx_init(&fx);
+    r = mk_req(IOREQ_TYPE_COPY, WBASE + 0x50, 2, 1, IOREQ_WRITE, 0,
+               0xffffffffffff1234ULL);
+    ck_assert_int_eq(hv_xen_ioreq_handle(&fx.ctx, &r), HV_XEN_IOREQ_DISPATCHED);
+    ck_assert(fx.rec.is_write);
+    ck_assert_uint_eq(fx.rec.val_in, 0x1234);
+    ck_assert_uint_eq(fx.rec.off, 0x50);
+}
+END_TEST
+
+START_TEST(test_ioreq_invalidate)
+{
+    struct fixture fx;
+    /* The address of an INVALIDATE is meaningless; nothing else matters. */
+    struct ioreq r = mk_req(IOREQ_TYPE_INVALIDATE, 0xfffffffffffff000ULL, 0,
+                            0, IOREQ_WRITE, 1, 0);
+
+    fx_init(&fx);
+    ck_assert_int_eq(hv_xen_ioreq_handle(&fx.ctx, &r),
+                     HV_XEN_IOREQ_INVALIDATED);
+    ck_assert_uint_eq(invalidations, 1);
+    ck_assert_uint_eq(fx.rec.calls, 0);
+}
+END_TEST
+
+START_TEST(test_ioreq_reject_pio)
+{
+    struct fixture fx;
+
+    fx_init(&fx);
+    expect_rejected(&fx, mk_req(IOREQ_TYPE_PIO, WBASE, 4, 1, 0, 0, 0),
+                    HV_XEN_IOREQ_BAD_TYPE);
+}
+END_TEST
+
+START_TEST(test_ioreq_reject_unknown_types)
+{
+    struct fixture fx;
+    static const uint8_t types[] = { IOREQ_TYPE_PCI_CONFIG,
+                                     IOREQ_TYPE_TIMEOFFSET, 3, 9, 0x7f, 0xff };
+
+    fx_init(&fx);
+    for (unsigned i = 0; i < sizeof(types); i++) {
+        expect_rejected(&fx, mk_req(types[i], WBASE, 4, 1, 0, 0, 0),
+                        HV_XEN_IOREQ_BAD_TYPE);
+    }
+    ck_assert_uint_eq(invalidations, 0);
+}
+END_TEST
+
+START_TEST(test_ioreq_reject_size_zero)
+{
+    struct fixture fx;
+
+    fx_init(&fx);
+    expect_rejected(&fx, mk_req(IOREQ_TYPE_COPY, WBASE, 0, 1, 0, 0, 0),
+                    HV_XEN_IOREQ_BAD_SIZE);
+}
+END_TEST
+
+START_TEST(test_ioreq_reject_size_odd)
+{
+    struct fixture fx;
+    static const uint32_t sizes[] = { 3, 5, 6, 7 };
+
+    fx_init(&fx);
+    for (unsigned i = 0; i < 4; i++) {
+        expect_rejected(&fx, mk_req(IOREQ_TYPE_COPY, WBASE, sizes[i], 1, 0, 0,
+                                    0),
+                        HV_XEN_IOREQ_BAD_SIZE);
+    }
+}
+END_TEST
+
+START_TEST(test_ioreq_reject_size_above_8)
+{
+    struct fixture fx;
+    static const uint32_t sizes[] = { 9, 16, 0x200, UINT32_MAX };
+
+    fx_init(&fx);
+    for (unsigned i = 0; i < 4; i++) {
+        expect_rejected(&fx, mk_req(IOREQ_TYPE_COPY, WBASE, sizes[i], 1, 0, 0,
+                                    0),
+                        HV_XEN_IOREQ_BAD_SIZE);
+    }
+}
+END_TEST
+
+START_TEST(test_ioreq_reject_data_is_ptr)
+{
+    struct fixture fx;
+
+    fx_init(&fx);
+    expect_rejected(&fx, mk_req(IOREQ_TYPE_COPY, WBASE, 4, 1, 0, 1, 0),
+                    HV_XEN_IOREQ_DATA_PTR);
+}
+END_TEST
+
+START_TEST(test_ioreq_reject_count_zero)
+{
+    struct fixture fx;
+
+    fx_init(&fx);
+    expect_rejected(&fx, mk_req(IOREQ_TYPE_COPY, WBASE, 4, 0, 0, 0, 0),
+                    HV_XEN_IOREQ_BAD_COUNT);
+}
+END_TEST
+
+START_TEST(test_ioreq_reject_count_rep)
+{
+    struct fixture fx;
+
+    fx_init(&fx);
+    expect_rejected(&fx, mk_req(IOREQ_TYPE_COPY, WBASE, 4, 2, 0, 0, 0),
+                    HV_XEN_IOREQ_BAD_COUNT);
+    expect_rejected(&fx, mk_req(IOREQ_TYPE_COPY, WBASE, 4, UINT32_MAX, 0, 0, 0),
+                    HV_XEN_IOREQ_BAD_COUNT);
+}
+END_TEST
+
+START_TEST(test_ioreq_reject_no_window)
+{
+    struct fixture fx;
+
+    fx_init(&fx);
+    expect_rejected(&fx, mk_req(IOREQ_TYPE_COPY, WBASE - 4, 4, 1, 0, 0, 0),
+                    HV_XEN_IOREQ_NO_WINDOW);
+    expect_rejected(&fx, mk_req(IOREQ_TYPE_COPY, WBASE + WLEN, 4, 1, 0, 0, 0),
+                    HV_XEN_IOREQ_NO_WINDOW);
+    expect_rejected(&fx, mk_req(IOREQ_TYPE_COPY, 0, 1, 1, 0, 0, 0),
+                    HV_XEN_IOREQ_NO_WINDOW);
+}
+END_TEST
+
+START_TEST(test_ioreq_reject_straddle_window_end)
+{
+    struct fixture fx;
+
+    fx_init(&fx);
+    /* Starts inside the window, ends past it. */
+    expect_rejected(&fx, mk_req(IOREQ_TYPE_COPY, WBASE + WLEN - 4, 8, 1, 0, 0,
+                                0),
+                    HV_XEN_IOREQ_NO_WINDOW);
+    /* Address near 2^64: the end computation must not wrap. */
+    expect_rejected(&fx, mk_req(IOREQ_TYPE_COPY, UINT64_MAX - 1, 8, 1, 0, 0, 0),
+                    HV_XEN_IOREQ_NO_WINDOW);
+}
+END_TEST
+
+START_TEST(test_ioreq_rejections_ratelimited)
+{
+    struct fixture fx;
+
+    fx_init(&fx);
+    for (unsigned i = 0; i < 1000; i++) {
+        struct ioreq r = mk_req(IOREQ_TYPE_PIO, 0, 4, 1, IOREQ_READ, 0, 0);
+
+        hv_xen_ioreq_handle(&fx.ctx, &r);
+    }
+    ck_assert_uint_eq(fx.ctx.count[HV_XEN_IOREQ_BAD_TYPE], 1000);
+    ck_assert_uint_ge(fx.ctx.rl.suppressed, 1000 - 10);
+}
+END_TEST
+
+START_TEST(test_window_table)
+{
+    struct hv_xen_window win[HV_XEN_MAX_WINDOWS];
+    struct hv_xen_window gone;
+    struct rec rec;
+
+    memset(win, 0, sizeof(win));
+    ck_assert_int_eq(hv_xen_window_add(win, 0x1000, 0, rec_fn, &rec), -EINVAL);
+    ck_assert_int_eq(hv_xen_window_add(win, UINT64_MAX, 2, rec_fn, &rec),
+                     -EINVAL);
+    ck_assert_int_eq(hv_xen_window_add(win, 0x1000, 0x200, NULL, &rec),
+                     -EINVAL);
+    ck_assert_int_eq(hv_xen_window_add(win, 0x1000, 0x200, rec_fn, &rec), 0);
+    ck_assert_int_eq(hv_xen_window_add(win, 0x11ff, 0x200, rec_fn, &rec),
+                     -EEXIST);
+    ck_assert_int_eq(hv_xen_window_add(win, 0x0e01, 0x200, rec_fn, &rec),
+                     -EEXIST);
+    ck_assert_int_eq(hv_xen_window_add(win, 0x1200, 0x200, rec_fn, &rec), 0);
+    for (unsigned i = 2; i < HV_XEN_MAX_WINDOWS; i++) {
+        ck_assert_int_eq(hv_xen_window_add(win, 0x100000 * (i + 1), 0x200,
+                                           rec_fn, &rec),
+                         0);
+    }
+    ck_assert_int_eq(hv_xen_window_add(win, 0x9000000, 0x200, rec_fn, &rec),
+                     -ENOSPC);
+    ck_assert_int_ge(hv_xen_window_del(win, 0x1200, &gone), 0);
+    ck_assert_uint_eq(gone.len, 0x200);
+    ck_assert_int_eq(hv_xen_window_del(win, 0x1200, NULL), -ENOENT);
+    ck_assert_int_eq(hv_xen_window_add(win, 0x9000000, 0x200, rec_fn, &rec), 0);
+}
+END_TEST
+
+/* ---- slot protocol ---- */
+
+START_TEST(test_slot_not_ready)
+{
+    struct fixture fx;
+    struct ioreq slot = mk_req(IOREQ_TYPE_COPY, WBASE, 4, 1, IOREQ_READ, 0, 5);
+    static const uint8_t states[] = { STATE_IOREQ_NONE, STATE_IOREQ_INPROCESS,
+                                      STATE_IORESP_READY, 0xf };
+
+    fx_init(&fx);
+    for (unsigned i = 0; i < sizeof(states); i++) {
+        slot.state = states[i] & 0xf;
+        ck_assert(!hv_xen_ioreq_serve_slot(&fx.ctx, &slot, NULL));
+        ck_assert_uint_eq(slot.state, states[i] & 0xf);
+        ck_assert_uint_eq(slot.data, 5);
+    }
+    ck_assert_uint_eq(fx.rec.calls, 0);
+}
+END_TEST
+
+START_TEST(test_slot_read_completes)
+{
+    struct fixture fx;
+    struct ioreq slot = mk_req(IOREQ_TYPE_COPY, WBASE + 4, 4, 1, IOREQ_READ, 0,
+                               0);
+    enum hv_xen_ioreq_verdict v;
+
+    fx_init(&fx);
+    fx.rec.reply = 0x74726976;
+    ck_assert(hv_xen_ioreq_serve_slot(&fx.ctx, &slot, &v));
+    ck_assert_int_eq(v, HV_XEN_IOREQ_DISPATCHED);
+    ck_assert_uint_eq(slot.state, STATE_IORESP_READY);
+    ck_assert_uint_eq(slot.data, 0x74726976);
+    /* Answered once: a second pass finds nothing to do. */
+    ck_assert(!hv_xen_ioreq_serve_slot(&fx.ctx, &slot, NULL));
+    ck_assert_uint_eq(fx.rec.calls, 1);
+}
+END_TEST
+
+START_TEST(test_slot_rejected_still_completes)
+{
+    struct fixture fx;
+    struct ioreq slot = mk_req(IOREQ_TYPE_COPY, WBASE, 16, 1, IOREQ_READ, 0, 0);
+    enum hv_xen_ioreq_verdict v;
+
+    fx_init(&fx);
+    ck_assert(hv_xen_ioreq_serve_slot(&fx.ctx, &slot, &v));
+    ck_assert_int_eq(v, HV_XEN_IOREQ_BAD_SIZE);
+    ck_assert_uint_eq(slot.state, STATE_IORESP_READY);
+    ck_assert_uint_eq(slot.data, UINT64_MAX);
+
+    slot = mk_req(IOREQ_TYPE_INVALIDATE, 0, 0, 0, IOREQ_WRITE, 0, 0);
+    ck_assert(hv_xen_ioreq_serve_slot(&fx.ctx, &slot, &v));
+    ck_assert_int_eq(v, HV_XEN_IOREQ_INVALIDATED);
+    ck_assert_uint_eq(slot.state, STATE_IORESP_READY);
+    ck_assert_uint_eq(invalidations, 1);
+}
+END_TEST
+
+START_TEST(test_slot_double_fetch_read)
+{
+    struct fixture fx;
+    struct ioreq slot = mk_req(IOREQ_TYPE_COPY, WBASE + 8, 2, 1, IOREQ_READ, 0,
+                               0);
+    enum hv_xen_ioreq_verdict v;
+
+    fx_init(&fx);
+    fx.rec.reply = 0xabcdef;
+    fx.rec.slot = &slot;
+    ck_assert(hv_xen_ioreq_serve_slot(&fx.ctx, &slot, &v));
+    /* The decision and the answer follow the copy, not the rewritten slot. */
+    ck_assert_int_eq(v, HV_XEN_IOREQ_DISPATCHED);
+    ck_assert_uint_eq(fx.rec.off, 8);
+    ck_assert_uint_eq(fx.rec.size, 2);
+    ck_assert(!fx.rec.is_write);
+    ck_assert_uint_eq(slot.data, 0xcdef);
+    ck_assert_uint_eq(slot.state, STATE_IORESP_READY);
+    ck_assert_uint_eq(fx.rec.calls, 1);
+}
+END_TEST
+
+START_TEST(test_slot_double_fetch_write)
+{
+    struct fixture fx;
+    struct ioreq slot = mk_req(IOREQ_TYPE_COPY, WBASE + 0x50, 4, 1,
+                               IOREQ_WRITE, 0, 3);
+
+    fx_init(&fx);
+    fx.rec.slot = &slot;
+    ck_assert(hv_xen_ioreq_serve_slot(&fx.ctx, &slot, NULL));
+    ck_assert(fx.rec.is_write);
+    ck_assert_uint_eq(fx.rec.val_in, 3);
+    /* The slot now claims to be a read: the copy said write, so no data. */
+    ck_assert_uint_eq(slot.data, 0x1111111111111111ULL);
+    ck_assert_uint_eq(slot.state, STATE_IORESP_READY);
+}
+END_TEST
+
+/* ---- guest RAM layout ---- */
+
+#define GIB (1ULL << 30)
+#define MIB (1ULL << 20)
+
+START_TEST(test_layout_small)
+{
+    struct hv_layout l;
+
+    ck_assert_int_eq(hv_xen_layout_from_size(256 * MIB, &l), 0);
+    ck_assert_uint_eq(l.nr, 1);
+    ck_assert_uint_eq(l.bank[0].gpa, 0x40000000ULL);
+    ck_assert_uint_eq(l.bank[0].len, 256 * MIB);
+}
+END_TEST
+
+START_TEST(test_layout_exactly_3g)
+{
+    struct hv_layout l;
+
+    ck_assert_int_eq(hv_xen_layout_from_size(3 * GIB, &l), 0);
+    ck_assert_uint_eq(l.nr, 1);
+    ck_assert_uint_eq(l.bank[0].len, 3 * GIB);
+}
+END_TEST
+
+START_TEST(test_layout_4g_spills)
+{
+    struct hv_layout l;
+
+    ck_assert_int_eq(hv_xen_layout_from_size(4 * GIB, &l), 0);
+    ck_assert_uint_eq(l.nr, 2);
+    ck_assert_uint_eq(l.bank[0].gpa, 0x40000000ULL);
+    ck_assert_uint_eq(l.bank[0].len, 3 * GIB);
+    ck_assert_uint_eq(l.bank[1].gpa, 0x200000000ULL);
+    ck_assert_uint_eq(l.bank[1].len, 1 * GIB);
+}
+END_TEST
+
+START_TEST(test_layout_rejects)
+{
+    struct hv_layout l;
+
+    ck_assert_int_eq(hv_xen_layout_from_size(0, &l), -EINVAL);
+    /* Above bank 0 + bank 1 (3 GiB + 1016 GiB). */
+    ck_assert_int_eq(hv_xen_layout_from_size(1020 * GIB, &l), -E2BIG);
+    ck_assert_int_eq(hv_xen_layout_from_size(UINT64_MAX, &l), -E2BIG);
+    ck_assert_int_eq(hv_xen_layout_from_size(1019 * GIB, &l), 0);
+    ck_assert_uint_eq(l.nr, 2);
+    ck_assert_uint_eq(l.bank[1].len, 1016 * GIB);
+}
+END_TEST
+
+/* ---- start-up on a host without Xen ---- */
+
+START_TEST(test_open_bad_domid)
+{
+    struct hv *hv = (struct hv *)1;
+
+    ck_assert_int_eq(hv_xen_open(&hv, NULL, 0, NULL), -EINVAL);
+    ck_assert_ptr_null(hv);
+    ck_assert_int_eq(hv_xen_open(&hv, NULL, 0x7ff0, NULL), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_open_without_xen_fails_cleanly)
+{
+    struct hv_xen_opts o = { .mapcache_mib = 4, .kernel_eventfd = 0 };
+    struct hv *hv = (struct hv *)1;
+
+    if (access("/dev/xen/privcmd", F_OK) == 0) {
+        return; /* a real dom0: this test is for hosts without Xen */
+    }
+    ck_assert_int_lt(hv_xen_open(&hv, NULL, 1, &o), 0);
+    ck_assert_ptr_null(hv);
+}
+END_TEST
+
+/* In check_hv_xen_mem.c. */
+void add_mem_tests(Suite *s);
+
+static Suite *
+make_suite(void)
+{
+    Suite *s = suite_create("hv_xen");
+
+    CHECK_ADD(s, test_ioreq_read_sizes, 5);
+    CHECK_ADD(s, test_ioreq_write_masked, 5);
+    CHECK_ADD(s, test_ioreq_invalidate, 5);
+    CHECK_ADD(s, test_ioreq_reject_pio, 5);
+    CHECK_ADD(s, test_ioreq_reject_unknown_types, 5);
+    CHECK_ADD(s, test_ioreq_reject_size_zero, 5);
+    CHECK_ADD(s, test_ioreq_reject_size_odd, 5);
+    CHECK_ADD(s, test_ioreq_reject_size_above_8, 5);
+    CHECK_ADD(s, test_ioreq_reject_data_is_ptr, 5);
+    CHECK_ADD(s, test_ioreq_reject_count_zero, 5);
+    CHECK_ADD(s, test_ioreq_reject_count_rep, 5);
+    CHECK_ADD(s, test_ioreq_reject_no_window, 5);
+    CHECK_ADD(s, test_ioreq_reject_straddle_window_end, 5);
+    CHECK_ADD(s, test_ioreq_rejections_ratelimited, 5);
+    CHECK_ADD(s, test_window_table, 5);
+    CHECK_ADD(s, test_slot_not_ready, 5);
+    CHECK_ADD(s, test_slot_read_completes, 5);
+    CHECK_ADD(s, test_slot_rejected_still_completes, 5);
+    CHECK_ADD(s, test_slot_double_fetch_read, 5);
+    CHECK_ADD(s, test_slot_double_fetch_write, 5);
+    CHECK_ADD(s, test_layout_small, 5);
+    CHECK_ADD(s, test_layout_exactly_3g, 5);
+    CHECK_ADD(s, test_layout_4g_spills, 5);
+    CHECK_ADD(s, test_layout_rejects, 5);
+    CHECK_ADD(s, test_open_bad_domid, 5);
+    CHECK_ADD(s, test_open_without_xen_fails_cleanly, 10);
+    add_mem_tests(s);
+    return s;
+}
+
+CHECK_MAIN(make_suite)
