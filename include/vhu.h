@@ -86,22 +86,46 @@ bool vhu_broken(const struct vhu_conn *c);
  */
 int vhu_handshake(struct vhu_conn *c, uint64_t want_protocol,
                   uint64_t *features, uint64_t *protocol);
+/* The negotiated protocol features (0 before the handshake). */
 uint64_t vhu_protocol(const struct vhu_conn *c);
 
+/*
+ * Every request below returns 0, -EINVAL (bad argument, nothing sent),
+ * -EOPNOTSUPP (needs a protocol feature not negotiated, nothing sent),
+ * -EIO (the backend refused it via REPLY_ACK or GET_CONFIG's empty reply;
+ * the connection stays usable), or, breaking the connection for good,
+ * -EPROTO (malformed reply), -ETIMEDOUT (no reply within timeout_ms) or
+ * -EPIPE (hang-up; also every call once broken).
+ */
+
+/* GET_QUEUE_NUM (needs VHU_PF_MQ): queues the backend supports. */
 int vhu_get_queue_num(struct vhu_conn *c, uint64_t *num);
+/* SET_FEATURES: -EINVAL for bits the backend never offered. */
 int vhu_set_features(struct vhu_conn *c, uint64_t features);
+/*
+ * SET_MEM_TABLE with 1..VHU_MAX_REGIONS regions, one fd each.  With
+ * VHU_PF_XEN_MMAP negotiated the 40-byte Xen layout is sent and each
+ * region's xen_mmap_flags must hold exactly one of FOREIGN, GRANT.
+ */
 int vhu_set_mem_table(struct vhu_conn *c, const struct vhu_region *r,
                       unsigned n);
+/* SET_VRING_NUM / ADDR / BASE: ring size, ring addresses, next avail. */
 int vhu_set_vring_num(struct vhu_conn *c, unsigned idx, unsigned num);
 int vhu_set_vring_addr(struct vhu_conn *c, unsigned idx, uint64_t desc,
                        uint64_t used, uint64_t avail);
 int vhu_set_vring_base(struct vhu_conn *c, unsigned idx, unsigned base);
+/* GET_VRING_BASE: stops the ring; the reply must name the same ring. */
 int vhu_get_vring_base(struct vhu_conn *c, unsigned idx, unsigned *base);
+/* SET_VRING_KICK / CALL / ERR: idx <= 255; fd -1 sends the no-fd flag. */
 int vhu_set_vring_kick(struct vhu_conn *c, unsigned idx, int fd);
 int vhu_set_vring_call(struct vhu_conn *c, unsigned idx, int fd);
 int vhu_set_vring_err(struct vhu_conn *c, unsigned idx, int fd);
+/* SET_VRING_ENABLE (needs protocol features offered). */
 int vhu_set_vring_enable(struct vhu_conn *c, unsigned idx, bool enable);
-/* GET_CONFIG: reply size and offset must match the request exactly. */
+/*
+ * GET_CONFIG / SET_CONFIG (need VHU_PF_CONFIG), 1..256 bytes.  GET_CONFIG:
+ * reply size and offset must match the request exactly.
+ */
 int vhu_get_config(struct vhu_conn *c, uint32_t off, void *buf, uint32_t len);
 int vhu_set_config(struct vhu_conn *c, uint32_t off, const void *buf,
                    uint32_t len);
@@ -113,9 +137,11 @@ int vhu_set_config(struct vhu_conn *c, uint32_t off, const void *buf,
 int vhu_get_inflight_fd(struct vhu_conn *c, uint16_t num_queues,
                         uint16_t queue_size, int *fd, uint64_t *mmap_size,
                         uint64_t *mmap_off);
+/* SET_INFLIGHT_FD: hand a saved inflight region back (after reconnect). */
 int vhu_set_inflight_fd(struct vhu_conn *c, uint16_t num_queues,
                         uint16_t queue_size, int fd, uint64_t mmap_size,
                         uint64_t mmap_off);
+/* RESET_DEVICE (needs VHU_PF_RESET_DEVICE); SET_STATUS (VHU_PF_STATUS). */
 int vhu_reset_device(struct vhu_conn *c);
 int vhu_set_status(struct vhu_conn *c, uint8_t status);
 

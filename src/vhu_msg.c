@@ -1,0 +1,485 @@
+/*
+ * vhu_msg: vhost-user framing for the frontend: one request table, sending
+ * with fds, and the single function every reply passes through.
+ *
+ * Trust boundary: the backend is a separate, untrusted process.  Nothing it
+ * sends reaches a caller before vhu_recv_reply() has checked it against the
+ * request table below: version and reply flag, the request code of the
+ * request we sent, the payload size the table gives (checked before the
+ * payload is read, with a hard bound on top), and the exact number of fds.
+ * Truncated control data and surplus fds are violations; every fd that
+ * arrives and is not handed to the caller is closed.
+ *
+ * A violation, a timeout, EOF or a send error marks the connection broken
+ * for good: the byte stream can no longer be trusted to be in step.  Every
+ * later call then returns -EPIPE without touching the socket.  A REPLY_ACK
+ * with a non-zero status is the backend refusing one request: -EIO, and the
+ * connection stays usable.  All waits are bounded by the connection's
+ * timeout; sends never raise SIGPIPE (MSG_NOSIGNAL).
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "vhu.h"
+#include "vhu_msg.h"
+#include "vhu_wire.h"
+
+/* How the size of a natural reply is determined. */
+enum vhu_size_rule {
+    VHU_RS_NONE = 0,  /* no natural reply */
+    VHU_RS_FIXED,     /* exactly reply_size bytes */
+    VHU_RS_ECHO,      /* as many bytes as the request; 0 = backend error */
+};
+
+/* One row per request we send: the only place reply rules live. */
+struct vhu_req_rule {
+    const char *name;
+    enum vhu_size_rule rule;
+    uint32_t reply_size;
+    uint8_t fds_out;  /* most fds the request carries */
+    uint8_t fds_in;   /* fds the reply carries, exactly */
+    int8_t pf;        /* protocol feature the request needs, or -1 */
+    bool needs_pfeat; /* needs VHU_F_PROTOCOL_FEATURES offered */
+};
+
+#define VHU_U64 sizeof(uint64_t)
+
+static const struct vhu_req_rule vhu_rules[VHU_REQ_MAX] = {
+    [VHU_REQ_GET_FEATURES] = { "GET_FEATURES", VHU_RS_FIXED, VHU_U64, 0, 0,
+                               -1, false },
+    [VHU_REQ_SET_FEATURES] = { "SET_FEATURES", VHU_RS_NONE, 0, 0, 0, -1,
+                               false },
+    [VHU_REQ_SET_OWNER] = { "SET_OWNER", VHU_RS_NONE, 0, 0, 0, -1, false },
+    [VHU_REQ_SET_MEM_TABLE] = { "SET_MEM_TABLE", VHU_RS_NONE, 0,
+                                VHU_MAX_REGIONS, 0, -1, false },
+    [VHU_REQ_SET_VRING_NUM] = { "SET_VRING_NUM", VHU_RS_NONE, 0, 0, 0, -1,
+                                false },
+    [VHU_REQ_SET_VRING_ADDR] = { "SET_VRING_ADDR", VHU_RS_NONE, 0, 0, 0, -1,
+                                 false },
+    [VHU_REQ_SET_VRING_BASE] = { "SET_VRING_BASE", VHU_RS_NONE, 0, 0, 0, -1,
+                                 false },
+    [VHU_REQ_GET_VRING_BASE] = { "GET_VRING_BASE", VHU_RS_FIXED,
+                                 sizeof(struct vhu_wire_state), 0, 0, -1,
+                                 false },
+    [VHU_REQ_SET_VRING_KICK] = { "SET_VRING_KICK", VHU_RS_NONE, 0, 1, 0, -1,
+                                 false },
+    [VHU_REQ_SET_VRING_CALL] = { "SET_VRING_CALL", VHU_RS_NONE, 0, 1, 0, -1,
+                                 false },
+    [VHU_REQ_SET_VRING_ERR] = { "SET_VRING_ERR", VHU_RS_NONE, 0, 1, 0, -1,
+                                false },
+    [VHU_REQ_GET_PROTOCOL_FEATURES] = { "GET_PROTOCOL_FEATURES", VHU_RS_FIXED,
+                                        VHU_U64, 0, 0, -1, true },
+    [VHU_REQ_SET_PROTOCOL_FEATURES] = { "SET_PROTOCOL_FEATURES", VHU_RS_NONE,
+                                        0, 0, 0, -1, true },
+    [VHU_REQ_GET_QUEUE_NUM] = { "GET_QUEUE_NUM", VHU_RS_FIXED, VHU_U64, 0, 0,
+                                VHU_PF_MQ, true },
+    [VHU_REQ_SET_VRING_ENABLE] = { "SET_VRING_ENABLE", VHU_RS_NONE, 0, 0, 0,
+                                   -1, true },
+    [VHU_REQ_GET_CONFIG] = { "GET_CONFIG", VHU_RS_ECHO, 0, 0, 0, VHU_PF_CONFIG,
+                             true },
+    [VHU_REQ_SET_CONFIG] = { "SET_CONFIG", VHU_RS_NONE, 0, 0, 0, VHU_PF_CONFIG,
+                             true },
+    [VHU_REQ_GET_INFLIGHT_FD] = { "GET_INFLIGHT_FD", VHU_RS_FIXED,
+                                  sizeof(struct vhu_wire_inflight), 0, 1,
+                                  VHU_PF_INFLIGHT_SHMFD, true },
+    [VHU_REQ_SET_INFLIGHT_FD] = { "SET_INFLIGHT_FD", VHU_RS_NONE, 0, 1, 0,
+                                  VHU_PF_INFLIGHT_SHMFD, true },
+    [VHU_REQ_RESET_DEVICE] = { "RESET_DEVICE", VHU_RS_NONE, 0, 0, 0,
+                               VHU_PF_RESET_DEVICE, true },
+    [VHU_REQ_SET_STATUS] = { "SET_STATUS", VHU_RS_NONE, 0, 0, 0, VHU_PF_STATUS,
+                             true },
+};
+
+/* fds received with a reply, until they are handed out or closed. */
+struct vhu_rx {
+    int fds[VHU_MAX_FDS];
+    unsigned nfds;
+    unsigned excess; /* fds beyond VHU_MAX_FDS, already closed */
+};
+
+/* Control buffer for VHU_MAX_FDS fds, aligned for struct cmsghdr. */
+union vhu_cmsg_buf {
+    char buf[CMSG_SPACE(sizeof(int) * VHU_MAX_FDS)];
+    struct cmsghdr align;
+};
+
+static const struct vhu_req_rule *
+vhu_rule(uint32_t req)
+{
+    if (req >= VHU_REQ_MAX || vhu_rules[req].name == NULL) {
+        return NULL;
+    }
+    return &vhu_rules[req];
+}
+
+const char *
+vhu_msg_req_name(uint32_t req)
+{
+    const struct vhu_req_rule *r = vhu_rule(req);
+
+    return r ? r->name : "unknown request";
+}
+
+int
+vhu_msg_fail(struct vhu_conn *c, int err, const char *fmt, ...)
+{
+    char why[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    c->broken = true;
+    log_warn("vhu %s: %s; connection broken", c->name, why);
+    return err;
+}
+
+static void
+vhu_rx_close(struct vhu_rx *rx)
+{
+    for (unsigned i = 0; i < rx->nfds; i++) {
+        close(rx->fds[i]);
+        rx->fds[i] = -1;
+    }
+    rx->nfds = 0;
+}
+
+static uint64_t
+vhu_deadline(const struct vhu_conn *c)
+{
+    return log_now_ns() + (uint64_t)c->timeout_ms * 1000000u;
+}
+
+/* Wait for `events` until the deadline: 0, -ETIMEDOUT or -errno. */
+static int
+vhu_wait(const struct vhu_conn *c, short events, uint64_t deadline)
+{
+    for (;;) {
+        uint64_t now = log_now_ns();
+        struct pollfd pfd = { .fd = c->fd, .events = events };
+        int ms, r;
+
+        if (now >= deadline) {
+            return -ETIMEDOUT;
+        }
+        ms = (int)((deadline - now + 999999u) / 1000000u);
+        r = poll(&pfd, 1, ms);
+        if (r > 0) {
+            return 0; /* readable, writable, or hung up: the I/O call tells */
+        }
+        if (r < 0 && errno != EINTR) {
+            return -errno;
+        }
+    }
+}
+
+/* Send all of buf; fds ride with the first byte.  Breaks c on failure. */
+static int
+vhu_send_all(struct vhu_conn *c, const uint8_t *buf, size_t len,
+             const int *fds, unsigned nfds, uint64_t deadline)
+{
+    union vhu_cmsg_buf ctl;
+    size_t done = 0;
+
+    while (done < len) {
+        struct iovec iov = { .iov_base = (void *)(buf + done),
+                             .iov_len = len - done };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+        ssize_t n;
+
+        if (nfds > 0 && done == 0) {
+            struct cmsghdr *cm;
+
+            memset(&ctl, 0, sizeof(ctl));
+            mh.msg_control = ctl.buf;
+            mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+            cm = CMSG_FIRSTHDR(&mh);
+            cm->cmsg_level = SOL_SOCKET;
+            cm->cmsg_type = SCM_RIGHTS;
+            cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+            memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+        }
+        n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            int e = errno;
+            int r;
+
+            if (e == EINTR) {
+                continue;
+            }
+            if (e == EAGAIN || e == EWOULDBLOCK) {
+                r = vhu_wait(c, POLLOUT, deadline);
+                if (r == -ETIMEDOUT) {
+                    return vhu_msg_fail(c, -ETIMEDOUT,
+                                    "send timed out after %u ms (%zu of %zu "
+                                    "bytes sent)", c->timeout_ms, done, len);
+                }
+                if (r < 0) {
+                    return vhu_msg_fail(c, -EPIPE, "poll for send: %s",
+                                    strerror(-r));
+                }
+                continue;
+            }
+            return vhu_msg_fail(c, -EPIPE, "send: %s", strerror(e));
+        }
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+/* Collect the SCM_RIGHTS fds of one recvmsg into rx; close the surplus. */
+static void
+vhu_take_fds(struct msghdr *mh, struct vhu_rx *rx)
+{
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm != NULL;
+         cm = CMSG_NXTHDR(mh, cm)) {
+        const char *data = (const char *)CMSG_DATA(cm);
+        const char *end = (const char *)mh->msg_control + mh->msg_controllen;
+        size_t n;
+
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
+            cm->cmsg_len < CMSG_LEN(0)) {
+            continue;
+        }
+        n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        if (data > end) {
+            n = 0;
+        } else if (n > (size_t)(end - data) / sizeof(int)) {
+            n = (size_t)(end - data) / sizeof(int);
+        }
+        for (size_t i = 0; i < n; i++) {
+            int fd;
+
+            memcpy(&fd, data + i * sizeof(int), sizeof(int));
+            if (rx->nfds < VHU_MAX_FDS) {
+                rx->fds[rx->nfds++] = fd;
+            } else {
+                close(fd);
+                rx->excess++;
+            }
+        }
+    }
+}
+
+/*
+ * Read exactly len bytes, collecting fds into rx.  Breaks c (and closes
+ * rx's fds) on EOF, error, timeout or truncated control data.
+ */
+static int
+vhu_recv_all(struct vhu_conn *c, void *buf, size_t len, struct vhu_rx *rx,
+             uint64_t deadline, const char *what)
+{
+    size_t done = 0;
+
+    while (done < len) {
+        union vhu_cmsg_buf ctl;
+        struct iovec iov = { .iov_base = (char *)buf + done,
+                             .iov_len = len - done };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+                             .msg_control = ctl.buf,
+                             .msg_controllen = sizeof(ctl.buf) };
+        ssize_t n;
+        int r;
+
+        n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n < 0) {
+            int e = errno;
+
+            if (e == EINTR) {
+                continue;
+            }
+            if (e == EAGAIN || e == EWOULDBLOCK) {
+                r = vhu_wait(c, POLLIN, deadline);
+                if (r == -ETIMEDOUT) {
+                    vhu_rx_close(rx);
+                    return vhu_msg_fail(c, -ETIMEDOUT,
+                                    "no %s within %u ms (%zu of %zu bytes)",
+                                    what, c->timeout_ms, done, len);
+                }
+                if (r == 0) {
+                    continue;
+                }
+                e = -r;
+            }
+            vhu_rx_close(rx);
+            return vhu_msg_fail(c, -EPIPE, "receiving %s: %s", what, strerror(e));
+        }
+        vhu_take_fds(&mh, rx);
+        if (mh.msg_flags & MSG_CTRUNC) {
+            vhu_rx_close(rx);
+            return vhu_msg_fail(c, -EPROTO,
+                            "%s: control data truncated (more than %d fds)",
+                            what, VHU_MAX_FDS);
+        }
+        if (n == 0) {
+            vhu_rx_close(rx);
+            return vhu_msg_fail(c, -EPIPE,
+                            "backend closed the socket during %s (%zu of %zu "
+                            "bytes)", what, done, len);
+        }
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+/*
+ * The single entry for replies: receive the reply to `req` and check it.
+ * want_size is the exact payload size (0 also accepted when zero_ok: the
+ * backend's error signal for GET_CONFIG); want_fds the exact fd count.  On
+ * success the payload is in `payload`, its size in *got_size, and the fd
+ * (when want_fds is 1) in *fd_out.  Any mismatch breaks c: -EPROTO.
+ */
+static int
+vhu_recv_reply(struct vhu_conn *c, uint32_t req, uint32_t want_size,
+               bool zero_ok, unsigned want_fds, void *payload,
+               uint32_t *got_size, int *fd_out, uint64_t deadline)
+{
+    struct vhu_rx rx = { .nfds = 0 };
+    struct vhu_wire_hdr hdr;
+    const char *name = vhu_msg_req_name(req);
+    int r;
+
+    r = vhu_recv_all(c, &hdr, sizeof(hdr), &rx, deadline, "reply header");
+    if (r < 0) {
+        return r;
+    }
+    if ((hdr.flags & VHU_FLAG_VERSION_MASK) != VHU_FLAG_VERSION) {
+        r = vhu_msg_fail(c, -EPROTO, "reply to %s has version %u, expected %u",
+                     name, hdr.flags & VHU_FLAG_VERSION_MASK,
+                     VHU_FLAG_VERSION);
+        goto close_fds;
+    }
+    if (!(hdr.flags & VHU_FLAG_REPLY)) {
+        r = vhu_msg_fail(c, -EPROTO, "message for %s lacks the reply flag "
+                     "(flags %#x)", name, hdr.flags);
+        goto close_fds;
+    }
+    if (hdr.request != req) {
+        r = vhu_msg_fail(c, -EPROTO, "reply carries request %u (%s) while "
+                     "waiting for %u (%s)", hdr.request,
+                     vhu_msg_req_name(hdr.request), req, name);
+        goto close_fds;
+    }
+    if (hdr.size > VHU_MAX_PAYLOAD) {
+        r = vhu_msg_fail(c, -EPROTO, "reply to %s announces %u payload bytes, "
+                     "above the bound of %u", name, hdr.size,
+                     VHU_MAX_PAYLOAD);
+        goto close_fds;
+    }
+    if (hdr.size != want_size && !(zero_ok && hdr.size == 0)) {
+        r = vhu_msg_fail(c, -EPROTO, "reply to %s has %u payload bytes, "
+                     "expected %u", name, hdr.size, want_size);
+        goto close_fds;
+    }
+    r = vhu_recv_all(c, payload, hdr.size, &rx, deadline, "reply payload");
+    if (r < 0) {
+        return r;
+    }
+    if (hdr.size == 0 && zero_ok) {
+        want_fds = 0;
+    }
+    if (rx.nfds + rx.excess != want_fds) {
+        r = vhu_msg_fail(c, -EPROTO, "reply to %s came with %u fds, expected %u",
+                     name, rx.nfds + rx.excess, want_fds);
+        goto close_fds;
+    }
+    *got_size = hdr.size;
+    if (want_fds == 1) {
+        *fd_out = rx.fds[0];
+    }
+    return 0;
+
+close_fds:
+    vhu_rx_close(&rx);
+    return r;
+}
+
+/*
+ * Send one request and take its reply (natural, or REPLY_ACK's u64 when
+ * negotiated).  reply/reply_len/reply_fd receive a natural reply.
+ */
+int
+vhu_msg_request(struct vhu_conn *c, uint32_t req, const void *payload,
+            uint32_t len, const int *fds, unsigned nfds, void *reply,
+            uint32_t *reply_len, int *reply_fd)
+{
+    const struct vhu_req_rule *rule = vhu_rule(req);
+    uint8_t buf[sizeof(struct vhu_wire_hdr) + VHU_MAX_PAYLOAD];
+    struct vhu_wire_hdr hdr;
+    uint64_t deadline;
+    uint64_t ack = 0;
+    uint32_t got = 0;
+    bool need_ack;
+    int r;
+
+    if (c->broken) {
+        log_debug("vhu %s: %s refused, connection is broken", c->name,
+                  vhu_msg_req_name(req));
+        return -EPIPE;
+    }
+    if (rule == NULL || len > VHU_MAX_PAYLOAD || nfds > rule->fds_out) {
+        log_err("vhu %s: internal: bad request %u (len %u, %u fds)", c->name,
+                req, len, nfds);
+        return -EINVAL;
+    }
+    if (rule->needs_pfeat &&
+        !(c->features & (1ull << VHU_F_PROTOCOL_FEATURES))) {
+        log_warn("vhu %s: %s needs protocol features, which the backend "
+                 "does not offer", c->name, rule->name);
+        return -EOPNOTSUPP;
+    }
+    if (rule->pf >= 0 && !(c->protocol & (1ull << rule->pf))) {
+        log_warn("vhu %s: %s needs protocol feature %d, not negotiated",
+                 c->name, rule->name, rule->pf);
+        return -EOPNOTSUPP;
+    }
+    need_ack = rule->rule == VHU_RS_NONE &&
+               (c->protocol & (1ull << VHU_PF_REPLY_ACK));
+
+    hdr.request = req;
+    hdr.flags = VHU_FLAG_VERSION | (need_ack ? VHU_FLAG_NEED_REPLY : 0);
+    hdr.size = len;
+    memcpy(buf, &hdr, sizeof(hdr));
+    if (len > 0) {
+        memcpy(buf + sizeof(hdr), payload, len);
+    }
+
+    deadline = vhu_deadline(c);
+    r = vhu_send_all(c, buf, sizeof(hdr) + len, fds, nfds, deadline);
+    if (r < 0) {
+        return r;
+    }
+    if (rule->rule != VHU_RS_NONE) {
+        uint32_t want = rule->rule == VHU_RS_FIXED ? rule->reply_size : len;
+
+        r = vhu_recv_reply(c, req, want, rule->rule == VHU_RS_ECHO,
+                           rule->fds_in, reply, &got, reply_fd, deadline);
+        if (r == 0 && reply_len != NULL) {
+            *reply_len = got;
+        }
+        return r;
+    }
+    if (!need_ack) {
+        return 0;
+    }
+    r = vhu_recv_reply(c, req, sizeof(ack), false, 0, &ack, &got, NULL,
+                       deadline);
+    if (r < 0) {
+        return r;
+    }
+    if (ack != 0) {
+        log_warn("vhu %s: backend refused %s (status %" PRIu64 ")", c->name,
+                 rule->name, ack);
+        return -EIO;
+    }
+    return 0;
+}

@@ -1,0 +1,39 @@
+/*
+ * vhu_msg: private seam between vhu.c (one function per request) and
+ * vhu_msg.c (framing, fd passing and the central reply checks).  The
+ * backend is untrusted; see vhu_msg.c for where its bytes are checked.
+ */
+#ifndef XVM_VHU_MSG_H
+#define XVM_VHU_MSG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vhu_conn {
+    int fd;
+    bool broken;
+    unsigned timeout_ms;
+    uint64_t features; /* offered by the backend (GET_FEATURES) */
+    uint64_t protocol; /* negotiated protocol features */
+    char name[64];
+};
+
+/*
+ * Send request `req` (payload of len bytes, nfds fds) and take its reply as
+ * the request table prescribes: a natural reply into reply/reply_len/
+ * reply_fd, or REPLY_ACK's status when negotiated (non-zero: -EIO).
+ * Returns 0, -EINVAL, -EOPNOTSUPP, -EIO, or (breaking c) -EPROTO,
+ * -ETIMEDOUT, -EPIPE; -EPIPE at once when c is already broken.
+ */
+int vhu_msg_request(struct vhu_conn *c, uint32_t req, const void *payload,
+                    uint32_t len, const int *fds, unsigned nfds, void *reply,
+                    uint32_t *reply_len, int *reply_fd);
+
+/* Mark c broken for good, log why (naming c), and return `err`. */
+int vhu_msg_fail(struct vhu_conn *c, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The protocol name of a request code, for log lines. */
+const char *vhu_msg_req_name(uint32_t req);
+
+#endif
