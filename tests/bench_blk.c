@@ -3,8 +3,12 @@
  * relay, zero-copy and shadow side by side in one run (alternating rounds,
  * median of each).  Not a test: it prints numbers.
  *
- *   bench_blk [--seconds S] [--rounds N] [--image PATH|null] [--only MODE]
+ *   bench_blk [--seconds S] [--rounds N] [--image PATH|ram|null] [--only MODE]
+ *
+ * ram (default): a 1 GiB file of data in /dev/shm, so the backend reads RAM.
+ * null: qemu's null-co driver (no data moved by the backend at all).
  *             [--requests N]   (fixed request count: for callgrind)
+ *             [--job NAME]     (run one job only)
  */
 #include <config.h>
 
@@ -109,7 +113,9 @@ main(int argc, char **argv)
     double seconds = 2.0, res[2][NJOBS][16];
     unsigned rounds = 3, only = 2;
     unsigned long fixed = 0;
-    const char *image = "null";
+    const char *image = "ram";
+    bool made_image = false;
+    const char *only_job = NULL;
     char dir[256], img[300];
     struct backend_proc qsd;
 
@@ -120,6 +126,8 @@ main(int argc, char **argv)
             rounds = (unsigned)atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--image") && i + 1 < argc) {
             image = argv[++i];
+        } else if (!strcmp(argv[i], "--job") && i + 1 < argc) {
+            only_job = argv[++i];
         } else if (!strcmp(argv[i], "--requests") && i + 1 < argc) {
             fixed = strtoul(argv[++i], NULL, 0);
         } else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
@@ -145,6 +153,39 @@ main(int argc, char **argv)
     }
     if (!strcmp(image, "null")) {
         snprintf(img, sizeof(img), "null-co:%llu", (unsigned long long)DISK_BYTES);
+    } else if (!strcmp(image, "ram")) {
+        int fd;
+
+        snprintf(img, sizeof(img), "%s/bench.img",
+                 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : dir);
+        if (!strcmp(img, "/dev/shm/bench.img")) {
+            snprintf(img, sizeof(img), "/dev/shm/xvm-bench-%d.img", (int)getpid());
+        }
+        fd = open(img, O_CREAT | O_RDWR | O_TRUNC, 0600);
+        if (fd < 0) {
+            fprintf(stderr, "bench: cannot create %s\n", img);
+            return 1;
+        }
+        /* Real pages, not holes: a disk that holds data. */
+        {
+            static uint8_t chunk[1 << 20];
+            uint64_t x = 1;
+
+            for (size_t i = 0; i < sizeof(chunk); i += 8) {
+                uint64_t v = xs(&x);
+
+                memcpy(chunk + i, &v, 8);
+            }
+            for (uint64_t off = 0; off < DISK_BYTES; off += sizeof(chunk)) {
+                if (write(fd, chunk, sizeof(chunk)) != (ssize_t)sizeof(chunk)) {
+                    fprintf(stderr, "bench: cannot fill %s\n", img);
+                    unlink(img);
+                    return 1;
+                }
+            }
+        }
+        close(fd);
+        made_image = true;
     } else {
         snprintf(img, sizeof(img), "%s", image);
     }
@@ -154,7 +195,9 @@ main(int argc, char **argv)
     }
     printf("backend: qemu-storage-daemon, %s export; %u rounds of %.1f s per "
            "job and mode, alternating modes\n",
-           strncmp(img, "null-co:", 8) ? img : "null-co", rounds, seconds);
+           made_image ? "RAM-backed (tmpfs) file"
+                      : strncmp(img, "null-co:", 8) ? img : "null-co",
+           rounds, seconds);
     for (unsigned r = 0; r < rounds; r++) {
         for (unsigned m = 0; m < 2; m++) {
             struct blkdrv b;
@@ -167,12 +210,19 @@ main(int argc, char **argv)
                 return 1;
             }
             for (unsigned j = 0; j < NJOBS; j++) {
+                if (only_job && strcmp(only_job, jobs[j].name)) {
+                    res[m][j][r] = 0;
+                    continue;
+                }
                 res[m][j][r] = run_job(&b, &jobs[j], seconds, fixed);
             }
             blkdrv_close(&b);
         }
     }
     backend_stop(&qsd);
+    if (made_image) {
+        unlink(img);
+    }
     backend_rmtree(dir);
     if (fixed) {
         printf("fixed run: %lu requests per job done\n", fixed);
