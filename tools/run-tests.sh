@@ -4,6 +4,7 @@
 # in a build directory, then the same suites under ASan+UBSan.
 #   XVM_SKIP_APT=1   do not call apt-get (dependencies already present)
 #   XVM_NO_SANITIZE=1  skip the sanitizer pass
+#   XVM_FUZZ_SECONDS=N run each libFuzzer target N seconds (default 30; 0 skips)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -39,5 +40,18 @@ run_check() { # <builddir> <configure args...>
 run_check "$top/_build"
 if [ "${XVM_NO_SANITIZE:-0}" != 1 ]; then
     run_check "$top/_build-asan" --enable-sanitizers CC=clang
+fi
+
+fuzz_s=${XVM_FUZZ_SECONDS:-30}
+if [ "$fuzz_s" -gt 0 ]; then
+    log="$top/_build/fuzz.log"
+    echo "run-tests: fuzzing each target for ${fuzz_s}s (log: $log)"
+    if ! make -s -C "$top/_build" fuzz FUZZ_SECONDS="$fuzz_s" >"$log" 2>&1; then
+        echo "run-tests: a fuzz target failed; end of its log:" >&2
+        tail -n 40 "$log" >&2
+        exit 1
+    fi
+    grep -E '^(Done|stat::number_of_executed_units|INFO: Running with|#[0-9]+.*DONE)' \
+        "$log" | grep -E 'Done|DONE' || true
 fi
 echo "run-tests: all suites passed"
