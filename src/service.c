@@ -1,0 +1,635 @@
+/*
+ * service: the dom0 service (see service.h).
+ *
+ * Lifecycle of a device in the parent: WAITING (no socket yet, or a
+ * retry pending) -> ADDING (ADD sent to the guest's worker) -> SERVED
+ * (worker said UP; state 4 written) -> CLOSING (DEL sent) -> released
+ * (state 6 written when libxl asked for the close).  Any step can be
+ * cut short by the entry vanishing or the guest dying; release undoes
+ * whatever was done (timer, spawned qemu-storage-daemon, slot).
+ *
+ * Trust boundary: xenstore (disc_xs/disc) and the workers' replies, which
+ * are size-checked and matched against devices we asked for.  The parent
+ * never maps guest memory: a guest can only crash its own worker.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "disc_xs.h"
+#include "log.h"
+#include "service.h"
+#include "worker.h"
+
+#define SVC_MAX_GUESTS 64
+#define SVC_RETRY_MS 1000
+#define SVC_MAX_TRIES 60
+#define SVC_QSD_POLL_MS 100
+#define SVC_MAX_RESTARTS 5
+
+enum svc_dev_state {
+    SD_FREE = 0,
+    SD_WAITING,
+    SD_ADDING,
+    SD_SERVED,
+    SD_CLOSING,
+};
+
+struct service;
+struct svc_guest;
+
+struct svc_dev {
+    enum svc_dev_state st;
+    struct svc_guest *g;
+    struct disc_dev info;
+    struct worker_dev wd;
+    bool close_requested;       /* answer with state 6 when down */
+    pid_t qsd_pid;              /* -1: none spawned */
+    int timer;                  /* 0: none */
+    unsigned tries;
+};
+
+struct svc_guest {
+    bool used;
+    struct service *svc;
+    uint32_t domid;
+    char name[CFG_GUEST_MAX];
+    pid_t pid;                  /* worker, -1 when none */
+    int ctl_fd;
+    unsigned restarts;
+    struct svc_dev dev[WORKER_MAX_DEVS];
+};
+
+struct service {
+    const struct cfg *cfg;
+    struct loop *loop;
+    struct disc_xs *xs;
+    int sig_fd;
+    struct svc_guest guest[SVC_MAX_GUESTS];
+};
+
+static void svc_dev_try(struct svc_dev *d);
+
+static void
+svc_close_fds_from(int lowfd)
+{
+    if (close_range((unsigned)lowfd, ~0U, 0) == 0) {
+        return;
+    }
+    for (int fd = lowfd; fd < 1024; fd++) {
+        close(fd);
+    }
+}
+
+static struct svc_guest *
+svc_guest_find(struct service *s, uint32_t domid)
+{
+    for (unsigned i = 0; i < SVC_MAX_GUESTS; i++) {
+        if (s->guest[i].used && s->guest[i].domid == domid) {
+            return &s->guest[i];
+        }
+    }
+    return NULL;
+}
+
+static struct svc_dev *
+svc_dev_find(struct svc_guest *g, uint32_t kind, uint32_t devid)
+{
+    for (unsigned i = 0; i < WORKER_MAX_DEVS; i++) {
+        struct svc_dev *d = &g->dev[i];
+
+        if (d->st != SD_FREE && d->info.kind == kind &&
+            d->info.devid == devid) {
+            return d;
+        }
+    }
+    return NULL;
+}
+
+static void
+svc_ctl_event(void *opaque, uint32_t events);
+
+/* Fork the guest's worker.  0 or -errno. */
+static int
+svc_worker_spawn(struct svc_guest *g)
+{
+    const struct cfg *c = g->svc->cfg;
+    struct worker_opts o = { .mapcache_mib = c->mapcache_mib,
+                             .restrict_domid = true,
+                             .has_user = c->has_user,
+                             .uid = c->uid, .gid = c->gid };
+    pid_t parent = getpid();
+    int sv[2];
+    pid_t pid;
+
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
+        return -errno;
+    }
+    pid = fork();
+    if (pid < 0) {
+        int err = errno;
+
+        close(sv[0]);
+        close(sv[1]);
+        return -err;
+    }
+    if (pid == 0) {
+        /* Child: nothing of the parent's (xenstore, other guests) stays. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent || dup2(sv[1], 3) != 3) {
+            _exit(1);
+        }
+        svc_close_fds_from(4);
+        _exit(worker_process(3, g->domid, &o));
+    }
+    close(sv[1]);
+    g->pid = pid;
+    g->ctl_fd = sv[0];
+    if (loop_add_fd(g->svc->loop, g->ctl_fd, EPOLLIN, svc_ctl_event, g)) {
+        log_err("dom%u: cannot watch the worker's socket", g->domid);
+    }
+    log_info("dom%u: worker %d started", g->domid, (int)pid);
+    return 0;
+}
+
+static void
+svc_worker_stop(struct svc_guest *g)
+{
+    if (g->ctl_fd >= 0) {
+        loop_del_fd(g->svc->loop, g->ctl_fd);
+        close(g->ctl_fd);
+        g->ctl_fd = -1;
+    }
+    if (g->pid > 0) {
+        kill(g->pid, SIGTERM);
+        /* reaped from SIGCHLD */
+    }
+    g->pid = -1;
+}
+
+static int
+svc_send(struct svc_guest *g, uint32_t op, const struct worker_dev *wd)
+{
+    struct worker_msg m = { .op = op, .dev = *wd };
+
+    if (g->ctl_fd < 0) {
+        return -EPIPE;
+    }
+    if (send(g->ctl_fd, &m, sizeof(m), MSG_NOSIGNAL) != (ssize_t)sizeof(m)) {
+        return -errno;
+    }
+    return 0;
+}
+
+/* Undo everything done for a device and free its slot. */
+static void
+svc_dev_release(struct svc_dev *d)
+{
+    struct service *s = d->g->svc;
+
+    if (d->timer > 0) {
+        loop_cancel_timer(s->loop, d->timer);
+        d->timer = 0;
+    }
+    if (d->qsd_pid > 0) {
+        kill(d->qsd_pid, SIGTERM);
+        d->qsd_pid = -1;
+    }
+    if (d->close_requested) {
+        disc_xs_set_state(s->xs, d->info.kind, d->info.domid, d->info.devid,
+                          DISC_STATE_CLOSED);
+    }
+    d->st = SD_FREE;
+}
+
+static unsigned
+svc_guest_devs(const struct svc_guest *g)
+{
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < WORKER_MAX_DEVS; i++) {
+        n += g->dev[i].st != SD_FREE;
+    }
+    return n;
+}
+
+static void
+svc_guest_release(struct svc_guest *g)
+{
+    for (unsigned i = 0; i < WORKER_MAX_DEVS; i++) {
+        if (g->dev[i].st != SD_FREE) {
+            svc_dev_release(&g->dev[i]);
+        }
+    }
+    svc_worker_stop(g);
+    g->used = false;
+}
+
+static void
+svc_dev_timer(void *opaque)
+{
+    struct svc_dev *d = opaque;
+
+    d->timer = 0;
+    svc_dev_try(d);
+}
+
+static void
+svc_dev_retry(struct svc_dev *d, unsigned ms)
+{
+    if (++d->tries > SVC_MAX_TRIES) {
+        log_err("%s: giving up after %u attempts", d->wd.name, SVC_MAX_TRIES);
+        return;
+    }
+    d->st = SD_WAITING;
+    d->timer = loop_add_timer(d->g->svc->loop, ms, svc_dev_timer, d);
+    if (d->timer < 0) {
+        d->timer = 0;
+    }
+}
+
+/* Start qemu-storage-daemon for a disk; its socket is d->wd.socket. */
+static int
+svc_qsd_spawn(struct svc_dev *d)
+{
+    const struct cfg *c = d->g->svc->cfg;
+    char blockdev[DISC_TARGET_MAX * 2 + 64], export[CFG_SOCK_MAX + 128];
+    size_t o;
+    pid_t pid;
+
+    o = (size_t)snprintf(blockdev, sizeof(blockdev),
+                         "driver=file,node-name=f0,read-only=%s,filename=",
+                         d->info.readonly ? "on" : "off");
+    /* QEMU option syntax: a comma inside a value is doubled. */
+    for (const char *p = d->info.target; *p && o + 3 < sizeof(blockdev); p++) {
+        if (*p == ',') {
+            blockdev[o++] = ',';
+        }
+        blockdev[o++] = *p;
+    }
+    blockdev[o] = '\0';
+    snprintf(export, sizeof(export),
+             "type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,"
+             "addr.path=%s,writable=%s",
+             d->wd.socket, d->info.readonly ? "off" : "on");
+    if (mkdir(c->backend_dir, 0700) && errno != EEXIST) {
+        return -errno;
+    }
+    unlink(d->wd.socket);
+    pid = fork();
+    if (pid < 0) {
+        return -errno;
+    }
+    if (pid == 0) {
+        sigset_t none;
+
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        svc_close_fds_from(3);
+        execl(c->qsd_path, c->qsd_path, "--blockdev", blockdev, "--export",
+              export, (char *)NULL);
+        _exit(127);
+    }
+    d->qsd_pid = pid;
+    log_info("%s: started %s (pid %d) for %s on %s", d->wd.name, c->qsd_path,
+             (int)pid, d->info.target, d->wd.socket);
+    return 0;
+}
+
+/* Find a socket (or start a backend) and hand the device to the worker. */
+static void
+svc_dev_try(struct svc_dev *d)
+{
+    struct svc_guest *g = d->g;
+    const struct cfg *c = g->svc->cfg;
+    struct worker_dev wd;
+    char err[CFG_ERR_MAX];
+    int rc;
+
+    if (d->qsd_pid > 0) {
+        /* Waiting for the spawned backend's socket to appear. */
+        if (access(d->wd.socket, F_OK)) {
+            svc_dev_retry(d, SVC_QSD_POLL_MS);
+            return;
+        }
+        rc = 0;
+    } else {
+        rc = worker_resolve(c, &d->info, g->name[0] ? g->name : NULL, &wd,
+                            err, sizeof(err));
+        d->wd = wd;
+        if (rc == -ENOENT && d->info.kind == DISC_KIND_DISK && c->spawn_qsd &&
+            d->info.target[0]) {
+            rc = svc_qsd_spawn(d);
+            if (rc == 0) {
+                svc_dev_retry(d, SVC_QSD_POLL_MS);
+                return;
+            }
+            snprintf(err, sizeof(err), "cannot start %.128s: %s", c->qsd_path,
+                     strerror(-rc));
+        }
+        if (rc) {
+            if (d->tries == 0) {
+                log_err("%s: %s", d->wd.name, err);
+            }
+            if (rc == -ENOENT) {
+                svc_dev_retry(d, SVC_RETRY_MS);
+            }
+            return;
+        }
+    }
+    if (g->pid <= 0) {
+        rc = svc_worker_spawn(g);
+        if (rc) {
+            log_err("dom%u: cannot start a worker: %s", g->domid,
+                    strerror(-rc));
+            svc_dev_retry(d, SVC_RETRY_MS);
+            return;
+        }
+    }
+    rc = svc_send(g, WORKER_ADD, &d->wd);
+    if (rc) {
+        log_err("%s: cannot reach the worker: %s", d->wd.name, strerror(-rc));
+        svc_dev_retry(d, SVC_RETRY_MS);
+        return;
+    }
+    d->st = SD_ADDING;
+}
+
+static void
+svc_ctl_event(void *opaque, uint32_t events)
+{
+    struct svc_guest *g = opaque;
+    struct worker_msg m;
+    struct svc_dev *d;
+    ssize_t n = recv(g->ctl_fd, &m, sizeof(m), MSG_DONTWAIT);
+
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        return;
+    }
+    if (n != (ssize_t)sizeof(m)) {
+        /* The worker is gone: take its devices back to WAITING. */
+        log_err("dom%u: worker %d stopped answering", g->domid, (int)g->pid);
+        loop_del_fd(g->svc->loop, g->ctl_fd);
+        close(g->ctl_fd);
+        g->ctl_fd = -1;
+        g->pid = -1;
+        for (unsigned i = 0; i < WORKER_MAX_DEVS; i++) {
+            d = &g->dev[i];
+            if (d->st == SD_CLOSING) {
+                svc_dev_release(d);
+            } else if (d->st != SD_FREE && d->timer == 0 &&
+                       g->restarts < SVC_MAX_RESTARTS) {
+                svc_dev_retry(d, SVC_RETRY_MS);
+            }
+        }
+        g->restarts++;
+        return;
+    }
+    d = svc_dev_find(g, m.dev.kind, m.dev.devid);
+    if (!d) {
+        return;
+    }
+    switch (m.op) {
+    case WORKER_UP:
+        d->st = SD_SERVED;
+        d->tries = 0;
+        disc_xs_set_state(g->svc->xs, d->info.kind, g->domid, d->info.devid,
+                          DISC_STATE_CONNECTED);
+        break;
+    case WORKER_FAILED:
+        svc_dev_retry(d, SVC_RETRY_MS);
+        break;
+    case WORKER_DOWN:
+        svc_dev_release(d);
+        if (!svc_guest_devs(g)) {
+            svc_guest_release(g);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static void
+svc_dev_up(void *opaque, const struct disc_dev *info)
+{
+    struct service *s = opaque;
+    struct svc_guest *g = svc_guest_find(s, info->domid);
+    struct svc_dev *d = NULL;
+
+    if (!g) {
+        for (unsigned i = 0; i < SVC_MAX_GUESTS && !g; i++) {
+            if (!s->guest[i].used) {
+                g = &s->guest[i];
+            }
+        }
+        if (!g) {
+            log_err("dom%u: more than %d guests, not served", info->domid,
+                    SVC_MAX_GUESTS);
+            return;
+        }
+        memset(g, 0, sizeof(*g));
+        g->used = true;
+        g->svc = s;
+        g->domid = info->domid;
+        g->pid = -1;
+        g->ctl_fd = -1;
+        if (disc_xs_guest_name(s->xs, info->domid, g->name, sizeof(g->name))) {
+            g->name[0] = '\0';
+        }
+    }
+    if (svc_dev_find(g, info->kind, info->devid)) {
+        return;
+    }
+    for (unsigned i = 0; i < WORKER_MAX_DEVS && !d; i++) {
+        if (g->dev[i].st == SD_FREE) {
+            d = &g->dev[i];
+        }
+    }
+    if (!d) {
+        log_err("dom%u: more than %d devices, %s%u not served", info->domid,
+                WORKER_MAX_DEVS, disc_kind_dir(info->kind), info->devid);
+        return;
+    }
+    memset(d, 0, sizeof(*d));
+    d->g = g;
+    d->info = *info;
+    d->qsd_pid = -1;
+    d->st = SD_WAITING;
+    snprintf(d->wd.name, sizeof(d->wd.name), "dom%u/%s%u", info->domid,
+             disc_kind_dir(info->kind), info->devid);
+    svc_dev_try(d);
+}
+
+static void
+svc_dev_down(void *opaque, enum disc_kind kind, uint32_t domid,
+             uint32_t devid, bool closing)
+{
+    struct service *s = opaque;
+    struct svc_guest *g = svc_guest_find(s, domid);
+    struct svc_dev *d = g ? svc_dev_find(g, kind, devid) : NULL;
+
+    if (!d) {
+        if (closing) {
+            disc_xs_set_state(s->xs, kind, domid, devid, DISC_STATE_CLOSED);
+        }
+        return;
+    }
+    d->close_requested = closing;
+    if ((d->st == SD_ADDING || d->st == SD_SERVED) &&
+        svc_send(g, WORKER_DEL, &d->wd) == 0) {
+        d->st = SD_CLOSING;
+        return;
+    }
+    if (d->st != SD_CLOSING) {
+        svc_dev_release(d);
+        if (!svc_guest_devs(g)) {
+            svc_guest_release(g);
+        }
+    }
+}
+
+static void
+svc_dom_gone(void *opaque, uint32_t domid)
+{
+    struct service *s = opaque;
+    struct svc_guest *g = svc_guest_find(s, domid);
+
+    if (g) {
+        log_info("dom%u: tearing down", domid);
+        svc_guest_release(g);
+    }
+}
+
+static void
+svc_reap(struct service *s)
+{
+    int status;
+    pid_t pid;
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (unsigned i = 0; i < SVC_MAX_GUESTS; i++) {
+            struct svc_guest *g = &s->guest[i];
+
+            if (!g->used) {
+                continue;
+            }
+            for (unsigned j = 0; j < WORKER_MAX_DEVS; j++) {
+                if (g->dev[j].st != SD_FREE && g->dev[j].qsd_pid == pid) {
+                    log_warn("%s: qemu-storage-daemon %d exited (status "
+                             "0x%x)", g->dev[j].wd.name, (int)pid, status);
+                    g->dev[j].qsd_pid = -1;
+                }
+            }
+        }
+        log_debug("service: child %d exited (status 0x%x)", (int)pid, status);
+    }
+}
+
+static void
+svc_signal(void *opaque, uint32_t events)
+{
+    struct service *s = opaque;
+    struct signalfd_siginfo si;
+
+    while (read(s->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGCHLD) {
+            svc_reap(s);
+        } else if (si.ssi_signo == SIGHUP) {
+            disc_xs_rescan(s->xs);
+        } else {
+            log_info("service: signal %u, stopping", si.ssi_signo);
+            loop_stop(s->loop);
+        }
+    }
+}
+
+/* Stop every worker and backend; wait for them at most 5 s. */
+static void
+svc_shutdown(struct service *s)
+{
+    for (unsigned i = 0; i < SVC_MAX_GUESTS; i++) {
+        if (s->guest[i].used) {
+            for (unsigned j = 0; j < WORKER_MAX_DEVS; j++) {
+                struct svc_dev *d = &s->guest[i].dev[j];
+
+                d->close_requested = d->st == SD_SERVED || d->st == SD_CLOSING;
+            }
+            svc_guest_release(&s->guest[i]);
+        }
+    }
+    for (int i = 0; i < 50; i++) {
+        if (waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD) {
+            return;
+        }
+        usleep(100 * 1000);
+    }
+    log_warn("service: children still running after 5 s; they get SIGTERM "
+             "again when this process exits (PR_SET_PDEATHSIG)");
+}
+
+int
+service_main(const struct cfg *c)
+{
+    struct service *s = calloc(1, sizeof(*s));
+    struct disc_xs_ops ops = { .dev_up = svc_dev_up,
+                               .dev_down = svc_dev_down,
+                               .dom_gone = svc_dom_gone };
+    sigset_t set;
+    int rc = 1;
+
+    if (!s) {
+        return 1;
+    }
+    s->cfg = c;
+    s->sig_fd = -1;
+    ops.opaque = s;
+    /* Block before any thread exists, so every thread inherits it. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    s->loop = loop_new();
+    if (!s->loop) {
+        goto free_s;
+    }
+    s->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (s->sig_fd < 0 ||
+        loop_add_fd(s->loop, s->sig_fd, EPOLLIN, svc_signal, s)) {
+        log_err("service: cannot set up signals");
+        goto free_loop;
+    }
+    if (disc_xs_new(&s->xs, s->loop, c->has_domid ? c->domid : 0, &ops)) {
+        goto free_loop;
+    }
+    log_info("service: watching %s/{virtio,virtio_disk}%s", DISC_BACKEND_ROOT,
+             c->has_domid ? " for one guest" : "");
+    disc_xs_rescan(s->xs);
+    rc = loop_run(s->loop) ? 1 : 0;
+    svc_shutdown(s);
+    disc_xs_free(s->xs);
+free_loop:
+    if (s->sig_fd >= 0) {
+        loop_del_fd(s->loop, s->sig_fd);
+        close(s->sig_fd);
+    }
+    loop_free(s->loop);
+free_s:
+    free(s);
+    return rc;
+}

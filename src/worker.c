@@ -1,0 +1,339 @@
+/*
+ * worker: one guest's relays over one hv_xen (see worker.h).
+ *
+ * Trust boundary: control messages from the parent are read with their
+ * exact size and their strings re-terminated before use; everything the
+ * guest and backend do is the relay's and hv's business.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "hv_xen.h"
+#include "log.h"
+#include "relay.h"
+#include "worker.h"
+
+struct worker_slot {
+    uint32_t kind;
+    uint32_t devid;
+    struct relay *relay;      /* NULL = free slot */
+};
+
+struct worker_guest {
+    struct loop *loop;
+    struct hv *hv;
+    uint32_t domid;
+    struct worker_slot slot[WORKER_MAX_DEVS];
+};
+
+int
+worker_guest_new(struct worker_guest **out, struct loop *loop, uint32_t domid,
+                 const struct worker_opts *o)
+{
+    struct hv_xen_opts xo = { .mapcache_mib = o->mapcache_mib,
+                              .kernel_eventfd = 0 };
+    struct worker_guest *g = calloc(1, sizeof(*g));
+    int rc;
+
+    if (!g) {
+        return -ENOMEM;
+    }
+    g->loop = loop;
+    g->domid = domid;
+    rc = hv_xen_open(&g->hv, loop, domid, &xo);
+    if (rc) {
+        log_err("dom%u: cannot open the hypervisor interface: %s", domid,
+                strerror(-rc));
+        goto free_g;
+    }
+    if (o->restrict_domid || o->has_user) {
+        rc = hv_xen_restrict(g->hv, o->has_user ? o->uid : 0,
+                             o->has_user ? o->gid : 0);
+        if (rc) {
+            log_err("dom%u: cannot restrict to the guest: %s", domid,
+                    strerror(-rc));
+            goto free_hv;
+        }
+    }
+    *out = g;
+    return 0;
+
+free_hv:
+    hv_free(g->hv);
+free_g:
+    free(g);
+    return rc;
+}
+
+static struct worker_slot *
+worker_find(struct worker_guest *g, uint32_t kind, uint32_t devid)
+{
+    for (unsigned i = 0; i < WORKER_MAX_DEVS; i++) {
+        struct worker_slot *s = &g->slot[i];
+
+        if (s->relay && s->kind == kind && s->devid == devid) {
+            return s;
+        }
+    }
+    return NULL;
+}
+
+int
+worker_guest_add(struct worker_guest *g, const struct worker_dev *d)
+{
+    struct worker_slot *s = NULL;
+    struct relay_config rc_cfg;
+    int rc;
+
+    if (worker_find(g, d->kind, d->devid)) {
+        return -EEXIST;
+    }
+    for (unsigned i = 0; i < WORKER_MAX_DEVS && !s; i++) {
+        if (!g->slot[i].relay) {
+            s = &g->slot[i];
+        }
+    }
+    if (!s) {
+        return -ENOSPC;
+    }
+    memset(&rc_cfg, 0, sizeof(rc_cfg));
+    rc_cfg.name = d->name;
+    rc_cfg.socket_path = d->socket;
+    rc_cfg.mode = (enum relay_mode)d->mode;
+    rc_cfg.mmio_base = d->base;
+    rc_cfg.irq = d->irq;
+    rc_cfg.device_id = d->device_id;
+    rc_cfg.queue_size = (uint16_t)d->queue_size;
+    rc_cfg.bounce_kib = d->bounce_kib;
+    rc_cfg.timeout_ms = d->timeout_ms;
+    rc = relay_new(&s->relay, g->hv, g->loop, &rc_cfg);
+    if (rc) {
+        s->relay = NULL;
+        return rc;
+    }
+    s->kind = d->kind;
+    s->devid = d->devid;
+    log_info("%s: serving from %s (%s mode)", d->name, d->socket,
+             relay_mode_name(relay_mode(s->relay)));
+    return 0;
+}
+
+int
+worker_guest_del(struct worker_guest *g, uint32_t kind, uint32_t devid)
+{
+    struct worker_slot *s = worker_find(g, kind, devid);
+
+    if (!s) {
+        return -ENOENT;
+    }
+    relay_free(s->relay);
+    s->relay = NULL;
+    return 0;
+}
+
+unsigned
+worker_guest_count(const struct worker_guest *g)
+{
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < WORKER_MAX_DEVS; i++) {
+        n += g->slot[i].relay != NULL;
+    }
+    return n;
+}
+
+void
+worker_guest_free(struct worker_guest *g)
+{
+    if (!g) {
+        return;
+    }
+    for (unsigned i = 0; i < WORKER_MAX_DEVS; i++) {
+        if (g->slot[i].relay) {
+            relay_free(g->slot[i].relay);
+            g->slot[i].relay = NULL;
+        }
+    }
+    hv_free(g->hv);
+    free(g);
+}
+
+int
+worker_resolve(const struct cfg *c, const struct disc_dev *d,
+               const char *guest, struct worker_dev *out, char *err,
+               size_t errlen)
+{
+    struct cfg_resolved r;
+    char typesock[CFG_SOCK_MAX];
+
+    memset(out, 0, sizeof(*out));
+    cfg_resolve(c, d->domid, guest, d->devid, d->device_id, &r);
+    out->kind = d->kind;
+    out->devid = d->devid;
+    out->base = d->base;
+    out->irq = d->irq;
+    out->device_id = r.device_id ? r.device_id : d->device_id;
+    out->mode = r.mode;
+    out->queue_size = r.queue_size;
+    out->bounce_kib = r.bounce_kib;
+    out->timeout_ms = c->timeout_ms;
+    snprintf(out->name, sizeof(out->name), "dom%u/%s%u", d->domid,
+             disc_kind_dir(d->kind), d->devid);
+    if (!out->device_id) {
+        snprintf(err, errlen, "type 'virtio,device' names no device id: set "
+                 "device-id in a [device %u:%u] section", d->domid, d->devid);
+        return -EINVAL;
+    }
+    if (r.socket[0]) {
+        memcpy(out->socket, r.socket, sizeof(out->socket));
+        return 0;
+    }
+    if (cfg_device_socket(c, d->domid, d->devid, out->socket,
+                          sizeof(out->socket)) ||
+        cfg_type_socket(c, out->device_id, typesock, sizeof(typesock))) {
+        snprintf(err, errlen, "socket path too long under %s",
+                 c->backend_dir);
+        return -ENAMETOOLONG;
+    }
+    if (access(out->socket, F_OK) == 0) {
+        return 0;
+    }
+    if (access(typesock, F_OK) == 0) {
+        memcpy(out->socket, typesock, sizeof(typesock));
+        return 0;
+    }
+    snprintf(err, errlen, "no backend socket: neither %s nor %s exists",
+             out->socket, typesock);
+    return -ENOENT;
+}
+
+/* --- the forked worker process --- */
+
+struct worker_proc {
+    struct loop *loop;
+    struct worker_guest *g;
+    int ctl_fd;
+    int sig_fd;
+    uint32_t domid;
+};
+
+static void
+worker_reply(struct worker_proc *p, uint32_t op, int err,
+             const struct worker_dev *d)
+{
+    struct worker_msg m = { .op = op, .err = err, .dev = *d };
+
+    if (send(p->ctl_fd, &m, sizeof(m), MSG_NOSIGNAL) != (ssize_t)sizeof(m)) {
+        log_warn("dom%u: worker: cannot report to the service: %s", p->domid,
+                 strerror(errno));
+    }
+}
+
+static void
+worker_ctl(void *opaque, uint32_t events)
+{
+    struct worker_proc *p = opaque;
+    struct worker_msg m;
+    ssize_t n = recv(p->ctl_fd, &m, sizeof(m), MSG_DONTWAIT);
+    int rc;
+
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        log_info("dom%u: worker: service closed the control socket",
+                 p->domid);
+        loop_stop(p->loop);
+        return;
+    }
+    if (n < 0) {
+        return;
+    }
+    if (n != (ssize_t)sizeof(m)) {
+        log_err("dom%u: worker: control message of %zd bytes ignored",
+                p->domid, n);
+        return;
+    }
+    m.dev.socket[sizeof(m.dev.socket) - 1] = '\0';
+    m.dev.name[sizeof(m.dev.name) - 1] = '\0';
+    switch (m.op) {
+    case WORKER_ADD:
+        rc = worker_guest_add(p->g, &m.dev);
+        if (rc) {
+            log_err("%s: cannot serve from %s: %s", m.dev.name, m.dev.socket,
+                    strerror(-rc));
+        }
+        worker_reply(p, rc && rc != -EEXIST ? WORKER_FAILED : WORKER_UP, rc,
+                     &m.dev);
+        break;
+    case WORKER_DEL:
+        worker_guest_del(p->g, m.dev.kind, m.dev.devid);
+        log_info("%s: stopped", m.dev.name);
+        worker_reply(p, WORKER_DOWN, 0, &m.dev);
+        break;
+    default:
+        log_err("dom%u: worker: unknown control op %u", p->domid, m.op);
+        break;
+    }
+}
+
+static void
+worker_signal(void *opaque, uint32_t events)
+{
+    struct worker_proc *p = opaque;
+    struct signalfd_siginfo si;
+
+    while (read(p->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        log_info("dom%u: worker: signal %u, stopping", p->domid,
+                 si.ssi_signo);
+    }
+    loop_stop(p->loop);
+}
+
+int
+worker_process(int ctl_fd, uint32_t domid, const struct worker_opts *o)
+{
+    struct worker_proc p = { .ctl_fd = ctl_fd, .sig_fd = -1,
+                             .domid = domid };
+    sigset_t set;
+    int sfd, status = 1;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGINT);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    p.loop = loop_new();
+    if (!p.loop) {
+        return 1;
+    }
+    sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    p.sig_fd = sfd;
+    if (sfd < 0 || loop_add_fd(p.loop, sfd, EPOLLIN, worker_signal, &p)) {
+        goto free_loop;
+    }
+    if (worker_guest_new(&p.g, p.loop, domid, o)) {
+        goto free_loop;
+    }
+    if (loop_add_fd(p.loop, ctl_fd, EPOLLIN, worker_ctl, &p)) {
+        goto free_guest;
+    }
+    log_info("dom%u: worker %d serving", domid, (int)getpid());
+    status = loop_run(p.loop) ? 1 : 0;
+    loop_del_fd(p.loop, ctl_fd);
+free_guest:
+    worker_guest_free(p.g);
+free_loop:
+    if (sfd >= 0) {
+        loop_del_fd(p.loop, sfd);
+        close(sfd);
+    }
+    loop_free(p.loop);
+    return status;
+}

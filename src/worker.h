@@ -1,0 +1,96 @@
+/*
+ * worker: serving one guest's devices (Xen builds only).
+ *
+ * A worker_guest owns the guest's hv (hv_xen_open, then optionally
+ * hv_xen_restrict) and one relay per device.  The service runs it in a
+ * forked process per guest, driven by fixed-size messages on a
+ * SOCK_SEQPACKET control socket (worker_process); the xl-spawned mode
+ * runs it in-process.  Which backend socket a device uses is decided
+ * here too (worker_resolve), the same way for both.
+ *
+ * Trust boundary: the guest (through hv and relay) and the backend
+ * (through relay).  Control messages come from our own parent process;
+ * they are size-checked and their strings forced to terminate anyway.
+ */
+#ifndef XVM_WORKER_H
+#define XVM_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cfg.h"
+#include "disc.h"
+#include "loop.h"
+
+#define WORKER_MAX_DEVS 32
+
+/* Everything one relay needs, resolved by the parent. */
+struct worker_dev {
+    uint32_t kind;            /* enum disc_kind */
+    uint32_t devid;
+    uint64_t base;
+    uint32_t irq;
+    uint32_t device_id;
+    uint32_t mode;            /* enum relay_mode */
+    uint32_t queue_size;
+    uint32_t bounce_kib;
+    uint32_t timeout_ms;
+    char socket[CFG_SOCK_MAX];
+    char name[48];            /* "dom3/virtio0" */
+};
+
+struct worker_opts {
+    unsigned mapcache_mib;
+    bool restrict_domid;      /* hv_xen_restrict after opening */
+    bool has_user;
+    uid_t uid;
+    gid_t gid;
+};
+
+enum worker_op {
+    WORKER_ADD = 1,           /* parent -> worker */
+    WORKER_DEL,               /* parent -> worker */
+    WORKER_UP,                /* worker -> parent: relay serving */
+    WORKER_DOWN,              /* worker -> parent: relay gone */
+    WORKER_FAILED,            /* worker -> parent: relay_new failed (err) */
+};
+
+struct worker_msg {
+    uint32_t op;
+    int32_t err;
+    struct worker_dev dev;
+};
+
+struct worker_guest;
+
+/* Open the guest's hv (and restrict as asked).  0 or -errno. */
+int worker_guest_new(struct worker_guest **out, struct loop *loop,
+                     uint32_t domid, const struct worker_opts *o);
+/* Start a relay for `d`.  0, -EEXIST, -ENOSPC or relay_new's error. */
+int worker_guest_add(struct worker_guest *g, const struct worker_dev *d);
+/* Stop a device's relay.  0 or -ENOENT. */
+int worker_guest_del(struct worker_guest *g, uint32_t kind, uint32_t devid);
+unsigned worker_guest_count(const struct worker_guest *g);
+/* Stop every relay, close the hv. */
+void worker_guest_free(struct worker_guest *g);
+
+/*
+ * Fill `out` for device `d`: settings from the config, and the socket:
+ * the configured one, else <dir>/<domid>-<devid>.sock if present, else
+ * <dir>/<type>.sock if present.  0, or -ENOENT with out->socket set to
+ * the per-device path (where a spawned qemu-storage-daemon may listen)
+ * and `err` saying where we looked; -EINVAL when the device has no type.
+ */
+int worker_resolve(const struct cfg *c, const struct disc_dev *d,
+                   const char *guest, struct worker_dev *out, char *err,
+                   size_t errlen);
+
+/*
+ * Body of a forked worker process: serve `domid` from messages on
+ * `ctl_fd` until it closes or SIGTERM/SIGHUP/SIGINT.  Returns the exit
+ * status for _exit().
+ */
+int worker_process(int ctl_fd, uint32_t domid, const struct worker_opts *o);
+
+#endif
