@@ -268,7 +268,18 @@ cfg_set(struct cfg *c, const char *name, const char *value, char *err,
         return 0;
     }
     if (!value && strcmp(name, "spawn-qsd")) {
-        cfg_errf(err, errlen, "option '%s' needs a value", name);
+        static const char *const valued[] = {
+            "config", "backend-dir", "socket-dir", "mode", "queue-size",
+            "bounce-kib", "timeout-ms", "mapcache-mib", "user", "domid",
+            "qsd", "log-level", NULL,
+        };
+        bool known = false;
+
+        for (unsigned i = 0; valued[i]; i++) {
+            known = known || !strcmp(name, valued[i]);
+        }
+        cfg_errf(err, errlen, known ? "option '%s' needs a value"
+                                    : "unknown option '%s'", name);
         return -EINVAL;
     }
     if (!strcmp(name, "config")) {

@@ -107,6 +107,9 @@ START_TEST(test_bad_args)
     }
     ck_assert_int_eq(args(&c, err, "--mode", NULL), -EINVAL);
     ck_assert(strstr(err, "needs a value"));
+    /* A last argument that is no option at all is unknown, not valueless. */
+    ck_assert_int_eq(args(&c, err, "--bogus", NULL), -EINVAL);
+    ck_assert_msg(strstr(err, "unknown option 'bogus'"), "message '%s'", err);
     ck_assert_int_eq(args(&c, err, "-c", NULL), -EINVAL);
 }
 END_TEST
