@@ -20,6 +20,7 @@
 #include "hv_xen.h"
 #include "log.h"
 #include "relay.h"
+#include "devtype.h"
 #include "worker.h"
 
 struct worker_slot {
@@ -92,6 +93,7 @@ worker_guest_add(struct worker_guest *g, const struct worker_dev *d)
 {
     struct worker_slot *s = NULL;
     struct relay_config rc_cfg;
+    struct devtype_config dt;
     int rc;
 
     if (worker_find(g, d->kind, d->devid)) {
@@ -115,6 +117,10 @@ worker_guest_add(struct worker_guest *g, const struct worker_dev *d)
     rc_cfg.queue_size = (uint16_t)d->queue_size;
     rc_cfg.bounce_kib = d->bounce_kib;
     rc_cfg.timeout_ms = d->timeout_ms;
+    rc = devtype_fill(&rc_cfg, d->device_id, NULL, &dt);
+    if (rc) {
+        return rc;
+    }
     rc = relay_new(&s->relay, g->hv, g->loop, &rc_cfg);
     if (rc) {
         s->relay = NULL;
