@@ -9,6 +9,7 @@
 #define XVM_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum log_level {
@@ -56,6 +57,13 @@ bool log_ratelimit_ok(struct log_ratelimit *rl);
             log_msg((lvl), __VA_ARGS__);                                       \
         }                                                                      \
     } while (0)
+
+/*
+ * Format an error message into a caller's buffer (err may be NULL or
+ * errlen 0: then nothing is written).  For parsers that report to callers.
+ */
+void log_errbuf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Monotonic clock in nanoseconds. */
 uint64_t log_now_ns(void);

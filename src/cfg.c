@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "cfg.h"
 
 #define CFG_FILE_MAX (1024 * 1024)
@@ -34,23 +35,6 @@ static const struct {
     { 18, "input" },  { 19, "vsock" }, { 20, "crypto" }, { 25, "sound" },
     { 26, "fs" },     { 34, "i2c" },   { 36, "scmi" },   { 41, "gpio" },
 };
-
-static void
-cfg_errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-cfg_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || !errlen) {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Decimal only, no sign, no junk, within [min, max]. */
 static int
@@ -252,7 +236,7 @@ cfg_set(struct cfg *c, const char *name, const char *value, char *err,
 
     if (cfg_is_flag(name)) {
         if (value) {
-            cfg_errf(err, errlen, "option '%s' takes no value (got '%s')",
+            log_errbuf(err, errlen, "option '%s' takes no value (got '%s')",
                      name, value);
             return -EINVAL;
         }
@@ -278,7 +262,7 @@ cfg_set(struct cfg *c, const char *name, const char *value, char *err,
         for (unsigned i = 0; valued[i]; i++) {
             known = known || !strcmp(name, valued[i]);
         }
-        cfg_errf(err, errlen, known ? "option '%s' needs a value"
+        log_errbuf(err, errlen, known ? "option '%s' needs a value"
                                     : "unknown option '%s'", name);
         return -EINVAL;
     }
@@ -289,7 +273,7 @@ cfg_set(struct cfg *c, const char *name, const char *value, char *err,
         rc = cfg_copy_path(c->backend_dir, sizeof(c->backend_dir), value,
                            true);
         if (rc) {
-            cfg_errf(err, errlen, "bad %s '%s': want an absolute path of at "
+            log_errbuf(err, errlen, "bad %s '%s': want an absolute path of at "
                      "most %d bytes", name, value, CFG_DIR_MAX - 1);
             return -EINVAL;
         }
@@ -300,14 +284,14 @@ cfg_set(struct cfg *c, const char *name, const char *value, char *err,
     } else if (!strcmp(name, "mode")) {
         rc = cfg_parse_mode(value, &c->mode);
         if (rc) {
-            cfg_errf(err, errlen, "bad mode '%s': want auto, shadow or "
+            log_errbuf(err, errlen, "bad mode '%s': want auto, shadow or "
                      "zero-copy", value);
             return -EINVAL;
         }
     } else if (!strcmp(name, "queue-size")) {
         rc = cfg_parse_queue_size(value, &c->queue_size);
         if (rc) {
-            cfg_errf(err, errlen, "bad queue-size '%s': want a power of two "
+            log_errbuf(err, errlen, "bad queue-size '%s': want a power of two "
                      "from 1 to 32768", value);
             return -EINVAL;
         }
@@ -330,11 +314,11 @@ cfg_set(struct cfg *c, const char *name, const char *value, char *err,
         c->has_domid = rc == 0;
         c->domid = rc ? 0 : (uint32_t)v;
     } else {
-        cfg_errf(err, errlen, "unknown option '%s'", name);
+        log_errbuf(err, errlen, "unknown option '%s'", name);
         return -EINVAL;
     }
     if (rc) {
-        cfg_errf(err, errlen, "bad value '%s' for option '%s'", value, name);
+        log_errbuf(err, errlen, "bad value '%s' for option '%s'", value, name);
         return -EINVAL;
     }
     return 0;
@@ -359,7 +343,7 @@ cfg_parse_args(struct cfg *c, int argc, char *const argv[], char *err,
             continue;
         } else if (!strcmp(a, "-c")) {
             if (i + 1 >= argc) {
-                cfg_errf(err, errlen, "option '-c' needs a file name");
+                log_errbuf(err, errlen, "option '-c' needs a file name");
                 return -EINVAL;
             }
             rc = cfg_set(c, "config", argv[++i], err, errlen);
@@ -369,7 +353,7 @@ cfg_parse_args(struct cfg *c, int argc, char *const argv[], char *err,
             continue;
         }
         if (strncmp(a, "--", 2) || !a[2]) {
-            cfg_errf(err, errlen, "unexpected argument '%s'", a);
+            log_errbuf(err, errlen, "unexpected argument '%s'", a);
             return -EINVAL;
         }
         a += 2;
@@ -377,7 +361,7 @@ cfg_parse_args(struct cfg *c, int argc, char *const argv[], char *err,
         size_t n = eq ? (size_t)(eq - a) : strlen(a);
 
         if (n == 0 || n >= sizeof(name)) {
-            cfg_errf(err, errlen, "unknown option '%s'", argv[i]);
+            log_errbuf(err, errlen, "unknown option '%s'", argv[i]);
             return -EINVAL;
         }
         memcpy(name, a, n);
@@ -449,35 +433,35 @@ cfg_set_dev(struct cfg_dev *d, const char *key, const char *value,
     if (!strcmp(key, "socket")) {
         rc = cfg_copy_path(d->socket, sizeof(d->socket), value, true);
         if (rc) {
-            cfg_errf(err, errlen, "bad socket '%s': want an absolute path "
+            log_errbuf(err, errlen, "bad socket '%s': want an absolute path "
                      "of at most %d bytes", value, CFG_SOCK_MAX - 1);
         }
     } else if (!strcmp(key, "mode")) {
         rc = cfg_parse_mode(value, &d->mode);
         d->has_mode = rc == 0;
         if (rc) {
-            cfg_errf(err, errlen, "bad mode '%s': want auto, shadow or "
+            log_errbuf(err, errlen, "bad mode '%s': want auto, shadow or "
                      "zero-copy", value);
         }
     } else if (!strcmp(key, "queue-size")) {
         rc = cfg_parse_queue_size(value, &d->queue_size);
         if (rc) {
-            cfg_errf(err, errlen, "bad queue-size '%s': want a power of two "
+            log_errbuf(err, errlen, "bad queue-size '%s': want a power of two "
                      "from 1 to 32768", value);
         }
     } else if (!strcmp(key, "bounce-kib")) {
         rc = cfg_parse_ulong(value, 4, 1024 * 1024, &v);
         d->bounce_kib = rc ? 0 : (uint32_t)v;
         if (rc) {
-            cfg_errf(err, errlen, "bad bounce-kib '%s'", value);
+            log_errbuf(err, errlen, "bad bounce-kib '%s'", value);
         }
     } else if (!strcmp(key, "device-id")) {
         rc = cfg_parse_type(value, &d->device_id);
         if (rc) {
-            cfg_errf(err, errlen, "bad device-id '%s'", value);
+            log_errbuf(err, errlen, "bad device-id '%s'", value);
         }
     } else {
-        cfg_errf(err, errlen, "unknown device key '%s'", key);
+        log_errbuf(err, errlen, "unknown device key '%s'", key);
         rc = -EINVAL;
     }
     return rc ? -EINVAL : 0;
@@ -513,24 +497,24 @@ cfg_parse_line(struct cfg *c, char *line, struct cfg_dev **dev, char *err,
         size_t n = strlen(s);
 
         if (s[n - 1] != ']') {
-            cfg_errf(err, errlen, "bad section header '%s'", s);
+            log_errbuf(err, errlen, "bad section header '%s'", s);
             return -EINVAL;
         }
         s[n - 1] = '\0';
         s = cfg_trim(s + 1);
         if (strncmp(s, "device", 6) || (s[6] != ' ' && s[6] != '\t')) {
-            cfg_errf(err, errlen, "unknown section '[%s]' (want "
+            log_errbuf(err, errlen, "unknown section '[%s]' (want "
                      "[device SELECTOR])", s);
             return -EINVAL;
         }
         s = cfg_trim(s + 6);
         if (c->nr_devs >= CFG_MAX_DEVS) {
-            cfg_errf(err, errlen, "too many [device] sections (max %d)",
+            log_errbuf(err, errlen, "too many [device] sections (max %d)",
                      CFG_MAX_DEVS);
             return -EINVAL;
         }
         if (cfg_parse_selector(&c->dev[c->nr_devs], s)) {
-            cfg_errf(err, errlen, "bad device selector '%s': want a type "
+            log_errbuf(err, errlen, "bad device selector '%s': want a type "
                      "(blk, fs, deviceN), DOMID:DEVID or GUEST:DEVID", s);
             return -EINVAL;
         }
@@ -539,21 +523,21 @@ cfg_parse_line(struct cfg *c, char *line, struct cfg_dev **dev, char *err,
     }
     eq = strchr(s, '=');
     if (!eq) {
-        cfg_errf(err, errlen, "expected 'key = value', got '%s'", s);
+        log_errbuf(err, errlen, "expected 'key = value', got '%s'", s);
         return -EINVAL;
     }
     *eq = '\0';
     key = cfg_trim(s);
     value = cfg_trim(eq + 1);
     if (!*key) {
-        cfg_errf(err, errlen, "missing key before '= %s'", value);
+        log_errbuf(err, errlen, "missing key before '= %s'", value);
         return -EINVAL;
     }
     if (*dev) {
         return cfg_set_dev(*dev, key, value, err, errlen);
     }
     if (cfg_is_flag(key) || !strcmp(key, "config")) {
-        cfg_errf(err, errlen, "option '%s' is not allowed in a config file",
+        log_errbuf(err, errlen, "option '%s' is not allowed in a config file",
                  key);
         return -EINVAL;
     }
@@ -578,18 +562,18 @@ cfg_parse_text(struct cfg *c, const char *text, size_t len,
         }
         lineno++;
         if (end - pos >= sizeof(line)) {
-            cfg_errf(err, errlen, "%s:%u: line longer than %d bytes", origin,
+            log_errbuf(err, errlen, "%s:%u: line longer than %d bytes", origin,
                      lineno, CFG_LINE_MAX - 1);
             return -EINVAL;
         }
         if (memchr(text + pos, '\0', end - pos)) {
-            cfg_errf(err, errlen, "%s:%u: NUL byte in line", origin, lineno);
+            log_errbuf(err, errlen, "%s:%u: NUL byte in line", origin, lineno);
             return -EINVAL;
         }
         memcpy(line, text + pos, end - pos);
         line[end - pos] = '\0';
         if (cfg_parse_line(c, line, &dev, msg, sizeof(msg))) {
-            cfg_errf(err, errlen, "%s:%u: %s", origin, lineno, msg);
+            log_errbuf(err, errlen, "%s:%u: %s", origin, lineno, msg);
             return -EINVAL;
         }
         pos = end + 1;
@@ -608,12 +592,12 @@ cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen)
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         rc = -errno;
-        cfg_errf(err, errlen, "cannot open config '%s': %s", path,
+        log_errbuf(err, errlen, "cannot open config '%s': %s", path,
                  strerror(-rc));
         return rc;
     }
     if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > CFG_FILE_MAX) {
-        cfg_errf(err, errlen, "config '%s' is not a regular file of at most "
+        log_errbuf(err, errlen, "config '%s' is not a regular file of at most "
                  "1 MiB", path);
         rc = -EINVAL;
         goto close_fd;
@@ -621,7 +605,7 @@ cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen)
     buf = malloc((size_t)st.st_size + 1);
     if (!buf) {
         rc = -ENOMEM;
-        cfg_errf(err, errlen, "config '%s': out of memory", path);
+        log_errbuf(err, errlen, "config '%s': out of memory", path);
         goto close_fd;
     }
     while (got < (size_t)st.st_size) {
@@ -632,7 +616,7 @@ cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen)
         }
         if (n <= 0) {
             rc = n < 0 ? -errno : -EIO;
-            cfg_errf(err, errlen, "cannot read config '%s'", path);
+            log_errbuf(err, errlen, "cannot read config '%s'", path);
             goto free_buf;
         }
         got += (size_t)n;

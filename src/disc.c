@@ -13,24 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "log.h"
 #include "disc.h"
-
-static void
-disc_errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-disc_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || !errlen) {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static int
 disc_hexval(char c)
@@ -107,12 +91,12 @@ disc_get(disc_get_fn get, void *opaque, const char *key, char *buf,
     rc = get(opaque, key, buf, len);
     if (rc == -ENOENT) {
         if (required) {
-            disc_errf(err, errlen, "missing key '%s'", key);
+            log_errbuf(err, errlen, "missing key '%s'", key);
         }
         return -ENOENT;
     }
     if (rc) {
-        disc_errf(err, errlen, "cannot read key '%s' (%s)", key,
+        log_errbuf(err, errlen, "cannot read key '%s' (%s)", key,
                   rc == -E2BIG ? "value too long" : strerror(-rc));
         return -EINVAL;
     }
@@ -134,11 +118,11 @@ disc_get_num(disc_get_fn get, void *opaque, const char *key, bool hex_ok,
     }
     rc = disc_parse_u64(v, hex_ok, max, out);
     if (rc == -ERANGE) {
-        disc_errf(err, errlen, "%s '%s' out of range", key, v);
+        log_errbuf(err, errlen, "%s '%s' out of range", key, v);
         return -EINVAL;
     }
     if (rc) {
-        disc_errf(err, errlen, "%s '%s' is not a %snumber", key, v,
+        log_errbuf(err, errlen, "%s '%s' is not a %snumber", key, v,
                   hex_ok ? "hex (0x...) or decimal " : "decimal ");
         return -EINVAL;
     }
@@ -180,7 +164,7 @@ disc_parse_common(struct disc_dev *d, disc_get_fn get, void *opaque,
         return -EINVAL;
     }
     if (n != d->domid) {
-        disc_errf(err, errlen, "frontend-id '%llu' is not the entry's "
+        log_errbuf(err, errlen, "frontend-id '%llu' is not the entry's "
                   "domid %u", (unsigned long long)n, d->domid);
         return -EINVAL;
     }
@@ -188,7 +172,7 @@ disc_parse_common(struct disc_dev *d, disc_get_fn get, void *opaque,
         return -EINVAL;
     }
     if (strcmp(v, "0") && strcmp(v, "1")) {
-        disc_errf(err, errlen, "online '%s' is neither 0 nor 1", v);
+        log_errbuf(err, errlen, "online '%s' is neither 0 nor 1", v);
         return -EINVAL;
     }
     d->online = v[0] == '1';
@@ -196,7 +180,7 @@ disc_parse_common(struct disc_dev *d, disc_get_fn get, void *opaque,
         return -EINVAL;
     }
     if (disc_parse_state(v, &d->state)) {
-        disc_errf(err, errlen, "state '%s' is not a xenbus state (1-8)", v);
+        log_errbuf(err, errlen, "state '%s' is not a xenbus state (1-8)", v);
         return -EINVAL;
     }
     if (disc_get_num(get, opaque, "irq", false, UINT32_MAX, &n, err,
@@ -204,7 +188,7 @@ disc_parse_common(struct disc_dev *d, disc_get_fn get, void *opaque,
         return -EINVAL;
     }
     if (n < DISC_IRQ_MIN || n > DISC_IRQ_MAX) {
-        disc_errf(err, errlen, "irq '%llu' out of range (%u-%u)",
+        log_errbuf(err, errlen, "irq '%llu' out of range (%u-%u)",
                   (unsigned long long)n, DISC_IRQ_MIN, DISC_IRQ_MAX);
         return -EINVAL;
     }
@@ -215,7 +199,7 @@ disc_parse_common(struct disc_dev *d, disc_get_fn get, void *opaque,
         return -EINVAL;
     }
     if (n == 0 || n % DISC_MMIO_SIZE || n >= DISC_GPA_LIMIT) {
-        disc_errf(err, errlen, "base '0x%llx' is not a non-zero, "
+        log_errbuf(err, errlen, "base '0x%llx' is not a non-zero, "
                   "0x200-aligned guest address below 2^48",
                   (unsigned long long)n);
         return -EINVAL;
@@ -226,7 +210,7 @@ disc_parse_common(struct disc_dev *d, disc_get_fn get, void *opaque,
         return -EINVAL;
     }
     if (strcmp(v, "mmio")) {
-        disc_errf(err, errlen, "transport '%s' is not supported (only mmio)",
+        log_errbuf(err, errlen, "transport '%s' is not supported (only mmio)",
                   v);
         return -EINVAL;
     }
@@ -236,12 +220,12 @@ disc_parse_common(struct disc_dev *d, disc_get_fn get, void *opaque,
         return -EINVAL;
     }
     if (rc == 0 && !strcmp(v, "1")) {
-        disc_errf(err, errlen, "grant_usage=1 (grant-based virtio) is not "
+        log_errbuf(err, errlen, "grant_usage=1 (grant-based virtio) is not "
                   "supported: configure the device with grant_usage=0");
         return -ENOTSUP;
     }
     if (rc == 0 && strcmp(v, "0")) {
-        disc_errf(err, errlen, "grant_usage '%s' is neither 0 nor 1", v);
+        log_errbuf(err, errlen, "grant_usage '%s' is neither 0 nor 1", v);
         return -EINVAL;
     }
     return 0;
@@ -261,7 +245,7 @@ disc_parse_disk(struct disc_dev *d, disc_get_fn get, void *opaque,
         return rc;
     }
     if (rc == 0 && strcmp(v, "virtio")) {
-        disc_errf(err, errlen, "specification '%s' is not virtio", v);
+        log_errbuf(err, errlen, "specification '%s' is not virtio", v);
         return -EINVAL;
     }
     rc = disc_get(get, opaque, "mode", v, sizeof(v), false, err, errlen);
@@ -269,7 +253,7 @@ disc_parse_disk(struct disc_dev *d, disc_get_fn get, void *opaque,
         return rc;
     }
     if (rc == 0 && strcmp(v, "r") && strcmp(v, "w")) {
-        disc_errf(err, errlen, "mode '%s' is neither r nor w", v);
+        log_errbuf(err, errlen, "mode '%s' is neither r nor w", v);
         return -EINVAL;
     }
     d->readonly = rc == 0 && v[0] == 'r';
@@ -280,19 +264,19 @@ disc_parse_disk(struct disc_dev *d, disc_get_fn get, void *opaque,
                       false, err, errlen);
     }
     if (rc == -ENOENT) {
-        disc_errf(err, errlen, "missing key 'params' (the disk's target)");
+        log_errbuf(err, errlen, "missing key 'params' (the disk's target)");
         return -EINVAL;
     }
     if (rc) {
         return rc;
     }
     if (!d->target[0]) {
-        disc_errf(err, errlen, "empty disk target (params)");
+        log_errbuf(err, errlen, "empty disk target (params)");
         return -EINVAL;
     }
     for (const char *p = d->target; *p; p++) {
         if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-            disc_errf(err, errlen, "disk target contains a control "
+            log_errbuf(err, errlen, "disk target contains a control "
                       "character");
             return -EINVAL;
         }
@@ -310,7 +294,7 @@ disc_parse_entry(struct disc_dev *out, enum disc_kind kind, uint32_t domid,
 
     memset(out, 0, sizeof(*out));
     if (kind >= DISC_KIND_COUNT || domid == 0 || domid > DISC_DOMID_MAX) {
-        disc_errf(err, errlen, "bad entry address (kind %d, domid %u)",
+        log_errbuf(err, errlen, "bad entry address (kind %d, domid %u)",
                   (int)kind, domid);
         return -EINVAL;
     }
@@ -328,7 +312,7 @@ disc_parse_entry(struct disc_dev *out, enum disc_kind kind, uint32_t domid,
         return -EINVAL;
     }
     if (disc_parse_type(v, &out->device_id)) {
-        disc_errf(err, errlen, "type '%s' is not virtio,device[N] "
+        log_errbuf(err, errlen, "type '%s' is not virtio,device[N] "
                   "(N = 1-65535)", v);
         return -EINVAL;
     }

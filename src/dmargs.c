@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "log.h"
 #include "dmargs.h"
 
 enum dmargs_op {
@@ -125,23 +126,6 @@ static const struct dmargs_opt dmargs_opts[] = {
     { "no-hpet", false, DMA_IGNORE, true },
     { "no-acpi", false, DMA_IGNORE, true },
 };
-
-static void
-dmargs_errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-dmargs_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || !errlen) {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static const struct dmargs_opt *
 dmargs_find(const char *arg)
@@ -306,23 +290,23 @@ dmargs_add_chardev(struct dmargs *a, const char *v, char *err, size_t errlen)
     char backend[DMARGS_ID_MAX];
 
     if (a->nr_chardevs >= DMARGS_MAX_CHARDEVS) {
-        dmargs_errf(err, errlen, "too many -chardev options (max %d)",
+        log_errbuf(err, errlen, "too many -chardev options (max %d)",
                     DMARGS_MAX_CHARDEVS);
         return -EINVAL;
     }
     backend[0] = '\0';
     if (dmargs_items(v, backend, sizeof(backend), dmargs_chardev_item, &c) ||
         !backend[0] || !c.id[0]) {
-        dmargs_errf(err, errlen, "bad -chardev '%s'", v);
+        log_errbuf(err, errlen, "bad -chardev '%s'", v);
         return -EINVAL;
     }
     if (dmargs_chardev_by_id(a, c.id)) {
-        dmargs_errf(err, errlen, "duplicate -chardev id '%s'", c.id);
+        log_errbuf(err, errlen, "duplicate -chardev id '%s'", c.id);
         return -EINVAL;
     }
     c.is_socket = !strcmp(backend, "socket");
     if (c.is_socket && !!c.path[0] == (c.fd >= 0)) {
-        dmargs_errf(err, errlen, "-chardev '%s' needs exactly one of path= "
+        log_errbuf(err, errlen, "-chardev '%s' needs exactly one of path= "
                     "and fd=", v);
         return -EINVAL;
     }
@@ -362,19 +346,19 @@ dmargs_add_mon(struct dmargs *a, const char *v, char *err, size_t errlen)
     struct dmargs_chardev *c;
 
     if (dmargs_items(v, NULL, 0, dmargs_mon_item, &m) || !m.chardev[0]) {
-        dmargs_errf(err, errlen, "bad -mon '%s'", v);
+        log_errbuf(err, errlen, "bad -mon '%s'", v);
         return -EINVAL;
     }
     c = dmargs_chardev_by_id(a, m.chardev);
     if (!c) {
-        dmargs_errf(err, errlen, "-mon names unknown chardev '%s'", m.chardev);
+        log_errbuf(err, errlen, "-mon names unknown chardev '%s'", m.chardev);
         return -EINVAL;
     }
     if (!m.control) {
         return 0;
     }
     if (!c->is_socket || !c->server) {
-        dmargs_errf(err, errlen, "QMP chardev '%s' is not a listening socket "
+        log_errbuf(err, errlen, "QMP chardev '%s' is not a listening socket "
                     "(server=on)", c->id);
         return -EINVAL;
     }
@@ -409,7 +393,7 @@ dmargs_apply(struct dmargs *a, const struct dmargs_opt *o, const char *v,
     switch (o->op) {
     case DMA_DOMID:
         if (dmargs_parse_ulong(v, 1, 0x7fef, &n)) {
-            dmargs_errf(err, errlen, "bad -xen-domid '%s' (want 1-32751)", v);
+            log_errbuf(err, errlen, "bad -xen-domid '%s' (want 1-32751)", v);
             return -EINVAL;
         }
         a->probe = false;
@@ -427,7 +411,7 @@ dmargs_apply(struct dmargs *a, const struct dmargs_opt *o, const char *v,
             v += 6;
         }
         if (dmargs_copy(a->name, sizeof(a->name), v, strcspn(v, ","))) {
-            dmargs_errf(err, errlen, "bad -name '%s'", v);
+            log_errbuf(err, errlen, "bad -name '%s'", v);
             return -EINVAL;
         }
         return 0;
@@ -436,26 +420,26 @@ dmargs_apply(struct dmargs *a, const struct dmargs_opt *o, const char *v,
             v += 5;
         }
         if (dmargs_copy(word, sizeof(word), v, strcspn(v, ","))) {
-            dmargs_errf(err, errlen, "bad -machine '%s'", v);
+            log_errbuf(err, errlen, "bad -machine '%s'", v);
             return -EINVAL;
         }
         memcpy(a->machine, word, sizeof(word));
         return 0;
     case DMA_CHROOT:
         if (dmargs_copy(a->chroot, sizeof(a->chroot), v, strlen(v))) {
-            dmargs_errf(err, errlen, "bad -chroot '%s'", v);
+            log_errbuf(err, errlen, "bad -chroot '%s'", v);
             return -EINVAL;
         }
         return 0;
     case DMA_RUNAS:
         if (dmargs_copy(a->runas, sizeof(a->runas), v, strlen(v))) {
-            dmargs_errf(err, errlen, "bad -runas '%s'", v);
+            log_errbuf(err, errlen, "bad -runas '%s'", v);
             return -EINVAL;
         }
         return 0;
     case DMA_RUNWITH:
         if (dmargs_items(v, NULL, 0, dmargs_runwith_item, a)) {
-            dmargs_errf(err, errlen, "bad -run-with '%s'", v);
+            log_errbuf(err, errlen, "bad -run-with '%s'", v);
             return -EINVAL;
         }
         return 0;
@@ -484,7 +468,7 @@ dmargs_parse(struct dmargs *a, int argc, char *const argv[], char *err,
 
         if (!strncmp(arg, "--", 2) && arg[2] && arg[2] != '-') {
             if (a->nr_own >= DMARGS_MAX_OWN) {
-                dmargs_errf(err, errlen, "too many of our own options (max "
+                log_errbuf(err, errlen, "too many of our own options (max "
                             "%d)", DMARGS_MAX_OWN);
                 return -EINVAL;
             }
@@ -495,7 +479,7 @@ dmargs_parse(struct dmargs *a, int argc, char *const argv[], char *err,
         if (arg[0] != '-') {
             /* the value of "--option value" */
             if (!own_value_ok || a->nr_own >= DMARGS_MAX_OWN) {
-                dmargs_errf(err, errlen, "unexpected argument '%s'", arg);
+                log_errbuf(err, errlen, "unexpected argument '%s'", arg);
                 return -EINVAL;
             }
             a->own[a->nr_own++] = arg;
@@ -505,12 +489,12 @@ dmargs_parse(struct dmargs *a, int argc, char *const argv[], char *err,
         own_value_ok = false;
         o = dmargs_find(arg);
         if (!o) {
-            dmargs_errf(err, errlen, "unknown option '%s'", arg);
+            log_errbuf(err, errlen, "unknown option '%s'", arg);
             return -EINVAL;
         }
         if (o->has_arg) {
             if (i + 1 >= argc) {
-                dmargs_errf(err, errlen, "option '%s' needs a value", arg);
+                log_errbuf(err, errlen, "option '%s' needs a value", arg);
                 return -EINVAL;
             }
             rc = dmargs_apply(a, o, argv[++i], err, errlen);
@@ -522,12 +506,12 @@ dmargs_parse(struct dmargs *a, int argc, char *const argv[], char *err,
         }
     }
     if (!dmargs_qmp_count(a)) {
-        dmargs_errf(err, errlen, "no QMP socket (-chardev socket,...,"
+        log_errbuf(err, errlen, "no QMP socket (-chardev socket,...,"
                     "server=on with -mon chardev=ID,mode=control)");
         return -EINVAL;
     }
     if (a->domid_restrict && a->probe) {
-        dmargs_errf(err, errlen, "-xen-domid-restrict without -xen-domid");
+        log_errbuf(err, errlen, "-xen-domid-restrict without -xen-domid");
         return -EINVAL;
     }
     return 0;

@@ -105,3 +105,16 @@ log_ratelimit_ok(struct log_ratelimit *rl)
     rl->tokens--;
     return true;
 }
+
+void
+log_errbuf(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err || !errlen) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
