@@ -52,6 +52,12 @@ void hv_sim_write32(struct hv_sim *sim, uint64_t addr, uint32_t val);
 bool hv_sim_irq_level(const struct hv_sim *sim, unsigned irq);
 uint64_t hv_sim_irq_edges(const struct hv_sim *sim, unsigned irq);
 
+/*
+ * Fault injection: accesses touching [gpa, gpa+len) fail with -EFAULT, as
+ * a page the guest ballooned out would under Xen (len 0 clears it).
+ */
+void hv_sim_set_hole(struct hv_sim *sim, uint64_t gpa, uint64_t len);
+
 /* Fault injection: the next `n` guest memory accesses fail with -EFAULT. */
 void hv_sim_fail_mem(struct hv_sim *sim, unsigned n);
 

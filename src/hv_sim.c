@@ -35,6 +35,7 @@ struct hv_sim {
     uint64_t ram_len;
     uint64_t bank_off[HV_MAX_BANKS];
     unsigned fail_mem;
+    uint64_t hole_gpa, hole_len;  /* "ballooned out" range */
     struct hv_sim_mmio mmio[HV_SIM_MAX_MMIO];
     bool irq_level[HV_SIM_MAX_IRQ];
     uint64_t irq_edges[HV_SIM_MAX_IRQ];
@@ -46,13 +47,26 @@ sim_of(struct hv *hv)
     return (struct hv_sim *)hv;
 }
 
+/* Injected faults: a countdown, or a range that is not mapped. */
+static bool
+sim_fault(struct hv_sim *sim, unsigned bank, uint64_t off, size_t len)
+{
+    uint64_t gpa = sim->hv.ram.bank[bank].gpa + off;
+
+    if (sim->fail_mem) {
+        sim->fail_mem--;
+        return true;
+    }
+    return sim->hole_len && gpa < sim->hole_gpa + sim->hole_len &&
+           sim->hole_gpa < gpa + len;
+}
+
 static int
 sim_mem_read(struct hv *hv, unsigned bank, uint64_t off, void *buf, size_t len)
 {
     struct hv_sim *sim = sim_of(hv);
 
-    if (sim->fail_mem) {
-        sim->fail_mem--;
+    if (sim_fault(sim, bank, off, len)) {
         return -EFAULT;
     }
     memcpy(buf, sim->ram + sim->bank_off[bank] + off, len);
@@ -65,8 +79,7 @@ sim_mem_write(struct hv *hv, unsigned bank, uint64_t off, const void *buf,
 {
     struct hv_sim *sim = sim_of(hv);
 
-    if (sim->fail_mem) {
-        sim->fail_mem--;
+    if (sim_fault(sim, bank, off, len)) {
         return -EFAULT;
     }
     memcpy(sim->ram + sim->bank_off[bank] + off, buf, len);
@@ -283,6 +296,13 @@ uint64_t
 hv_sim_irq_edges(const struct hv_sim *sim, unsigned irq)
 {
     return irq < HV_SIM_MAX_IRQ ? sim->irq_edges[irq] : 0;
+}
+
+void
+hv_sim_set_hole(struct hv_sim *sim, uint64_t gpa, uint64_t len)
+{
+    sim->hole_gpa = gpa;
+    sim->hole_len = len;
 }
 
 void

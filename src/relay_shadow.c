@@ -324,6 +324,17 @@ pool_alloc(struct shadow_queue *sq, uint16_t head, uint32_t len, uint32_t *off)
     return 0;
 }
 
+/* Undo the newest allocation (it was never published). */
+static void
+pool_unalloc(struct shadow_queue *sq, uint16_t head)
+{
+    sq->fifo_n--;
+    sq->pool_head = sq->slot[head].pool_start;
+    if (sq->fifo_n == 0) {
+        sq->pool_head = sq->pool_tail = 0;
+    }
+}
+
 /* Reclaim pool space of completed allocations, oldest first. */
 static void
 pool_reclaim(struct shadow_queue *sq)
@@ -440,8 +451,7 @@ shadow_submit(struct relay *r, struct relay_queue *q, const struct vq_chain *c)
         rc = hv_mem_read(r->hv, c->seg[i].gpa, sq->pool + base + seg_off[i],
                          c->seg[i].len);
         if (rc < 0) {
-            /* Not busy: reclaimed as soon as it is the oldest allocation. */
-            pool_reclaim(sq);
+            pool_unalloc(sq, head);
             return rc;
         }
     }

@@ -277,6 +277,40 @@ START_TEST(test_blk_reset_inflight)
 }
 END_TEST
 
+/*
+ * A guest buffer that cannot be mapped (ballooned out) while a request is
+ * relayed: the device reports NEEDS_RESET, the access is answered, no
+ * other request is harmed, and after a reset the device serves again.
+ */
+START_TEST(test_blk_unmappable_buffer)
+{
+    struct fixture f;
+    struct blkdrv b;
+    struct blkreq *r;
+    uint8_t buf[4096];
+
+    fixture_up(&f);
+    ck_assert_int_eq(blkdrv_open(&b, f.qsd.sock, RELAY_MODE_SHADOW, WANT_ALL, 4),
+                     0);
+    r = blkdrv_next_slot(&b);
+    hv_sim_set_hole(b.sim, r->data_gpa + 4096, 4096);
+    ck_assert_int_eq(blkdrv_submit(&b, VIRTIO_BLK_T_OUT, 0, 16384, 1, false, &r),
+                     0);
+    blkdrv_kick(&b);
+    ck_assert(simdrv_status(b.drv) & VIRTIO_STATUS_NEEDS_RESET);
+    ck_assert_int_eq(blkdrv_wait(&b, &r, 1000), -EIO); /* config interrupt */
+    blkdrv_release(&b, r);
+    hv_sim_set_hole(b.sim, 0, 0);
+    ck_assert_int_eq(simdrv_init(b.drv, WANT_ALL, 1, 0), 0);
+    memset(buf, 0x3c, sizeof(buf));
+    ck_assert_int_eq(blkdrv_sync(&b, VIRTIO_BLK_T_OUT, 0, buf, 4096), 0);
+    ck_assert_int_eq(blkdrv_sync(&b, VIRTIO_BLK_T_IN, 0, buf, 4096), 0);
+    ck_assert_uint_eq(buf[100], 0x3c);
+    blkdrv_close(&b);
+    fixture_down(&f);
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -286,6 +320,7 @@ make_suite(void)
     CHECK_ADD(s, test_blk_data_zerocopy, 120);
     CHECK_ADD(s, test_blk_reset_reinit, 60);
     CHECK_ADD(s, test_blk_reset_inflight, 60);
+    CHECK_ADD(s, test_blk_unmappable_buffer, 60);
     return s;
 }
 
