@@ -267,7 +267,7 @@ stage_layout(struct hv_xen *x)
         rc = -errno;
     }
     xc_interface_close(xch);
-    if (rc < 0 || rc != 1 || info.domain != x->hv.domid) {
+    if (rc != 1 || info.domain != x->hv.domid) {
         log_err("%s: no such domain", x->hv.name);
         return rc < 0 ? rc : -ENOENT;
     }
