@@ -163,6 +163,7 @@ fetch_closure() {
         rm -rf "$root"; mkdir -p "$root"
         for f in "$debs"/*.deb; do dpkg -x "$f" "$root"; done
         merged_usr_links "$root"
+        fix_symlinks_absolute "$root"
         echo "$stamp" >"$root/.stamp"
     fi
     make_sysroot "$rel"
