@@ -159,12 +159,14 @@ start_virtiofsd() {
 start_daemon() {
     dn=$1; shift
     mkdir -p "$XVM_SOCKDIR"
-    "$XVM_DAEMON" --service --backend-dir="$XVM_SOCKDIR" "$@" >>"$XVM_RUN/daemon.log" 2>&1 &
+    DAEMON_LOG=$XVM_RUN/daemon-$dn.log
+    "$XVM_DAEMON" --service --backend-dir="$XVM_SOCKDIR" "$@" >>"$DAEMON_LOG" 2>&1 &
     DAEMON_PID=$!
     sleep 1
     if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
         wait "$DAEMON_PID"; drc=$?
-        fail "$dn" "xen-vhost-master --service exited at once (rc=$drc): $(tail -n 3 "$XVM_RUN/daemon.log" | tr '\n' ' ')"
+        cat "$DAEMON_LOG" >&2
+        fail "$dn" "xen-vhost-master --service exited at once (rc=$drc): $(tail -n 3 "$DAEMON_LOG" | tr '\n' ' ')"
         return 1
     fi
 }

@@ -19,6 +19,7 @@ why=$(check_written xvm-pv "$XVM_IMGDIR/pv.img") || { fail $N "PV blkback: $why"
 pvw=$(sed -n 's/.*XVM-GUEST-FACT write_ms \([0-9]*\) readback_ms \([0-9]*\).*/\1 \2/p' "$(guest_log xvm-pv)" | head -n1)
 note "PV blkback: ${DATA_MB} MiB write $(mbps $DATA_MB ${pvw% *}), read+sha256 $(mbps $DATA_MB ${pvw#* })"
 fact throughput "PV blkback (xen-blkfront): write $(mbps $DATA_MB ${pvw% *}), read+sha256 $(mbps $DATA_MB ${pvw#* }) (${DATA_MB} MiB O_DIRECT; TCG)"
+relay_guest_facts xvm-pv
 rm -f "$XVM_IMGDIR/pv.img"
 
 # --- our virtio disk
