@@ -285,6 +285,12 @@ build_xen "$REL"
 ROOT="$CACHE/root/$REL"
 KERNEL=$(ls "$ROOT"/boot/vmlinuz-*-arm64 | sort -V | tail -n1)
 KVER=${KERNEL##*/vmlinuz-}
+# guest-loader and libxl want the raw arm64 Image: unpack a gzip'd vmlinuz.
+if [ "$(head -c2 "$KERNEL" | od -An -tx1 | tr -d ' ')" = 1f8b ]; then
+    mkdir -p "$CACHE/kernel"
+    [ -f "$CACHE/kernel/Image-$KVER" ] || gzip -dc "$KERNEL" >"$CACHE/kernel/Image-$KVER"
+    KERNEL=$CACHE/kernel/Image-$KVER
+fi
 cat >"$CACHE/selected.env.tmp" <<EOF
 XEN_VERSION=$SEL
 XEN_REL=$REL
