@@ -1,0 +1,239 @@
+# shellcheck shell=sh
+# Helpers for dom0-side scenario scripts (busybox sh). Sourced.
+# Every scenario reports through pass/fail/skip; run-dom0.sh turns a missing
+# report into a FAIL.
+
+XVM_RUN=/run/xvm
+XVM_RESULTS=$XVM_RUN/results
+XVM_DAEMON=${XVM_DAEMON:-/xvm/bin/xen-vhost-master}
+GUEST_KERNEL=/xvm/guest/Image
+GUEST_INITRD=/xvm/guest/initrd.img
+mkdir -p "$XVM_RUN"
+
+pass() { echo "PASS $1"; echo "PASS $1" >>"$XVM_RESULTS"; }
+fail() { echo "FAIL $1: $2"; echo "FAIL $1: $2" >>"$XVM_RESULTS"; }
+skip() { echo "SKIP $1: $2"; echo "SKIP $1: $2" >>"$XVM_RESULTS"; }
+note() { echo "NOTE $*"; }
+# Machine-readable facts for the demo summary: FACT key value...
+fact() { echo "FACT $*"; }
+
+now_ms() { awk '{printf "%d\n", $1 * 1000}' /proc/uptime; }
+
+# xen_at_least 4.18: true when the running toolstack is at least that version.
+xen_at_least() {
+    want=$1
+    have=$XEN_VERSION
+    [ "$(printf '%s\n%s\n' "$want" "$have" | sort -t. -k1,1n -k2,2n | head -n1)" = "$want" ]
+}
+
+# require_daemon NAME: FAIL (not SKIP) when the daemon binary is missing.
+require_daemon() {
+    if [ ! -x "$XVM_DAEMON" ]; then
+        fail "$1" "daemon binary missing: $XVM_DAEMON was not built or not passed to boot.sh (--daemon)"
+        return 1
+    fi
+}
+
+# guest_cfg NAME GUEST_SCENARIO [extra xl config lines...] > file
+# ($GUEST_EXTRA: more kernel command-line words, e.g. xvm.rsha=...; no commas)
+guest_cfg() {
+    name=$1 gs=$2; shift 2
+    cat <<CFG
+name = "$name"
+kernel = "$GUEST_KERNEL"
+ramdisk = "$GUEST_INITRD"
+memory = ${XVM_GUEST_MEM:-128}
+vcpus = 1
+extra = "console=hvc0 rdinit=/init quiet xvm.guest=$gs ${GUEST_EXTRA:-}"
+CFG
+    for l in "$@"; do echo "$l"; done
+}
+
+guest_log() { echo "/var/log/xen/console/guest-$1.log"; }
+
+# guest_exists NAME
+guest_exists() { xl domid "$1" >/dev/null 2>&1; }
+
+# wait_guest_gone NAME TIMEOUT_S: 0 when the domain went away in time.
+wait_guest_gone() {
+    n=0
+    while guest_exists "$1"; do
+        n=$((n + 1))
+        [ $n -gt $(($2 * 10)) ] && return 1
+        sleep 0.1
+    done
+    return 0
+}
+
+# wait_log NAME PATTERN TIMEOUT_S: wait for a line in the guest's console log.
+wait_log() {
+    n=0
+    while ! grep -q "$2" "$(guest_log "$1")" 2>/dev/null; do
+        n=$((n + 1))
+        [ $n -gt $(($3 * 10)) ] && return 1
+        sleep 0.1
+    done
+}
+
+# guest_results NAME SCENARIO: turn the guest's XVM-GUEST-* lines into our
+# verdict; prints the reason on failure.
+guest_verdict() {
+    log=$(guest_log "$1")
+    if ! grep -q 'XVM-GUEST-UP' "$log" 2>/dev/null; then
+        echo "guest never printed XVM-GUEST-UP (console log: $(tail -c 300 "$log" 2>/dev/null | tr '\n\r' '  '))"
+        return 1
+    fi
+    f=$(grep 'XVM-GUEST-FAIL' "$log" | head -n1)
+    if [ -n "$f" ]; then echo "guest: ${f#*XVM-GUEST-FAIL }"; return 1; fi
+    if ! grep -q 'XVM-GUEST-DONE rc=0' "$log"; then
+        echo "guest did not finish cleanly: $(grep 'XVM-GUEST-DONE' "$log" | head -n1)"
+        return 1
+    fi
+    return 0
+}
+
+# Dump a guest's console log (for diagnosing failures).
+show_guest_log() {
+    echo "---- console of $1 ----"
+    tail -n "${2:-40}" "$(guest_log "$1")" 2>/dev/null
+    echo "---- end ----"
+}
+
+# cleanup_guest NAME: destroy the domain if it is still there.
+cleanup_guest() { guest_exists "$1" && xl destroy "$1" >/dev/null 2>&1; true; }
+
+# ------------------------------------------------------------------ devices
+XVM_SOCKDIR=/run/xen-vhost-master
+XVM_IMGDIR=/tmp/xvm-img
+DATA_MB=${XVM_DATA_MB:-16}
+VIRTIO_DISK_DEVID=51712   # xvda
+
+# mk_image PATH: 2*DATA_MB MiB image; the second half is seeded with random
+# data whose sha256 is left in $RSHA (the guest reads and checks it).
+mk_image() {
+    mkdir -p "$(dirname "$1")"
+    dd if=/dev/zero of="$1" bs=1M count=$((DATA_MB * 2)) 2>/dev/null
+    dd if=/dev/urandom of="$1" bs=1M seek="$DATA_MB" count="$DATA_MB" conv=notrunc 2>/dev/null
+    RSHA=$(dd if="$1" bs=1M skip="$DATA_MB" count="$DATA_MB" 2>/dev/null | sha256sum | cut -c1-64)
+}
+
+# image_sha PATH: sha256 of the first DATA_MB MiB (what the guest wrote).
+image_sha() { dd if="$1" bs=1M count="$DATA_MB" 2>/dev/null | sha256sum | cut -c1-64; }
+
+# wait_sock PATH TIMEOUT_S
+wait_sock() {
+    n=0
+    while [ ! -S "$1" ]; do
+        n=$((n + 1)); [ $n -gt $(($2 * 10)) ] && return 1; sleep 0.1
+    done
+}
+
+# start_qsd IMG SOCK: qemu-storage-daemon exporting IMG as vhost-user-blk.
+# Sets QSD_PID.
+start_qsd() {
+    mkdir -p "$(dirname "$2")"; rm -f "$2"
+    qemu-storage-daemon \
+        --blockdev "driver=file,node-name=f0,filename=$1" \
+        --export "type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,addr.path=$2,writable=on" \
+        >>"$XVM_RUN/qsd-$(basename "$2").log" 2>&1 &
+    QSD_PID=$!
+    wait_sock "$2" 10 || { echo "qemu-storage-daemon did not create $2: $(tail -n 3 "$XVM_RUN/qsd-$(basename "$2").log")"; return 1; }
+}
+
+# start_virtiofsd DIR SOCK: sets FSD_PID. C virtiofsd (bookworm) or Rust (trixie).
+start_virtiofsd() {
+    mkdir -p "$(dirname "$2")" "$1"; rm -f "$2"
+    if [ -e /usr/libexec/virtiofsd ]; then
+        virtiofsd --socket-path="$2" --shared-dir="$1" --sandbox=none --cache=never \
+            >>"$XVM_RUN/virtiofsd.log" 2>&1 &
+    else
+        virtiofsd --socket-path="$2" -o source="$1" -o sandbox=chroot -o cache=none \
+            >>"$XVM_RUN/virtiofsd.log" 2>&1 &
+    fi
+    FSD_PID=$!
+    wait_sock "$2" 10 || { echo "virtiofsd did not create $2: $(tail -n 3 "$XVM_RUN/virtiofsd.log")"; return 1; }
+}
+
+# start_daemon NAME [args...]: the dom0 service, started before any guest.
+# Sets DAEMON_PID; on failure reports FAIL NAME and returns 1.
+start_daemon() {
+    dn=$1; shift
+    mkdir -p "$XVM_SOCKDIR"
+    DAEMON_LOG=$XVM_RUN/daemon-$dn.log
+    "$XVM_DAEMON" --service --backend-dir="$XVM_SOCKDIR" "$@" >>"$DAEMON_LOG" 2>&1 &
+    DAEMON_PID=$!
+    sleep 1
+    if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+        wait "$DAEMON_PID"; drc=$?
+        cat "$DAEMON_LOG" >&2
+        fail "$dn" "xen-vhost-master --service exited at once (rc=$drc): $(tail -n 3 "$DAEMON_LOG" | tr '\n' ' ')"
+        return 1
+    fi
+}
+
+daemon_alive() { kill -0 "$DAEMON_PID" 2>/dev/null; }
+
+# stop_pid PID: TERM, then KILL after 5 s.
+stop_pid() {
+    [ -n "$1" ] || return 0
+    kill "$1" 2>/dev/null || return 0
+    n=0
+    while kill -0 "$1" 2>/dev/null; do
+        n=$((n + 1)); [ $n -gt 50 ] && { kill -9 "$1" 2>/dev/null; break; }
+        sleep 0.1
+    done
+    wait "$1" 2>/dev/null; true
+}
+
+# dev_config FILE GUEST SOCK [DEVID]: daemon config naming the backend socket
+# of one guest's device (appends, so several guests can share one file).
+dev_config() {
+    printf '[device %s:%s]\nsocket = %s\n' "$2" "${4:-$VIRTIO_DISK_DEVID}" "$3" >>"$1"
+}
+
+# virtio_disk_line IMG: the xl disk entry for a service-mode virtio disk.
+virtio_disk_line() {
+    echo "disk = [ \"$1,vdev=xvda,backendtype=standalone,specification=virtio\" ]"
+}
+
+# relay_guest_facts NAME: re-print the guest's XVM-GUEST-FACT lines as FACTs.
+relay_guest_facts() {
+    sed -n 's/.*XVM-GUEST-FACT \(.*\)/\1/p' "$(guest_log "$1")" | tr -d '\r' |
+        while read -r l; do fact $l; done
+}
+
+# run_guest NAME GUEST_SCEN TIMEOUT_S [cfg lines...]: create, wait for power
+# off. Prints the reason and returns 1 on failure (destroying the guest).
+run_guest() {
+    rg=$1 rs=$2 rt=$3; shift 3
+    guest_cfg "$rg" "$rs" "$@" >"$XVM_RUN/$rg.cfg"
+    rm -f "$(guest_log "$rg")"
+    RG_T0=$(now_ms)
+    if ! xl create "$XVM_RUN/$rg.cfg" >"$XVM_RUN/$rg.create" 2>&1; then
+        { echo "---- xl create $rg ----"; cat "$XVM_RUN/$rg.create"; echo "----"; } >&2
+        echo "xl create failed: $(grep -v '^Parsing' "$XVM_RUN/$rg.create" | grep -m 2 -i 'error' | tr '\n' ' ')"
+        return 1
+    fi
+    RG_T1=$(now_ms)
+    if ! wait_guest_gone "$rg" "$rt"; then
+        show_guest_log "$rg" >&2
+        t=$(now_ms); xl destroy "$rg" >/dev/null 2>&1
+        echo "guest did not power off within $rt s (xl destroy then took $(( $(now_ms) - t )) ms)"
+        return 1
+    fi
+    RG_T2=$(now_ms)
+    guest_verdict "$rg" || { show_guest_log "$rg" >&2; return 1; }
+}
+
+# check_written NAME IMG: the guest's XVM-GUEST-SHA equals the image's.
+check_written() {
+    gsha=$(sed -n 's/.*XVM-GUEST-SHA \([0-9a-f]*\).*/\1/p' "$(guest_log "$1")" | head -n1)
+    isha=$(image_sha "$2")
+    [ -n "$gsha" ] || { echo "guest printed no XVM-GUEST-SHA"; return 1; }
+    [ "$gsha" = "$isha" ] || { echo "image checksum after shutdown $isha != guest's $gsha"; return 1; }
+}
+
+# no_dying_domains: true when xl list shows only Domain-0 (no (null) zombies).
+no_dying_domains() {
+    [ "$(xl list | awk 'NR > 1 && $1 != "Domain-0"' | wc -l)" -eq 0 ]
+}

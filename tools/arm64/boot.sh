@@ -1,0 +1,136 @@
+#!/bin/bash
+# Boot the rebuilt Xen + Debian dom0 under qemu-system-aarch64 (TCG), run the
+# given dom0 scenarios (tests/integration/scenarios/NAME.sh), collect the
+# console log and report.
+#
+# Usage: boot.sh [-s "boot disk ..."] [-d DAEMON] [-t TIMEOUT_S] [-l LOG]
+#                [--summary] [--no-fetch]
+#   -s  scenarios to run, in order (default: boot)
+#   -d  our daemon binary (aarch64), copied into dom0 as /xvm/bin/xen-vhost-master
+#   -t  hard timeout for the whole QEMU run in seconds (default 1200)
+#   -l  console log file (default $XVM_BUILD_DIR/console.log or ./arm64-console.log)
+#   --summary  print a human summary (used by `make demo-arm64`)
+# Env: XEN_VERSION (see fetch.sh), XVM_CACHE, XVM_DOM0_MEM (MiB, default 768),
+#      XVM_QEMU_MEM (MiB, default 2048), XVM_SCENARIO_TIMEOUT (s, per scenario).
+# Exit: 0 when every result is PASS or SKIP, 1 on any FAIL or when the run
+# produced no result block (crash, hang, timeout). Prints "SKIP arm64: ..."
+# and exits 0 when no Xen source can be had at all.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+SCEN="boot" DAEMON="" TMO=1200 LOGF="" SUMMARY=0 FETCH=1
+while [ $# -gt 0 ]; do
+    case $1 in
+    -s) SCEN=$2; shift 2 ;;
+    -d) DAEMON=$2; shift 2 ;;
+    -t) TMO=$2; shift 2 ;;
+    -l) LOGF=$2; shift 2 ;;
+    --summary) SUMMARY=1; shift ;;
+    --no-fetch) FETCH=0; shift ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) die "unknown argument $1" ;;
+    esac
+done
+
+WALL0=$(date +%s)
+if [ $FETCH = 1 ]; then
+    out=$("$ARM64_DIR/fetch.sh" 2> >(grep -v '^    ' >&2)) || exit 1
+    if printf '%s\n' "$out" | grep -q '^SKIP arm64:'; then
+        printf '%s\n' "$out"; exit 0
+    fi
+fi
+load_selected
+WALL_FETCH=$(( $(date +%s) - WALL0 ))
+
+WORK=${XVM_BUILD_DIR:-$(pwd)/arm64-work}
+mkdir -p "$WORK"
+WORK=$(cd "$WORK" && pwd)
+[ -n "$LOGF" ] || LOGF="$WORK/console.log"
+if [ -n "$DAEMON" ]; then
+    [ -f "$DAEMON" ] || die "daemon binary $DAEMON does not exist"
+    case $(file -b "$DAEMON" 2>/dev/null) in
+    *aarch64*|*ARM\ aarch64*) ;;
+    *) log "WARNING: $DAEMON does not look like an aarch64 binary ($(file -b "$DAEMON" 2>/dev/null | cut -c1-60))" ;;
+    esac
+fi
+
+"$ARM64_DIR/mkinitramfs-guest.sh" "$WORK/guest.cpio.gz"
+# shellcheck disable=SC2086
+XVM_DEMO=$SUMMARY "$ARM64_DIR/mkinitramfs-dom0.sh" "$WORK/dom0.cpio.gz" "$WORK/guest.cpio.gz" "$DAEMON" $SCEN
+WALL_IMG=$(( $(date +%s) - WALL0 - WALL_FETCH ))
+
+DOM0_MEM=${XVM_DOM0_MEM:-768}
+QEMU_MEM=${XVM_QEMU_MEM:-2048}
+# No commas allowed in -append / guest-loader bootargs (QEMU option syntax).
+XEN_ARGS="dom0_mem=${DOM0_MEM}M console=dtuart dtuart=/pl011@9000000 loglvl=all guest_loglvl=all"
+DOM0_ARGS="console=hvc0 earlycon=xen rdinit=/init panic=1"
+
+loud "arm64 harness: Xen $XEN_VERSION (hypervisor source $XEN_SRC_VERSION, tools $XEN_TOOLS_VERSION)" \
+     "kernel $KVER, scenarios: $SCEN, timeout ${TMO}s, console log: $LOGF"
+
+# One QEMU at a time on this machine.
+exec 9>"$CACHE/qemu.lock"
+if ! flock -w 1800 9; then die "another arm64 QEMU run holds $CACHE/qemu.lock"; fi
+
+T_QEMU0=$(date +%s)
+set +e
+timeout -k 10 "$TMO" qemu-system-aarch64 \
+    -machine virt,virtualization=on,gic-version=3 -cpu cortex-a57 -smp 2 -m "$QEMU_MEM" \
+    -accel tcg,thread=multi -nographic -no-reboot -monitor none -serial stdio \
+    -kernel "$XEN_IMAGE" -append "$XEN_ARGS" \
+    -device guest-loader,addr=0x49000000,kernel="$KERNEL",bootargs="$DOM0_ARGS" \
+    -device guest-loader,addr=0x50000000,initrd="$WORK/dom0.cpio.gz" \
+    </dev/null 2>&1 | tr -d '\r' | tee "$LOGF" | grep --line-buffered -E \
+    '^(PASS|FAIL|SKIP|NOTE) |XVM-(DOM0|SCENARIO|TIME|SUMMARY|BEGIN|END|POWEROFF)|Kernel panic|\(XEN\) \*\*\*' >&2
+QRC=${PIPESTATUS[0]}
+set -e
+T_QEMU=$(( $(date +%s) - T_QEMU0 ))
+exec 9>&-
+
+# ---------------------------------------------------------------- verdict
+RES=$(sed -n 's/^XVM-RESULT //p' "$LOGF")
+rc=0
+if ! grep -q '^XVM-END' "$LOGF"; then
+    why="no result block in the console log"
+    [ "$QRC" = 124 ] && why="hard timeout after ${TMO}s"
+    grep -q 'Kernel panic' "$LOGF" && why="$why (kernel panic)"
+    echo "FAIL arm64-harness: $why (qemu rc=$QRC)"
+    echo "---- last 60 lines of $LOGF ----"; tail -n 60 "$LOGF"; echo "----"
+    # Still report what finished before things went wrong.
+    RES=$(grep -E '^(PASS|FAIL|SKIP) ' "$LOGF" | sort -u || true)
+    RES=$(printf '%s\nFAIL arm64-harness: %s (qemu rc=%s)\n' "$RES" "$why" "$QRC" | awk 'NF')
+    rc=1
+fi
+echo "==== arm64 results (Xen $XEN_VERSION) ===="
+[ -n "$RES" ] && printf '%s\n' "$RES"
+if printf '%s\n' "$RES" | grep -q '^FAIL'; then
+    rc=1
+    echo "---- console context of the failures ----"
+    for n in $(printf '%s\n' "$RES" | sed -n 's/^FAIL \([^:]*\):.*/\1/p'); do
+        # the scenario's own output, from its start line to its time line
+        sed -n "/XVM-SCENARIO-START $n\$/,/XVM-TIME $n /p" "$LOGF" | tail -n 40
+    done
+    echo "----"
+fi
+np=$(printf '%s\n' "$RES" | grep -c '^PASS' || true)
+nf=$(printf '%s\n' "$RES" | grep -c '^FAIL' || true)
+ns=$(printf '%s\n' "$RES" | grep -c '^SKIP' || true)
+echo "arm64: $np passed, $nf failed, $ns skipped"
+echo "arm64 wall time: fetch ${WALL_FETCH}s, images ${WALL_IMG}s, qemu ${T_QEMU}s, total $(( $(date +%s) - WALL0 ))s"
+
+if [ $SUMMARY = 1 ]; then
+    echo
+    echo "================ xen-vhost-master arm64 demo ================"
+    echo "Xen:        $XEN_VERSION (hypervisor rebuilt from Debian source $XEN_SRC_VERSION"
+    echo "            with CONFIG_IOREQ_SERVER; tools $XEN_TOOLS_VERSION)"
+    sed -n 's/^XVM-INFO xen_version *: */Running:    Xen /p' "$LOGF" | head -n1
+    echo "Kernel:     $KVER (dom0 and guests)"
+    echo "Devices seen in guests:"
+    sed -n 's/^FACT device \(.*\)/  - \1/p' "$LOGF" | sort -u
+    sed -n 's/^FACT bytes_verified \(.*\)/Bytes moved and verified: \1/p' "$LOGF"
+    sed -n 's/^FACT throughput \(.*\)/Throughput: \1/p' "$LOGF"
+    sed -n 's/^FACT boot_guest_ms \(.*\)/Guest boot to power-off: \1 ms/p' "$LOGF"
+    echo "Results:    $np passed, $nf failed, $ns skipped (console log: $LOGF)"
+    echo "============================================================="
+fi
+exit $rc
