@@ -222,7 +222,15 @@ run_guest() {
         return 1
     fi
     RG_T2=$(now_ms)
+    # Callers run this in $(...): keep the times where they can read them.
+    echo "RG_T0=$RG_T0 RG_T1=$RG_T1 RG_T2=$RG_T2" >"$XVM_RUN/$rg.times"
     guest_verdict "$rg" || { show_guest_log "$rg" >&2; return 1; }
+}
+
+# guest_times NAME: set RG_T0/1/2 from the last run_guest of NAME.
+guest_times() {
+    RG_T0=0 RG_T1=0 RG_T2=0
+    [ -f "$XVM_RUN/$1.times" ] && eval "$(cat "$XVM_RUN/$1.times")"
 }
 
 # check_written NAME IMG: the guest's XVM-GUEST-SHA equals the image's.

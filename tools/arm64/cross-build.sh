@@ -37,8 +37,15 @@ load_selected
     die "sysroot $SYSROOT has no Xen headers; rerun tools/arm64/fetch.sh"
 
 BUILD=${BUILD:-${XVM_CROSS_BUILD_DIR:-$CACHE/cross/$XEN_REL}}
+# A build dir configured from another source tree would rebuild the wrong
+# files (its dependency records name that tree): start it afresh.
+if [ -e "$BUILD/config.status" ] &&
+   [ "$(cat "$BUILD/.xvm-srcdir" 2>/dev/null)" != "$SRC" ]; then
+    rm -rf "$BUILD"
+fi
 mkdir -p "$BUILD"
 BUILD=$(cd "$BUILD" && pwd)
+printf '%s\n' "$SRC" >"$BUILD/.xvm-srcdir"
 case $BUILD/ in "$SRC"/*) die "build dir $BUILD is inside the source tree $SRC; pick one outside it" ;; esac
 
 T0=$(date +%s)

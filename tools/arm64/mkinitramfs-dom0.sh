@@ -44,6 +44,8 @@ build_base() {
     done
     # glibc dlopen()s libgcc_s for pthread_cancel (xl aborts without it).
     elfs+=("$(_find_lib "$ARM64_ROOT" libgcc_s.so.1 "")")
+    # xen-vhost-master's own libraries beyond the Xen ones (its QMP face).
+    elfs+=("$(_find_lib "$ARM64_ROOT" libjson-c.so.5 "")")
     copy_elf_closure "$ARM64_ROOT" "$T" "${elfs[@]}"
     ln -sf bash "$T/usr/bin/sh.bash"
     # trixie's virtiofsd lives in libexec; give it one well-known name.

@@ -22,6 +22,7 @@ stop_pid "$DAEMON_PID"; stop_pid "$QSD_PID"
 why=$(check_written $G "$IMG") || { fail $N "$why"; exit 0; }
 [ $alive = yes ] || { fail $N "the daemon died during the run: $(tail -n 3 "$DAEMON_LOG" | tr '\n' ' ')"; exit 0; }
 [ $nodying = yes ] || { fail $N "domain left behind after power-off: $(xl list | tail -n +2 | tr '\n' ' ')"; exit 0; }
+guest_times $G
 fact boot_guest_ms $((RG_T2 - RG_T0))
 note "xl create $((RG_T1 - RG_T0)) ms, whole guest run $((RG_T2 - RG_T0)) ms"
 relay_guest_facts $G
