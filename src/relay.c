@@ -464,6 +464,9 @@ relay_new(struct relay **out, struct hv *hv, struct loop *loop,
     if (!r->cfg.timeout_ms) {
         r->cfg.timeout_ms = 5000;
     }
+    if (!r->cfg.reconnect_giveup_ms) {
+        r->cfg.reconnect_giveup_ms = RELAY_RECONNECT_GIVEUP_MS;
+    }
     r->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT;
     snprintf(r->name, sizeof(r->name), "%s", cfg->name ? cfg->name : "virtio");
     r->socket_path = strdup(cfg->socket_path);

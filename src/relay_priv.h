@@ -17,6 +17,9 @@
 #include "vmmio.h"
 #include "vq.h"
 
+/* Default of relay_config.reconnect_giveup_ms. */
+#define RELAY_RECONNECT_GIVEUP_MS 15000u
+
 struct relay;
 struct relay_queue;
 struct shadow_queue;
