@@ -188,7 +188,8 @@ relay_conn_resume(struct relay *r)
         if (!q->started) {
             continue;
         }
-        rc = relay_queue_wire(r, q, true);
+        /* A queue started while disconnected has nothing to resume. */
+        rc = relay_queue_wire(r, q, q->handed);
         if (rc == -ENOTSUP) {
             relay_fail(r, "requests in flight cannot be recovered in this mode");
             rc = 0;

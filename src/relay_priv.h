@@ -57,6 +57,7 @@ struct relay_queue {
     unsigned idx;
     bool started;          /* guest ring live in this session */
     bool wired;            /* rings handed to the current connection */
+    bool handed;           /* rings handed to any connection this session */
     struct vq gvq;         /* the guest's ring */
     int kick_fd;           /* we write: backend's kick */
     int call_fd;           /* backend writes: completion */
