@@ -320,7 +320,7 @@ make_suite(void)
     CHECK_ADD(s, test_shadow_kill_storm, 60);
     CHECK_ADD(s, test_zerocopy_kill_needs_reset, 30);
     tcase_set_timeout(tc, 30);
-    tcase_add_loop_test(tc, test_backend_never_returns, 0, 1);
+    tcase_add_loop_test(tc, test_backend_never_returns, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }
