@@ -36,6 +36,11 @@ struct relay_config {
     uint32_t bounce_kib;     /* shadow bounce pool per queue; 0: 8192 */
     unsigned timeout_ms;     /* per backend request; 0: 5000 */
     /*
+     * A lost backend that has not come back after this long makes the
+     * device report DEVICE_NEEDS_RESET (retries go on); 0: 15000.
+     */
+    unsigned reconnect_giveup_ms;
+    /*
      * Config space: config_len bytes are read from the backend when it
      * offers the CONFIG protocol feature; otherwise `config` (if set) is
      * shown to the guest as is (e.g. a virtio-fs tag for virtiofsd).

@@ -197,6 +197,7 @@ relay_queue_wire(struct relay *r, struct relay_queue *q, bool resume)
         goto fail;
     }
     q->wired = true;
+    q->handed = true;
     if (r->backend_features & (1ULL << VHU_F_PROTOCOL_FEATURES)) {
         rc = vhu_set_vring_enable(r->conn, q->idx, true);
         if (rc < 0) {
@@ -260,6 +261,7 @@ relay_queue_start(struct relay *r, struct relay_queue *q)
         return rc;
     }
     q->started = true;
+    q->handed = false;
     if (r->conn) {
         rc = relay_queue_wire(r, q, false);
         if (rc < 0) {
@@ -463,6 +465,9 @@ relay_new(struct relay **out, struct hv *hv, struct loop *loop,
     }
     if (!r->cfg.timeout_ms) {
         r->cfg.timeout_ms = 5000;
+    }
+    if (!r->cfg.reconnect_giveup_ms) {
+        r->cfg.reconnect_giveup_ms = RELAY_RECONNECT_GIVEUP_MS;
     }
     r->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT;
     snprintf(r->name, sizeof(r->name), "%s", cfg->name ? cfg->name : "virtio");

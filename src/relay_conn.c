@@ -8,8 +8,9 @@
  *  - Losing it keeps every piece of guest state: queues are unwired, not
  *    stopped.  Reconnection is retried with a bounded exponential back-off
  *    (RELAY_RECONNECT_MIN_MS doubling to RELAY_RECONNECT_MAX_MS).  A
- *    backend that has not come back after RELAY_RECONNECT_GIVEUP_MS makes
- *    the device report DEVICE_NEEDS_RESET; retries go on, so a reset after
+ *    backend that has not come back after cfg.reconnect_giveup_ms
+ *    (default RELAY_RECONNECT_GIVEUP_MS) makes the device report
+ *    DEVICE_NEEDS_RESET; retries go on, so a reset after
  *    the backend returns brings the device back.
  *  - On a new connection the session (features, memory table) is sent
  *    again and every live queue is rewired with resume=true: the shadow
@@ -27,7 +28,6 @@
 
 #define RELAY_RECONNECT_MIN_MS 50u
 #define RELAY_RECONNECT_MAX_MS 1000u
-#define RELAY_RECONNECT_GIVEUP_MS 15000u
 
 static void relay_conn_on_event(void *opaque, uint32_t events);
 static void relay_conn_retry(void *opaque);
@@ -188,7 +188,8 @@ relay_conn_resume(struct relay *r)
         if (!q->started) {
             continue;
         }
-        rc = relay_queue_wire(r, q, true);
+        /* A queue started while disconnected has nothing to resume. */
+        rc = relay_queue_wire(r, q, q->handed);
         if (rc == -ENOTSUP) {
             relay_fail(r, "requests in flight cannot be recovered in this mode");
             rc = 0;
@@ -222,7 +223,7 @@ relay_conn_retry(void *opaque)
         relay_conn_close(r);
     }
     gone_ms = (log_now_ns() - r->lost_ns) / 1000000ULL;
-    if (gone_ms >= RELAY_RECONNECT_GIVEUP_MS &&
+    if (gone_ms >= r->cfg.reconnect_giveup_ms &&
         !(r->dev.status & VIRTIO_STATUS_NEEDS_RESET)) {
         relay_fail(r, "backend did not come back");
     }

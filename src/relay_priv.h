@@ -17,6 +17,9 @@
 #include "vmmio.h"
 #include "vq.h"
 
+/* Default of relay_config.reconnect_giveup_ms. */
+#define RELAY_RECONNECT_GIVEUP_MS 15000u
+
 struct relay;
 struct relay_queue;
 struct shadow_queue;
@@ -54,6 +57,7 @@ struct relay_queue {
     unsigned idx;
     bool started;          /* guest ring live in this session */
     bool wired;            /* rings handed to the current connection */
+    bool handed;           /* rings handed to any connection this session */
     struct vq gvq;         /* the guest's ring */
     int kick_fd;           /* we write: backend's kick */
     int call_fd;           /* backend writes: completion */

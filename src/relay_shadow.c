@@ -42,8 +42,21 @@ struct shadow_seg {
     uint32_t off; /* in the bounce pool */
 };
 
+/*
+ * One bounce-pool allocation, in allocation order.  A slot's head can be
+ * reused while an older allocation still holds the pool's tail, so the
+ * same head may appear twice: liveness is per allocation (`done`), never
+ * looked up through the slot.
+ */
+struct shadow_alloc {
+    uint16_t head;
+    bool done;
+    uint32_t end; /* pool offset just past the allocation */
+};
+
 struct shadow_slot {
     bool busy;
+    uint16_t fifo_pos; /* this chain's entry in shadow_queue.fifo */
     uint16_t guest_head;
     uint16_t ndesc;
     uint16_t nin;
@@ -68,7 +81,7 @@ struct shadow_queue {
     /* Pool allocator: live bytes are [tail, head) modulo wrap; heads of
      * the live allocations in allocation order in fifo[]. */
     uint32_t pool_head, pool_tail;
-    uint16_t *fifo;
+    struct shadow_alloc *fifo;
     uint16_t fifo_rd, fifo_n;
     unsigned inflight;
     bool has_pending;
@@ -266,9 +279,11 @@ shadow_queue_wire(struct relay *r, struct relay_queue *q, bool resume)
         uint16_t n = 0;
 
         for (uint16_t i = 0; i < sq->fifo_n; i++) {
-            uint16_t head = sq->fifo[(sq->fifo_rd + i) % sq->num];
+            const struct shadow_alloc *a =
+                &sq->fifo[(sq->fifo_rd + i) % sq->num];
+            uint16_t head = a->head;
 
-            if (sq->slot[head].busy) {
+            if (!a->done) {
                 st16(sq->avail + 4 + 2 * n, head);
                 n++;
             }
@@ -299,6 +314,9 @@ pool_alloc(struct shadow_queue *sq, uint16_t head, uint32_t len, uint32_t *off)
     if (sq->fifo_n == 0) {
         sq->pool_head = sq->pool_tail = start = 0;
     }
+    if (sq->fifo_n >= sq->num) {
+        return -EAGAIN; /* every fifo entry in use: wait for the oldest */
+    }
     if (sq->fifo_n == 0 || sq->pool_head > sq->pool_tail ||
         (sq->pool_head == sq->pool_tail && sq->fifo_n == 0)) {
         /* live region is [tail, head): room at the end, or wrap to 0 */
@@ -319,7 +337,8 @@ pool_alloc(struct shadow_queue *sq, uint16_t head, uint32_t len, uint32_t *off)
     s->pool_start = start;
     s->pool_end = *off + len;
     sq->pool_head = s->pool_end;
-    sq->fifo[(sq->fifo_rd + sq->fifo_n) % sq->num] = head;
+    s->fifo_pos = (uint16_t)((sq->fifo_rd + sq->fifo_n) % sq->num);
+    sq->fifo[s->fifo_pos] = (struct shadow_alloc){ head, false, s->pool_end };
     sq->fifo_n++;
     return 0;
 }
@@ -339,8 +358,8 @@ pool_unalloc(struct shadow_queue *sq, uint16_t head)
 static void
 pool_reclaim(struct shadow_queue *sq)
 {
-    while (sq->fifo_n > 0 && !sq->slot[sq->fifo[sq->fifo_rd]].busy) {
-        sq->pool_tail = sq->slot[sq->fifo[sq->fifo_rd]].pool_end;
+    while (sq->fifo_n > 0 && sq->fifo[sq->fifo_rd].done) {
+        sq->pool_tail = sq->fifo[sq->fifo_rd].end;
         sq->fifo_rd = (uint16_t)((sq->fifo_rd + 1) % sq->num);
         sq->fifo_n--;
     }
@@ -398,6 +417,7 @@ slot_release(struct shadow_queue *sq, uint16_t head)
         cur = next;
     }
     s->busy = false;
+    sq->fifo[s->fifo_pos].done = true;
     sq->inflight--;
     pool_reclaim(sq);
 }

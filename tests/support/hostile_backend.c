@@ -1,0 +1,542 @@
+/*
+ * Test support: a hostile vhost-user backend (see hostile_backend.h).
+ *
+ * One thread polls a stop eventfd, the listening socket (while no client
+ * is connected), the client socket and the ring's kick eventfd.  Memory
+ * regions from SET_MEM_TABLE are mapped; every address taken from the
+ * shared ring is checked against them before it is touched.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "hostile_backend.h"
+#include "vhu_wire.h"
+#include "vmmio.h"
+#include "vq.h"
+
+#define HB_MAX_PAYLOAD 1024u
+
+struct hb_region {
+    uint64_t gpa, len, uaddr;
+    uint8_t *map;
+    size_t map_len;
+    uint64_t map_off;
+};
+
+struct hostile {
+    struct hostile_config cfg;
+    char path[108];
+    int listen_fd, conn_fd, stop_fd, kick_fd, call_fd;
+    pthread_t thread;
+    int fault; /* enum hostile_fault, atomic */
+    unsigned connections, chains;
+    uint64_t protocol;
+    unsigned nreg;
+    struct hb_region reg[VHU_MAX_REGIONS];
+    uint16_t num, last_avail, used_idx;
+    uint64_t desc_ua, avail_ua, used_ua;
+};
+
+static int
+hb_fault(struct hostile *h)
+{
+    return __atomic_load_n(&h->fault, __ATOMIC_ACQUIRE);
+}
+
+static void
+hb_close(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+static void
+hb_unmap(struct hostile *h)
+{
+    for (unsigned i = 0; i < h->nreg; i++) {
+        munmap(h->reg[i].map, h->reg[i].map_len);
+    }
+    h->nreg = 0;
+}
+
+static void
+hb_drop_conn(struct hostile *h)
+{
+    hb_close(&h->conn_fd);
+    hb_close(&h->kick_fd);
+    hb_close(&h->call_fd);
+    hb_unmap(h);
+}
+
+/* Pointer for [addr, addr+len) in the backend's view (by gpa or uaddr). */
+static uint8_t *
+hb_ptr(struct hostile *h, uint64_t addr, uint64_t len, bool by_uaddr)
+{
+    for (unsigned i = 0; i < h->nreg; i++) {
+        struct hb_region *r = &h->reg[i];
+        uint64_t base = by_uaddr ? r->uaddr : r->gpa;
+
+        if (addr >= base && addr - base <= r->len && len <= r->len - (addr - base)) {
+            return r->map + r->map_off + (addr - base);
+        }
+    }
+    return NULL;
+}
+
+static bool
+hb_read(int fd, void *buf, size_t len, int *fds, unsigned *nfds)
+{
+    size_t done = 0;
+
+    while (done < len) {
+        union {
+            char buf[CMSG_SPACE(sizeof(int) * VHU_MAX_FDS)];
+            struct cmsghdr align;
+        } ctl;
+        struct iovec iov = { (char *)buf + done, len - done };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+                             .msg_control = ctl.buf,
+                             .msg_controllen = sizeof(ctl.buf) };
+        ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm;
+             cm = CMSG_NXTHDR(&mh, cm)) {
+            size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+            for (size_t i = 0; i < k; i++) {
+                int f;
+
+                memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+                if (*nfds < VHU_MAX_FDS) {
+                    fds[(*nfds)++] = f;
+                } else {
+                    close(f);
+                }
+            }
+        }
+        done += (size_t)n;
+    }
+    return true;
+}
+
+static void
+hb_reply(struct hostile *h, uint32_t req, const void *payload, uint32_t len)
+{
+    uint8_t buf[sizeof(struct vhu_wire_hdr) + 64];
+    struct vhu_wire_hdr hdr = { req, VHU_FLAG_VERSION | VHU_FLAG_REPLY, len };
+
+    memcpy(buf, &hdr, sizeof(hdr));
+    memcpy(buf + sizeof(hdr), payload, len);
+    if (send(h->conn_fd, buf, sizeof(hdr) + len, MSG_NOSIGNAL) < 0) {
+        hb_drop_conn(h);
+    }
+}
+
+static void
+hb_reply_u64(struct hostile *h, uint32_t req, uint64_t v)
+{
+    hb_reply(h, req, &v, sizeof(v));
+}
+
+static void
+hb_call(struct hostile *h)
+{
+    uint64_t one = 1;
+
+    if (h->call_fd >= 0 && write(h->call_fd, &one, sizeof(one)) < 0) {
+        return;
+    }
+}
+
+static void
+hb_push_used(uint8_t *used, uint16_t num, uint16_t *used_idx, uint32_t id,
+             uint32_t len)
+{
+    uint8_t *e = used + 4 + 8 * (*used_idx % num);
+
+    memcpy(e, &id, 4);
+    memcpy(e + 4, &len, 4);
+    (*used_idx)++;
+}
+
+/* Walk one chain: fill writable bytes; -1 on a chain we cannot follow. */
+static int64_t
+hb_serve_chain(struct hostile *h, const uint8_t *desc, uint16_t head)
+{
+    uint64_t writable = 0;
+    uint16_t i = head;
+
+    for (unsigned n = 0; n < h->num; n++) {
+        const uint8_t *d = desc + 16 * i;
+        uint64_t addr;
+        uint32_t len;
+        uint16_t flags, next;
+        uint8_t *p;
+
+        memcpy(&addr, d, 8);
+        memcpy(&len, d + 8, 4);
+        memcpy(&flags, d + 12, 2);
+        memcpy(&next, d + 14, 2);
+        if (flags & VQ_DESC_F_INDIRECT) {
+            return -1; /* never offered: the relay must not use it */
+        }
+        p = hb_ptr(h, addr, len, false);
+        if (!p) {
+            return -1;
+        }
+        if (flags & VQ_DESC_F_WRITE) {
+            memset(p, h->cfg.fill, len);
+            writable += len;
+        }
+        if (!(flags & VQ_DESC_F_NEXT)) {
+            return (int64_t)writable;
+        }
+        if (next >= h->num) {
+            return -1;
+        }
+        i = next;
+    }
+    return -1;
+}
+
+static void
+hb_ring(struct hostile *h)
+{
+    uint8_t *desc = hb_ptr(h, h->desc_ua, VQ_DESC_BYTES(h->num), true);
+    uint8_t *avail = hb_ptr(h, h->avail_ua, VQ_AVAIL_BYTES(h->num), true);
+    uint8_t *used = hb_ptr(h, h->used_ua, VQ_USED_BYTES(h->num), true);
+    int fault = hb_fault(h);
+    uint16_t aidx, first = 0;
+    unsigned batch = 0;
+
+    if (!desc || !avail || !used || h->num == 0) {
+        return;
+    }
+    memcpy(&aidx, avail + 2, 2);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    while (h->last_avail != aidx) {
+        uint16_t head;
+        int64_t w;
+        uint32_t id, len;
+
+        memcpy(&head, avail + 4 + 2 * (h->last_avail % h->num), 2);
+        h->last_avail++;
+        __atomic_fetch_add(&h->chains, 1, __ATOMIC_RELEASE);
+        if (fault == HOSTILE_CLOSE_ON_KICK) {
+            __atomic_store_n(&h->fault, HOSTILE_NONE, __ATOMIC_RELEASE);
+            hb_drop_conn(h);
+            return;
+        }
+        if (fault == HOSTILE_HOLD || head >= h->num) {
+            continue;
+        }
+        w = hb_serve_chain(h, desc, head);
+        if (w < 0) {
+            continue;
+        }
+        id = head;
+        len = (uint32_t)w;
+        if (batch == 0) {
+            first = head;
+        }
+        switch (fault) {
+        case HOSTILE_BAD_ID:
+            id = (uint32_t)((head + h->num / 2) % h->num);
+            break;
+        case HOSTILE_DUP_ID:
+            id = first;
+            break;
+        case HOSTILE_BIG_LEN:
+            len += 4096;
+            break;
+        default:
+            break;
+        }
+        batch++;
+        hb_push_used(used, h->num, &h->used_idx, id, len);
+    }
+    if (batch == 0) {
+        return;
+    }
+    if (fault == HOSTILE_JUMP_IDX) {
+        h->used_idx = (uint16_t)(h->used_idx + 1000);
+    }
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    memcpy(used + 2, &h->used_idx, 2);
+    hb_call(h);
+}
+
+static void
+hb_mem_table(struct hostile *h, const uint8_t *p, uint32_t size, int *fds,
+             unsigned nfds)
+{
+    struct vhu_wire_mem_hdr mh;
+
+    hb_unmap(h);
+    if (size < sizeof(mh)) {
+        return;
+    }
+    memcpy(&mh, p, sizeof(mh));
+    for (unsigned i = 0; i < mh.nregions && i < nfds && i < VHU_MAX_REGIONS &&
+                         sizeof(mh) + (i + 1) * sizeof(struct vhu_wire_region) <= size;
+         i++) {
+        struct vhu_wire_region wr;
+        struct hb_region *r = &h->reg[h->nreg];
+
+        memcpy(&wr, p + sizeof(mh) + i * sizeof(wr), sizeof(wr));
+        r->gpa = wr.gpa;
+        r->len = wr.size;
+        r->uaddr = wr.uaddr;
+        r->map_off = wr.mmap_off;
+        r->map_len = (size_t)(wr.size + wr.mmap_off);
+        r->map = mmap(NULL, r->map_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+                      fds[i], 0);
+        if (r->map != MAP_FAILED) {
+            h->nreg++;
+        }
+    }
+}
+
+/* One message from the relay; false when the connection is gone. */
+static bool
+hb_message(struct hostile *h)
+{
+    struct vhu_wire_hdr hdr;
+    uint8_t p[HB_MAX_PAYLOAD];
+    int fds[VHU_MAX_FDS];
+    unsigned nfds = 0;
+    bool reply_ack;
+    uint64_t u = 0;
+
+    if (!hb_read(h->conn_fd, &hdr, sizeof(hdr), fds, &nfds) ||
+        hdr.size > sizeof(p) || !hb_read(h->conn_fd, p, hdr.size, fds, &nfds)) {
+        for (unsigned i = 0; i < nfds; i++) {
+            close(fds[i]);
+        }
+        return false;
+    }
+    if (hdr.size >= 8) {
+        memcpy(&u, p, 8);
+    }
+    if (hb_fault(h) == HOSTILE_HOLD) {
+        for (unsigned i = 0; i < nfds; i++) {
+            close(fds[i]);
+        }
+        return true; /* read, never answered */
+    }
+    reply_ack = (hdr.flags & VHU_FLAG_NEED_REPLY) &&
+                (h->protocol & (1ULL << VHU_PF_REPLY_ACK));
+    switch (hdr.request) {
+    case VHU_REQ_GET_FEATURES:
+        hb_reply_u64(h, hdr.request, (1ULL << VIRTIO_F_VERSION_1) |
+                                         (1ULL << VHU_F_PROTOCOL_FEATURES));
+        reply_ack = false;
+        break;
+    case VHU_REQ_GET_PROTOCOL_FEATURES:
+        hb_reply_u64(h, hdr.request, 1ULL << VHU_PF_REPLY_ACK);
+        reply_ack = false;
+        break;
+    case VHU_REQ_SET_PROTOCOL_FEATURES:
+        h->protocol = u;
+        break;
+    case VHU_REQ_SET_MEM_TABLE:
+        hb_mem_table(h, p, hdr.size, fds, nfds);
+        break;
+    case VHU_REQ_SET_VRING_NUM:
+        h->num = (uint16_t)(u >> 32);
+        break;
+    case VHU_REQ_SET_VRING_BASE:
+        h->last_avail = h->used_idx = (uint16_t)(u >> 32);
+        break;
+    case VHU_REQ_SET_VRING_ADDR: {
+        struct vhu_wire_addr a;
+
+        if (hdr.size >= sizeof(a)) {
+            memcpy(&a, p, sizeof(a));
+            h->desc_ua = a.desc;
+            h->avail_ua = a.avail;
+            h->used_ua = a.used;
+        }
+        break;
+    }
+    case VHU_REQ_SET_VRING_KICK:
+        hb_close(&h->kick_fd);
+        if (nfds > 0) {
+            h->kick_fd = fds[0];
+            nfds = 0;
+        }
+        break;
+    case VHU_REQ_SET_VRING_CALL:
+        hb_close(&h->call_fd);
+        if (nfds > 0) {
+            h->call_fd = fds[0];
+            nfds = 0;
+        }
+        break;
+    case VHU_REQ_GET_VRING_BASE: {
+        struct vhu_wire_state st = { (uint32_t)u, h->last_avail };
+
+        hb_close(&h->kick_fd);
+        hb_reply(h, hdr.request, &st, sizeof(st));
+        reply_ack = false;
+        break;
+    }
+    default:
+        break;
+    }
+    for (unsigned i = 0; i < nfds; i++) {
+        close(fds[i]);
+    }
+    if (reply_ack && h->conn_fd >= 0) {
+        hb_reply_u64(h, hdr.request, 0);
+    }
+    return h->conn_fd >= 0;
+}
+
+static void
+hb_accept(struct hostile *h)
+{
+    int fd = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+    if (fd < 0) {
+        return;
+    }
+    h->conn_fd = fd;
+    h->protocol = 0;
+    h->num = 0;
+    h->last_avail = h->used_idx = 0;
+    __atomic_fetch_add(&h->connections, 1, __ATOMIC_RELEASE);
+}
+
+static void *
+hb_main(void *arg)
+{
+    struct hostile *h = arg;
+
+    for (;;) {
+        struct pollfd pfd[3] = {
+            { .fd = h->stop_fd, .events = POLLIN },
+            { .fd = h->conn_fd >= 0 ? h->conn_fd : h->listen_fd,
+              .events = POLLIN },
+            { .fd = h->kick_fd, .events = POLLIN },
+        };
+
+        if (poll(pfd, 3, 1000) < 0 && errno != EINTR) {
+            break;
+        }
+        if (pfd[0].revents) {
+            break;
+        }
+        if (pfd[1].revents) {
+            if (h->conn_fd < 0) {
+                hb_accept(h);
+            } else if (!hb_message(h)) {
+                hb_drop_conn(h);
+            }
+            continue; /* fds may have changed */
+        }
+        if (pfd[2].revents && h->kick_fd >= 0) {
+            uint64_t n;
+
+            if (read(h->kick_fd, &n, sizeof(n)) < 0 && errno != EAGAIN) {
+                hb_close(&h->kick_fd);
+            }
+            hb_ring(h);
+        }
+    }
+    return NULL;
+}
+
+int
+hostile_start(struct hostile **out, const struct hostile_config *cfg)
+{
+    struct hostile *h = calloc(1, sizeof(*h));
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int rc;
+
+    if (!h) {
+        return -ENOMEM;
+    }
+    h->cfg = *cfg;
+    h->listen_fd = h->conn_fd = h->kick_fd = h->call_fd = -1;
+    snprintf(h->path, sizeof(h->path), "%s", cfg->sock_path);
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", cfg->sock_path);
+    unlink(h->path);
+    h->stop_fd = eventfd(0, EFD_CLOEXEC);
+    h->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (h->stop_fd < 0 || h->listen_fd < 0 ||
+        bind(h->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+        listen(h->listen_fd, 4) < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    if (pthread_create(&h->thread, NULL, hb_main, h) != 0) {
+        rc = -EAGAIN;
+        goto fail;
+    }
+    *out = h;
+    return 0;
+
+fail:
+    hb_close(&h->listen_fd);
+    hb_close(&h->stop_fd);
+    unlink(h->path);
+    free(h);
+    return rc;
+}
+
+void
+hostile_stop(struct hostile *h)
+{
+    uint64_t one = 1;
+
+    if (!h) {
+        return;
+    }
+    if (write(h->stop_fd, &one, sizeof(one)) == sizeof(one)) {
+        pthread_join(h->thread, NULL);
+    }
+    hb_drop_conn(h);
+    hb_close(&h->listen_fd);
+    hb_close(&h->stop_fd);
+    unlink(h->path);
+    free(h);
+}
+
+void
+hostile_set_fault(struct hostile *h, enum hostile_fault f)
+{
+    __atomic_store_n(&h->fault, (int)f, __ATOMIC_RELEASE);
+}
+
+unsigned
+hostile_connections(const struct hostile *h)
+{
+    return __atomic_load_n(&h->connections, __ATOMIC_ACQUIRE);
+}
+
+unsigned
+hostile_chains_seen(const struct hostile *h)
+{
+    return __atomic_load_n(&h->chains, __ATOMIC_ACQUIRE);
+}
