@@ -39,6 +39,9 @@ struct blkd_privcmd_mmapbatch_v2 {
     const uint64_t *arr; /* guest frame numbers */
     int *err;           /* per-page result */
 };
+_Static_assert(sizeof(void *) != 8 ||
+                   sizeof(struct blkd_privcmd_mmapbatch_v2) == 32,
+               "privcmd_mmapbatch_v2 ABI on 64-bit");
 #define BLKD_IOCTL_PRIVCMD_MMAPBATCH_V2                                        \
     _IOC(_IOC_NONE, 'P', 4, sizeof(struct blkd_privcmd_mmapbatch_v2))
 
