@@ -1,0 +1,168 @@
+/*
+ * blkd: xvm-test-blkd, a small vhost-user-blk backend of our own.
+ *
+ * It exists to prove the zero-copy path on real Xen: no packaged backend
+ * speaks the XEN_MMAP protocol feature, this one does (--xen-mmap).  It is
+ * a test tool, not a product: one queue, one frontend at a time,
+ * synchronous I/O in a single poll() loop.
+ *
+ * Pieces: blkd_main.c (command line, socket, loop), blkd_msg.c (the
+ * vhost-user server side: framing, one table of per-request rules,
+ * handlers), blkd_mem.c (the memory table: mappings, address translation
+ * and a struct hv over them so the project's vq walker does the ring
+ * work), blkd_xen.c (only the XEN_MMAP FOREIGN mapping through
+ * /dev/xen/privcmd), blkd_io.c (virtio-blk requests on the image).
+ *
+ * Trust boundary: the frontend and the guest are both untrusted.  Every
+ * message is checked (header, payload size, fd count, ring index) before
+ * a handler sees it; guest memory is reached only through bounds-checked
+ * region lookups (hv_layout_find) over what the frontend let us map.
+ */
+#ifndef XVM_TEST_BLKD_H
+#define XVM_TEST_BLKD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "hv.h"
+#include "vq.h"
+
+#define BLKD_NR_QUEUES 1u
+#define BLKD_SECTOR 512u
+#define BLKD_SEG_MAX 128u
+#define BLKD_CONFIG_LEN 60u /* struct virtio_blk_config up to unused1[3] */
+#define BLKD_ID_BYTES 20u   /* VIRTIO_BLK_ID_BYTES */
+#define BLKD_XEN_PAGE 4096u
+#define BLKD_MAX_IOV 1024u   /* data pieces of one request */
+
+/* Virtio-blk feature and request codes (virtio spec 5.2). */
+#define BLKD_F_SEG_MAX 2
+#define BLKD_F_BLK_SIZE 6
+#define BLKD_F_FLUSH 9
+#define BLKD_F_VERSION_1 32
+#define BLKD_T_IN 0u
+#define BLKD_T_OUT 1u
+#define BLKD_T_FLUSH 4u
+#define BLKD_T_GET_ID 8u
+#define BLKD_S_OK 0u
+#define BLKD_S_IOERR 1u
+#define BLKD_S_UNSUPP 2u
+
+/* One mapped region of the frontend's memory table. */
+struct blkd_region {
+    uint64_t gpa;
+    uint64_t len;
+    uint64_t uaddr;
+    void *map;          /* what munmap() gets */
+    size_t map_len;
+    uint8_t *host;      /* gpa's byte in our address space */
+};
+
+/*
+ * The memory table.  `hv` is a struct hv whose RAM layout is the regions'
+ * gpa ranges (bank i == reg[i], sorted by gpa), so hv_mem_read/write and
+ * the vq walker work on it unchanged.
+ */
+struct blkd_mem {
+    struct hv hv;
+    unsigned nr;
+    struct blkd_region reg[HV_MAX_BANKS];
+};
+
+struct blkd_vring {
+    uint16_t num;
+    uint16_t base;        /* next avail index while stopped */
+    bool has_addr;
+    uint64_t desc_ua, avail_ua, used_ua;
+    int kick_fd, call_fd, err_fd;
+    bool enabled;
+    bool live;            /* vq initialised over the current table */
+    bool more;            /* chains left after the last batch */
+    struct vq vq;
+};
+
+struct blkd {
+    /* configuration */
+    const char *sock_path;
+    bool xen_mmap;
+    bool once;
+    /* the image */
+    int img_fd;
+    uint64_t img_bytes;   /* whole sectors only */
+    /* the connection */
+    int listen_fd, conn_fd;
+    uint64_t features;    /* acked by SET_FEATURES */
+    uint64_t protocol;    /* acked by SET_PROTOCOL_FEATURES */
+    struct blkd_mem mem;
+    struct blkd_vring vr[BLKD_NR_QUEUES];
+    struct vq_chain *chain; /* scratch for one request */
+    struct iovec iov[BLKD_MAX_IOV]; /* scratch for its data */
+    struct log_ratelimit rl;
+};
+
+/* --- blkd_msg.c --- */
+
+/* Device features offered by GET_FEATURES. */
+uint64_t blkd_features_offered(const struct blkd *d);
+/* Protocol features offered by GET_PROTOCOL_FEATURES. */
+uint64_t blkd_protocol_offered(const struct blkd *d);
+/*
+ * Read and handle one message from the connection.  0, or -errno when the
+ * connection must be dropped (hang-up, protocol violation).
+ */
+int blkd_msg_handle(struct blkd *d);
+/* Forget per-connection state (rings, memory, features). */
+void blkd_conn_reset(struct blkd *d);
+
+/* --- blkd_mem.c --- */
+
+/* An empty table whose hv has no RAM. */
+void blkd_mem_init(struct blkd_mem *m);
+/* Unmap every region; the table is empty afterwards. */
+void blkd_mem_clear(struct blkd_mem *m);
+
+/* One region as it came off the wire, before mapping. */
+struct blkd_mem_wire {
+    uint64_t gpa, len, uaddr, mmap_off;
+    uint32_t xen_flags; /* 0 for the plain layout */
+    uint32_t xen_domid;
+    int fd;
+};
+
+/*
+ * Map n wire regions into a new table *out (sorted by gpa).  Checks sizes,
+ * overflow, overlap (by gpa and by uaddr), the fd's size for plain
+ * regions, and the flags for Xen ones.  0 or -errno; on failure *out is
+ * empty.  The fds are not closed.
+ */
+int blkd_mem_map(struct blkd_mem *out, const struct blkd_mem_wire *w,
+                 unsigned n);
+/*
+ * Translate a frontend userspace address range to a gpa: the whole
+ * [uaddr, uaddr+len) inside one region.  0 or -EFAULT.
+ */
+int blkd_mem_ua_to_gpa(const struct blkd_mem *m, uint64_t uaddr, uint64_t len,
+                       uint64_t *gpa);
+/* Host pointer to [gpa, gpa+len) if wholly inside one region, else NULL. */
+void *blkd_mem_ptr(struct blkd_mem *m, uint64_t gpa, uint64_t len);
+
+/* --- blkd_xen.c --- */
+
+/*
+ * Map a XEN_MMAP FOREIGN region: mmap the privcmd fd (offset 0, len
+ * bytes), then populate it with IOCTL_PRIVCMD_MMAPBATCH_V2 for the guest
+ * frames gpa>>12 ...  Sets r->map/map_len/host.  0 or -errno.
+ */
+int blkd_xen_map_foreign(struct blkd_region *r, int fd, uint32_t domid);
+
+/* --- blkd_io.c --- */
+
+/*
+ * Process available chains of ring `vr` (up to its size per call), push
+ * them used, and signal the call eventfd when the guest wants it.
+ */
+void blkd_io_process(struct blkd *d, struct blkd_vring *vr);
+
+#endif

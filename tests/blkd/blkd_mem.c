@@ -1,0 +1,289 @@
+/*
+ * blkd_mem: the frontend's memory table, mapped into the backend.
+ *
+ * Trust boundary: every region field came from the frontend.  Lengths,
+ * overflow, overlap and (for plain regions) the fd's real size are
+ * checked before mmap(), so a later access can neither leave a mapping
+ * nor fault on a file hole beyond its end.  After that, the only way to
+ * guest memory is hv_layout_find() over the regions' gpa ranges: through
+ * the struct hv below (vq walker) or blkd_mem_ptr() (request data).
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "blkd.h"
+#include "log.h"
+#include "vhu.h"
+
+static struct blkd_mem *
+blkd_mem_of(struct hv *hv)
+{
+    return (struct blkd_mem *)((char *)hv - offsetof(struct blkd_mem, hv));
+}
+
+static int
+blkd_hv_read(struct hv *hv, unsigned bank, uint64_t off, void *buf,
+             size_t len)
+{
+    memcpy(buf, blkd_mem_of(hv)->reg[bank].host + off, len);
+    return 0;
+}
+
+static int
+blkd_hv_write(struct hv *hv, unsigned bank, uint64_t off, const void *buf,
+              size_t len)
+{
+    memcpy(blkd_mem_of(hv)->reg[bank].host + off, buf, len);
+    return 0;
+}
+
+static int
+blkd_hv_regions(struct hv *hv, struct hv_region *out, unsigned max)
+{
+    (void)hv;
+    (void)out;
+    (void)max;
+    return -EOPNOTSUPP;
+}
+
+static int
+blkd_hv_mmio_add(struct hv *hv, uint64_t base, uint64_t len, hv_mmio_fn fn,
+                 void *opaque)
+{
+    (void)hv;
+    (void)base;
+    (void)len;
+    (void)fn;
+    (void)opaque;
+    return -EOPNOTSUPP;
+}
+
+static void
+blkd_hv_mmio_del(struct hv *hv, uint64_t base)
+{
+    (void)hv;
+    (void)base;
+}
+
+static int
+blkd_hv_irq_set(struct hv *hv, unsigned irq, bool level)
+{
+    (void)hv;
+    (void)irq;
+    (void)level;
+    return -EOPNOTSUPP;
+}
+
+static void
+blkd_hv_free(struct hv *hv)
+{
+    (void)hv; /* the table is owned by struct blkd */
+}
+
+static const struct hv_ops blkd_hv_ops = {
+    .name = "blkd",
+    .mem_read = blkd_hv_read,
+    .mem_write = blkd_hv_write,
+    .mem_regions = blkd_hv_regions,
+    .mmio_add = blkd_hv_mmio_add,
+    .mmio_del = blkd_hv_mmio_del,
+    .irq_set = blkd_hv_irq_set,
+    .free = blkd_hv_free,
+};
+
+void
+blkd_mem_init(struct blkd_mem *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->hv.ops = &blkd_hv_ops;
+    snprintf(m->hv.name, sizeof(m->hv.name), "blkd");
+}
+
+void
+blkd_mem_clear(struct blkd_mem *m)
+{
+    for (unsigned i = 0; i < m->nr; i++) {
+        if (m->reg[i].map) {
+            munmap(m->reg[i].map, m->reg[i].map_len);
+        }
+    }
+    blkd_mem_init(m);
+}
+
+/* A plain region: mmap(fd) at mmap_off, after checking the fd is big enough. */
+static int
+blkd_mem_map_plain(struct blkd_region *r, const struct blkd_mem_wire *w)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    uint64_t delta, map_off;
+    struct stat st;
+    void *p;
+
+    if (pg <= 0) {
+        return -EINVAL;
+    }
+    if (fstat(w->fd, &st) < 0) {
+        return -errno;
+    }
+    if (w->mmap_off > UINT64_MAX - w->len) {
+        log_err("blkd: region mmap_offset %#" PRIx64 " + size wraps",
+                w->mmap_off);
+        return -EINVAL;
+    }
+    /* A region past the end of a file would fault (SIGBUS) on access. */
+    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < w->mmap_off + w->len) {
+        log_err("blkd: region needs %" PRIu64 " bytes of its fd, which has %"
+                PRIu64, w->mmap_off + w->len, (uint64_t)st.st_size);
+        return -EINVAL;
+    }
+    map_off = w->mmap_off & ~(uint64_t)(pg - 1);
+    delta = w->mmap_off - map_off;
+    if (w->len > SIZE_MAX - delta || map_off > (uint64_t)INT64_MAX) {
+        return -EINVAL;
+    }
+    p = mmap(NULL, (size_t)(w->len + delta), PROT_READ | PROT_WRITE,
+             MAP_SHARED, w->fd, (off_t)map_off);
+    if (p == MAP_FAILED) {
+        int rc = -errno;
+
+        log_err("blkd: mmap of a %" PRIu64 "-byte region: %s", w->len,
+                strerror(errno));
+        return rc;
+    }
+    r->map = p;
+    r->map_len = (size_t)(w->len + delta);
+    r->host = (uint8_t *)p + delta;
+    return 0;
+}
+
+static int
+blkd_mem_check_wire(const struct blkd_mem_wire *w, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        if (w[i].len == 0 || w[i].gpa > UINT64_MAX - w[i].len ||
+            w[i].uaddr > UINT64_MAX - w[i].len || w[i].len > SIZE_MAX) {
+            log_err("blkd: region %u (gpa %#" PRIx64 ", size %#" PRIx64
+                    ", uaddr %#" PRIx64 ") is empty or wraps",
+                    i, w[i].gpa, w[i].len, w[i].uaddr);
+            return -EINVAL;
+        }
+        for (unsigned j = 0; j < i; j++) {
+            /* Userspace ranges must not overlap either: translation of ring
+             * addresses would be ambiguous. */
+            if (w[i].uaddr < w[j].uaddr + w[j].len &&
+                w[j].uaddr < w[i].uaddr + w[i].len) {
+                log_err("blkd: regions %u and %u overlap in userspace "
+                        "addresses", j, i);
+                return -EINVAL;
+            }
+        }
+    }
+    return 0;
+}
+
+int
+blkd_mem_map(struct blkd_mem *out, const struct blkd_mem_wire *w, unsigned n)
+{
+    unsigned order[HV_MAX_BANKS];
+    int rc;
+
+    blkd_mem_init(out);
+    if (n == 0 || n > HV_MAX_BANKS) {
+        log_err("blkd: memory table with %u regions (we map 1..%u)", n,
+                HV_MAX_BANKS);
+        return -EINVAL;
+    }
+    rc = blkd_mem_check_wire(w, n);
+    if (rc < 0) {
+        return rc;
+    }
+    /* Sort by gpa (insertion sort of indices); the layout wants order. */
+    for (unsigned i = 0; i < n; i++) {
+        unsigned j = i;
+
+        while (j > 0 && w[order[j - 1]].gpa > w[i].gpa) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = i;
+    }
+    for (unsigned k = 0; k < n; k++) {
+        const struct blkd_mem_wire *wi = &w[order[k]];
+        struct blkd_region *r = &out->reg[k];
+
+        rc = hv_layout_add(&out->hv.ram, wi->gpa, wi->len);
+        if (rc < 0) {
+            log_err("blkd: region gpa %#" PRIx64 " size %#" PRIx64
+                    " overlaps another", wi->gpa, wi->len);
+            goto fail_unmap;
+        }
+        r->gpa = wi->gpa;
+        r->len = wi->len;
+        r->uaddr = wi->uaddr;
+        out->nr = k + 1;
+        if (wi->xen_flags == 0) {
+            rc = blkd_mem_map_plain(r, wi);
+        } else if ((wi->xen_flags & ~VHU_XEN_MMAP_NO_ADVANCE_MAP) ==
+                   VHU_XEN_MMAP_FOREIGN) {
+            if (wi->mmap_off != 0) {
+                log_err("blkd: FOREIGN region with mmap_offset %#" PRIx64
+                        " (privcmd is mapped at 0)", wi->mmap_off);
+                rc = -EINVAL;
+            } else {
+                rc = blkd_xen_map_foreign(r, wi->fd, wi->xen_domid);
+            }
+        } else {
+            log_err("blkd: xen_mmap_flags %#x: only FOREIGN mappings are "
+                    "supported", wi->xen_flags);
+            rc = -EOPNOTSUPP;
+        }
+        if (rc < 0) {
+            goto fail_unmap;
+        }
+        log_info("blkd: region %u: gpa %#" PRIx64 "..%#" PRIx64 " uaddr %#"
+                 PRIx64 "%s", k, r->gpa, r->gpa + r->len - 1, r->uaddr,
+                 wi->xen_flags ? " (xen foreign)" : "");
+    }
+    return 0;
+
+fail_unmap:
+    blkd_mem_clear(out);
+    return rc;
+}
+
+int
+blkd_mem_ua_to_gpa(const struct blkd_mem *m, uint64_t uaddr, uint64_t len,
+                   uint64_t *gpa)
+{
+    for (unsigned i = 0; i < m->nr; i++) {
+        const struct blkd_region *r = &m->reg[i];
+
+        /* Subtract, then compare: no sum of frontend values can wrap. */
+        if (uaddr >= r->uaddr && uaddr - r->uaddr < r->len &&
+            len <= r->len - (uaddr - r->uaddr)) {
+            *gpa = r->gpa + (uaddr - r->uaddr);
+            return 0;
+        }
+    }
+    return -EFAULT;
+}
+
+void *
+blkd_mem_ptr(struct blkd_mem *m, uint64_t gpa, uint64_t len)
+{
+    unsigned bank;
+    uint64_t off;
+
+    if (hv_layout_find(&m->hv.ram, gpa, len, &bank, &off) < 0) {
+        return NULL;
+    }
+    return m->reg[bank].host + off;
+}
