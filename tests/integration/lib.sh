@@ -140,6 +140,17 @@ start_qsd() {
     wait_sock "$2" 10 || { echo "qemu-storage-daemon did not create $2: $(tail -n 3 "$XVM_RUN/qsd-$(basename "$2").log")"; return 1; }
 }
 
+# start_test_blkd IMG SOCK: the project's vhost-user-blk backend that maps
+# guest RAM itself (XEN_MMAP). Sets QSD_PID (stopped like qemu-storage-daemon).
+start_test_blkd() {
+    mkdir -p "$(dirname "$2")"; rm -f "$2"
+    [ -x /xvm/bin/xvm-test-blkd ] || { echo "/xvm/bin/xvm-test-blkd missing (not cross-built?)"; return 1; }
+    /xvm/bin/xvm-test-blkd --socket "$2" --image "$1" --xen-mmap \
+        >>"$XVM_RUN/blkd-$(basename "$2").log" 2>&1 &
+    QSD_PID=$!
+    wait_sock "$2" 10 || { echo "xvm-test-blkd did not create $2: $(tail -n 3 "$XVM_RUN/blkd-$(basename "$2").log")"; return 1; }
+}
+
 # start_virtiofsd DIR SOCK: sets FSD_PID. C virtiofsd (bookworm) or Rust (trixie).
 start_virtiofsd() {
     mkdir -p "$(dirname "$2")" "$1"; rm -f "$2"

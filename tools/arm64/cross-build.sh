@@ -78,5 +78,7 @@ file "$BIN" | grep -q 'aarch64' || die "$BIN is not an aarch64 binary: $(file -b
 log "cross build OK in $(( $(date +%s) - T0 )) s: $(file -b "$BIN" | cut -d, -f1-2)"
 if [ -n "$OUT" ]; then
     mkdir -p "$(dirname "$OUT")"; cp "$BIN" "$OUT"; BIN=$(cd "$(dirname "$OUT")" && pwd)/$(basename "$OUT")
+    # The project's XEN_MMAP test backend travels next to the daemon.
+    [ -f "$BUILD/tests/xvm-test-blkd" ] && cp "$BUILD/tests/xvm-test-blkd" "$(dirname "$BIN")/"
 fi
 echo "$BIN"

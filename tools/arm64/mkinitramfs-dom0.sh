@@ -80,6 +80,10 @@ cp "$GUEST_INITRD" "$O/xvm/guest/initrd.img"
 if [ -n "$DAEMON" ]; then
     [ -f "$DAEMON" ] || die "daemon binary $DAEMON not found"
     install -m 0755 "$DAEMON" "$O/xvm/bin/xen-vhost-master"
+    # the XEN_MMAP-capable test backend (zero-copy scenario), if built
+    blkd=$(dirname "$DAEMON")/xvm-test-blkd
+    [ -f "$blkd" ] || blkd=$(dirname "$DAEMON")/../tests/xvm-test-blkd
+    [ -f "$blkd" ] && install -m 0755 "$blkd" "$O/xvm/bin/xvm-test-blkd"
 fi
 cp -r "$TOP_SRCDIR/tests/integration/." "$O/xvm/tests/"
 rm -f "$O/xvm/tests/integration.am"

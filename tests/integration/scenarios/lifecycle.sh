@@ -11,6 +11,10 @@ mk_image "$IMG"
 start_qsd "$IMG" "$SOCK" || { fail $N "backend did not start"; exit 0; }
 : >"$CFG"; dev_config "$CFG" $G "$SOCK"
 start_daemon $N --config="$CFG" || { stop_pid "$QSD_PID"; exit 0; }
+# The service's own fds and mappings (workers come and go with guests).
+fds() { ls /proc/"$DAEMON_PID"/fd 2>/dev/null | wc -l; }
+maps() { wc -l </proc/"$DAEMON_PID"/maps 2>/dev/null || echo 0; }
+fd0=$(fds) map0=$(maps)
 bad=""
 i=0
 while [ $i -lt 5 ] && [ -z "$bad" ]; do
@@ -29,6 +33,12 @@ while [ $i -lt 5 ] && [ -z "$bad" ]; do
     no_dying_domains || { bad="round $i: domain left behind: $(xl list | tail -n +2 | tr '\n' ' ')"; break; }
     daemon_alive || { bad="round $i: daemon died: $(tail -n 3 "$DAEMON_LOG" | tr '\n' ' ')"; break; }
 done
+sleep 1
+fd1=$(fds) map1=$(maps)
+note "service fds $fd0 -> $fd1, mappings $map0 -> $map1 after $i rounds"
+fact lifecycle "fds $fd0 -> $fd1, mappings $map0 -> $map1 over $i create/destroy rounds"
+[ -n "$bad" ] || [ "$fd1" -le "$fd0" ] || bad="service fds grew from $fd0 to $fd1"
+[ -n "$bad" ] || [ "$map1" -le "$map0" ] || bad="service mappings grew from $map0 to $map1"
 stop_pid "$DAEMON_PID"; stop_pid "$QSD_PID"
 [ -z "$bad" ] || { fail $N "$bad"; exit 0; }
 pass $N
