@@ -80,7 +80,7 @@ timeout -k 10 "$TMO" qemu-system-aarch64 \
     -kernel "$XEN_IMAGE" -append "$XEN_ARGS" \
     -device guest-loader,addr=0x49000000,kernel="$KERNEL",bootargs="$DOM0_ARGS" \
     -device guest-loader,addr=0x50000000,initrd="$WORK/dom0.cpio.gz" \
-    </dev/null 2>&1 | tr -d '\r' | tee "$LOGF" | grep --line-buffered -E \
+    </dev/null 2>&1 | sed -u 's/\r//g' | tee "$LOGF" | grep --line-buffered -E \
     '^(PASS|FAIL|SKIP|NOTE) |XVM-(DOM0|SCENARIO|TIME|SUMMARY|BEGIN|END|POWEROFF)|Kernel panic|\(XEN\) \*\*\*' >&2
 QRC=${PIPESTATUS[0]}
 set -e

@@ -6,6 +6,10 @@
 # --host=aarch64-linux-gnu in a build dir outside the source tree.
 #
 # Usage: cross-build.sh [-S SRCDIR] [-B BUILDDIR] [-o OUT] [--no-fetch]
+#                       [--release trixie|bookworm]
+#   --release  build against that release's libxen-dev (trixie: Xen 4.20,
+#              bookworm: 4.17) whatever Xen the harness boots; needs no
+#              hypervisor source
 #   -S  source tree (default: the tree this script lives in)
 #   -B  build dir (default: $XVM_CROSS_BUILD_DIR or $CACHE/cross/<release>)
 #   -o  copy the built daemon here (default: print its path only)
@@ -13,13 +17,14 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-SRC=$TOP_SRCDIR BUILD="" OUT="" FETCH=1
+SRC=$TOP_SRCDIR BUILD="" OUT="" FETCH=1 CROSS_REL=
 while [ $# -gt 0 ]; do
     case $1 in
     -S) SRC=$2; shift 2 ;;
     -B) BUILD=$2; shift 2 ;;
     -o) OUT=$2; shift 2 ;;
     --no-fetch) FETCH=0; shift ;;
+    --release) CROSS_REL=$2; shift 2 ;;
     -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) die "unknown argument $1" ;;
     esac
@@ -28,11 +33,17 @@ SRC=$(cd "$SRC" && pwd)
 [ -f "$SRC/configure.ac" ] ||
     die "no configure.ac in $SRC: the daemon's source is not in this tree yet, nothing to cross-build"
 
-if [ $FETCH = 1 ]; then
-    out=$("$ARM64_DIR/fetch.sh" 2> >(grep -v '^    ' >&2)) || exit 1
-    if printf '%s\n' "$out" | grep -q '^SKIP arm64:'; then printf '%s\n' "$out"; exit 0; fi
+if [ -n "$CROSS_REL" ]; then
+    "$ARM64_DIR/fetch.sh" --sysroot-only "$CROSS_REL" >/dev/null || exit 1
+    XEN_REL=$CROSS_REL SYSROOT=$CACHE/sysroot/$CROSS_REL
+    case $CROSS_REL in trixie) XEN_VERSION=4.20 ;; *) XEN_VERSION=4.17 ;; esac
+else
+    if [ $FETCH = 1 ]; then
+        out=$("$ARM64_DIR/fetch.sh" 2> >(grep -v '^    ' >&2)) || exit 1
+        if printf '%s\n' "$out" | grep -q '^SKIP arm64:'; then printf '%s\n' "$out"; exit 0; fi
+    fi
+    load_selected
 fi
-load_selected
 [ -d "$SYSROOT/usr/include/xen" ] || [ -f "$SYSROOT/usr/include/xenctrl.h" ] ||
     die "sysroot $SYSROOT has no Xen headers; rerun tools/arm64/fetch.sh"
 

@@ -277,6 +277,16 @@ build_xen() {
 
 # ------------------------------------------------------------------- main
 host_tools
+# --sysroot-only RELEASE: just the cross sysroot of trixie (Xen 4.20) or
+# bookworm (4.17), no hypervisor source needed: for cross-compiling the
+# daemon against that release's libxen-dev.
+if [ "${1:-}" = --sysroot-only ]; then
+    REL=${2:?--sysroot-only needs trixie or bookworm}
+    case $REL in trixie) SEL=4.20 ;; bookworm) SEL=4.17 ;; *) die "unknown release $REL" ;; esac
+    fetch_closure "$REL"
+    echo "SYSROOT=$CACHE/sysroot/$REL"
+    exit 0
+fi
 choose_version
 REL=$(rel_for_version "$SEL")
 fetch_closure "$REL"
