@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <xenctrl.h>
+#include <xenstore.h>
 
 #include "hv_xen_priv.h"
 #include "loop.h"
@@ -248,6 +249,51 @@ stage_handles(struct hv_xen *x)
     return 0;
 }
 
+
+/*
+ * The RAM the guest really has, in bytes.  libxl describes `memory` to the
+ * guest (memory/target in xenstore, KiB, at creation) and sets max_pages a
+ * little higher (LIBXL_MAXMEM_CONSTANT, 1 MiB of slack): those extra pages
+ * are not populated, so a layout from max_pages would offer a backend
+ * frames that cannot be mapped.  Prefer the target; else max_pages less
+ * the slack.
+ */
+#define HV_XEN_LIBXL_SLACK (1024ULL * 1024)
+
+static uint64_t
+hv_xen_ram_bytes(uint32_t domid, uint64_t max_pages)
+{
+    uint64_t max_bytes = max_pages << HV_XEN_PAGE_SHIFT;
+    struct xs_handle *xs = xs_open(XS_OPEN_READONLY);
+    uint64_t kib = 0;
+    char path[64];
+
+    if (xs) {
+        unsigned int len = 0;
+        char *v;
+
+        snprintf(path, sizeof(path), "/local/domain/%u/memory/target", domid);
+        v = xs_read(xs, XBT_NULL, path, &len);
+        if (v) {
+            char *end = NULL;
+
+            kib = strtoull(v, &end, 10);
+            if (end == v || *end != '\0') {
+                kib = 0;
+            }
+            free(v);
+        }
+        xs_close(xs);
+    }
+    if (kib && kib <= max_bytes / 1024) {
+        return kib * 1024;
+    }
+    log_warn("dom%u: no usable memory/target in xenstore; assuming max_pages "
+             "less libxl's slack", domid);
+    return max_bytes > 2 * HV_XEN_LIBXL_SLACK ? max_bytes - HV_XEN_LIBXL_SLACK
+                                              : max_bytes;
+}
+
 static int
 stage_layout(struct hv_xen *x)
 {
@@ -286,7 +332,7 @@ stage_layout(struct hv_xen *x)
     if (info.max_pages > (UINT64_MAX >> HV_XEN_PAGE_SHIFT)) {
         return -E2BIG;
     }
-    bytes = (uint64_t)info.max_pages << HV_XEN_PAGE_SHIFT;
+    bytes = hv_xen_ram_bytes(x->hv.domid, info.max_pages);
     rc = hv_xen_layout_from_size(bytes, &x->hv.ram);
     if (rc < 0) {
         log_err("%s: cannot lay out %" PRIu64 " bytes of RAM: %s", x->hv.name,

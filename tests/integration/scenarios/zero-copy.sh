@@ -13,8 +13,22 @@ mk_image "$IMG"
 why=$(start_test_blkd "$IMG" "$SOCK") || { fail $N "$why"; exit 0; }
 : >"$CFG"; dev_config "$CFG" $G "$SOCK"
 start_daemon $N --config="$CFG" --mode=auto || { stop_pid "$QSD_PID"; exit 0; }
-GUEST_EXTRA="xvm.rsha=$RSHA" why=$(run_guest $G blk-data 300 "$(virtio_disk_line "$IMG")")
+# Progress while the guest runs, so a hang shows where it is.
+( while sleep 20; do
+      echo "NOTE zero-copy progress: $(xl list 2>/dev/null | awk 'NR > 1 { printf "%s(%s) ", $1, $5 }')"
+      echo "NOTE   daemon: $(tail -n 2 "$DAEMON_LOG" | tr '\n' '|')"
+      echo "NOTE   backend: $(tail -n 2 "$XVM_RUN/blkd-$(basename "$SOCK").log" | tr '\n' '|')"
+      echo "NOTE   procs: $(ps -o pid,stat,comm 2>/dev/null | grep -E 'xl|blkd|vhost' | tr -s ' \n' ' ')"
+  done ) &
+WATCH=$!
+GUEST_EXTRA="xvm.rsha=$RSHA" why=$(run_guest $G blk-data 150 "$(virtio_disk_line "$IMG")")
 rc=$?
+if [ $rc -ne 0 ]; then
+    echo "---- daemon log (tail) ----"; tail -n 25 "$DAEMON_LOG"
+    echo "---- xvm-test-blkd log (tail) ----"; tail -n 25 "$XVM_RUN/blkd-$(basename "$SOCK").log"
+    echo "----"
+fi
+kill $WATCH 2>/dev/null
 alive=yes; daemon_alive || alive=no
 stop_pid "$DAEMON_PID"; stop_pid "$QSD_PID"
 blog=$XVM_RUN/blkd-$(basename "$SOCK").log
