@@ -105,76 +105,6 @@ fixture_down(struct fixture *f)
     backend_rmtree(f->dir);
 }
 
-static uint64_t
-fnv(uint64_t h, const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        h = (h ^ p[i]) * 0x100000001b3ULL;
-    }
-    return h;
-}
-
-static uint64_t
-file_hash(const char *path)
-{
-    uint8_t buf[65536];
-    uint64_t h = 0xcbf29ce484222325ULL;
-    int fd = open(path, O_RDONLY);
-    ssize_t n;
-
-    ck_assert_int_ge(fd, 0);
-    while ((n = read(fd, buf, sizeof(buf))) > 0) {
-        h = fnv(h, buf, (size_t)n);
-    }
-    close(fd);
-    return h;
-}
-
-static uint64_t
-expected_hash(void)
-{
-    uint8_t s[512];
-    uint64_t h = 0xcbf29ce484222325ULL;
-
-    for (uint64_t lba = 0; lba < DISK_BYTES / 512; lba++) {
-        blkdrv_pattern(SEED, lba, s);
-        h = fnv(h, s, 512);
-    }
-    return h;
-}
-
-static uint32_t
-rnd(uint64_t *x)
-{
-    *x ^= *x << 13;
-    *x ^= *x >> 7;
-    *x ^= *x << 17;
-    return (uint32_t)(*x >> 11);
-}
-
-static void
-complete(struct blkdrv *b)
-{
-    struct blkreq *r;
-    uint8_t s[512];
-
-    ck_assert_int_eq(blkdrv_wait(b, &r, 10000), 0);
-    ck_assert_uint_eq(blkdrv_status(b, r), VIRTIO_BLK_S_OK);
-    if (r->type == VIRTIO_BLK_T_IN) {
-        ck_assert_uint_eq(r->used_len, r->len + 1);
-        for (uint32_t off = 0; off < r->len; off += 512) {
-            blkdrv_pattern(SEED, r->lba + off / 512, s);
-            if (memcmp(s, r->data + off, 512) != 0) {
-                ck_abort_msg("data mismatch at lba %llu",
-                             (unsigned long long)(r->lba + off / 512));
-            }
-        }
-    } else {
-        ck_assert_uint_eq(r->used_len, 1);
-    }
-    blkdrv_release(b, r);
-}
-
 /*
  * The whole disk written with seeded data (512 B .. 1 MiB requests,
  * single, multi-segment and indirect chains, up to 8 in flight), read
@@ -184,7 +114,7 @@ START_TEST(test_blkd_zerocopy_data)
 {
     struct fixture f;
     struct blkdrv b;
-    uint64_t x = SEED;
+    char err[160];
 
     fixture_up(&f, NULL, NULL);
     ck_assert_int_eq(blkdrv_open(&b, f.sock, RELAY_MODE_ZEROCOPY, WANT_ALL, 8),
@@ -193,46 +123,12 @@ START_TEST(test_blkd_zerocopy_data)
     ck_assert_uint_eq(b.capacity, DISK_BYTES / 512);
     ck_assert(simdrv_features(b.drv) & (1ULL << VIRTIO_F_VERSION_1));
     ck_assert(simdrv_features(b.drv) & (1ULL << VIRTIO_BLK_F_FLUSH));
-    for (int pass = 0; pass < 2; pass++) {
-        uint32_t type = pass == 0 ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
-        uint64_t lba = 0;
-
-        while (lba < DISK_BYTES / 512) {
-            uint32_t sectors = 1u << (rnd(&x) % 12);
-            unsigned nseg = 1 + rnd(&x) % 8;
-            bool ind = (rnd(&x) & 1) && (simdrv_features(b.drv) &
-                                         (1ULL << VIRTIO_F_INDIRECT_DESC));
-            struct blkreq *r;
-
-            if (sectors > DISK_BYTES / 512 - lba) {
-                sectors = (uint32_t)(DISK_BYTES / 512 - lba);
-            }
-            if (b.inflight == 8) {
-                blkdrv_kick(&b);
-                complete(&b);
-            }
-            r = blkdrv_next_slot(&b);
-            ck_assert_ptr_nonnull(r);
-            if (type == VIRTIO_BLK_T_OUT) {
-                for (uint32_t s = 0; s < sectors; s++) {
-                    blkdrv_pattern(SEED, lba + s, r->data + 512 * s);
-                }
-            }
-            ck_assert_int_eq(blkdrv_submit(&b, type, lba, sectors * 512, nseg,
-                                           ind, &r), 0);
-            if (rnd(&x) % 3 == 0) {
-                blkdrv_kick(&b);
-            }
-            lba += sectors;
-        }
-        blkdrv_kick(&b);
-        while (b.inflight) {
-            complete(&b);
-        }
+    if (blkdrv_roundtrip(&b, DISK_BYTES, SEED, 8, err, sizeof(err)) < 0) {
+        ck_abort_msg("zero-copy through xvm-test-blkd: %s", err);
     }
-    ck_assert_int_eq(blkdrv_sync(&b, VIRTIO_BLK_T_FLUSH, 0, NULL, 0), 0);
     blkdrv_close(&b);
-    ck_assert_uint_eq(file_hash(f.image), expected_hash());
+    ck_assert_uint_eq(blkdrv_file_hash(f.image),
+                     blkdrv_pattern_hash(SEED, DISK_BYTES));
     fixture_down(&f);
 }
 END_TEST

@@ -52,82 +52,6 @@ fixture_down(struct fixture *f)
     backend_rmtree(f->dir);
 }
 
-/* FNV-1a over a byte range, chainable. */
-static uint64_t
-fnv(uint64_t h, const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        h = (h ^ p[i]) * 0x100000001b3ULL;
-    }
-    return h;
-}
-
-static uint64_t
-file_hash(const char *path)
-{
-    uint8_t buf[65536];
-    uint64_t h = 0xcbf29ce484222325ULL;
-    int fd = open(path, O_RDONLY);
-    ssize_t n;
-
-    ck_assert_int_ge(fd, 0);
-    while ((n = read(fd, buf, sizeof(buf))) > 0) {
-        h = fnv(h, buf, (size_t)n);
-    }
-    close(fd);
-    return h;
-}
-
-static uint64_t
-expected_hash(void)
-{
-    uint8_t s[512];
-    uint64_t h = 0xcbf29ce484222325ULL;
-
-    for (uint64_t lba = 0; lba < DISK_BYTES / 512; lba++) {
-        blkdrv_pattern(SEED, lba, s);
-        h = fnv(h, s, 512);
-    }
-    return h;
-}
-
-static uint32_t
-rnd(uint64_t *x)
-{
-    *x ^= *x << 13;
-    *x ^= *x >> 7;
-    *x ^= *x << 17;
-    return (uint32_t)(*x >> 11);
-}
-
-static void
-check_read(struct blkreq *r)
-{
-    uint8_t s[512];
-
-    for (uint32_t off = 0; off < r->len; off += 512) {
-        blkdrv_pattern(SEED, r->lba + off / 512, s);
-        if (memcmp(s, r->data + off, 512) != 0) {
-            ck_abort_msg("data mismatch at lba %llu",
-                         (unsigned long long)(r->lba + off / 512));
-        }
-    }
-}
-
-static void
-complete(struct blkdrv *b)
-{
-    struct blkreq *r;
-
-    ck_assert_int_eq(blkdrv_wait(b, &r, 10000), 0);
-    ck_assert_uint_eq(blkdrv_status(b, r), VIRTIO_BLK_S_OK);
-    if (r->type == VIRTIO_BLK_T_IN) {
-        ck_assert_uint_eq(r->used_len, r->len + 1);
-        check_read(r);
-    }
-    blkdrv_release(b, r);
-}
-
 /*
  * Write the whole disk with seeded data in requests of 512 B .. 1 MiB,
  * as single, multi-descriptor and indirect chains, up to 8 in flight;
@@ -139,7 +63,7 @@ data_roundtrip(enum relay_mode mode)
     struct fixture f;
     struct blkdrv b;
     struct relay_stats st;
-    uint64_t x = SEED;
+    char err[160];
 
     fixture_up(&f);
     ck_assert_int_eq(blkdrv_open(&b, f.qsd.sock, mode, WANT_ALL, 8), 0);
@@ -147,45 +71,9 @@ data_roundtrip(enum relay_mode mode)
     ck_assert_uint_eq(b.capacity, DISK_BYTES / 512);
     ck_assert(simdrv_features(b.drv) & (1ULL << VIRTIO_F_VERSION_1));
 
-    for (int pass = 0; pass < 2; pass++) {
-        uint32_t type = pass == 0 ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
-        uint64_t lba = 0;
-
-        while (lba < DISK_BYTES / 512) {
-            uint32_t sectors = 1u << (rnd(&x) % 12); /* 512 B .. 1 MiB */
-            unsigned nseg = 1 + rnd(&x) % 8;
-            bool ind = (rnd(&x) & 1) &&
-                       (simdrv_features(b.drv) & (1ULL << VIRTIO_F_INDIRECT_DESC));
-            struct blkreq *r;
-
-            if (sectors > DISK_BYTES / 512 - lba) {
-                sectors = (uint32_t)(DISK_BYTES / 512 - lba);
-            }
-            if (b.inflight == 8) {
-                blkdrv_kick(&b);
-                complete(&b);
-            }
-            /* Data is in place before the chain is published. */
-            r = blkdrv_next_slot(&b);
-            ck_assert_ptr_nonnull(r);
-            if (type == VIRTIO_BLK_T_OUT) {
-                for (uint32_t s = 0; s < sectors; s++) {
-                    blkdrv_pattern(SEED, lba + s, r->data + 512 * s);
-                }
-            }
-            ck_assert_int_eq(blkdrv_submit(&b, type, lba, sectors * 512, nseg,
-                                           ind, &r), 0);
-            if (rnd(&x) % 3 == 0) {
-                blkdrv_kick(&b);
-            }
-            lba += sectors;
-        }
-        blkdrv_kick(&b);
-        while (b.inflight) {
-            complete(&b);
-        }
+    if (blkdrv_roundtrip(&b, DISK_BYTES, SEED, 8, err, sizeof(err)) < 0) {
+        ck_abort_msg("%s mode: %s", relay_mode_name(mode), err);
     }
-    ck_assert_int_eq(blkdrv_sync(&b, VIRTIO_BLK_T_FLUSH, 0, NULL, 0), 0);
     relay_get_stats(b.relay, &st);
     if (mode == RELAY_MODE_SHADOW) {
         ck_assert_uint_ge(st.bytes_in, DISK_BYTES);
@@ -193,7 +81,7 @@ data_roundtrip(enum relay_mode mode)
     }
     ck_assert_uint_gt(st.irqs, 0);
     blkdrv_close(&b);
-    ck_assert_uint_eq(file_hash(f.image), expected_hash());
+    ck_assert_uint_eq(blkdrv_file_hash(f.image), blkdrv_pattern_hash(SEED, DISK_BYTES));
     fixture_down(&f);
 }
 

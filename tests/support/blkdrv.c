@@ -2,7 +2,10 @@
 #include <config.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "blkdrv.h"
 #include "vmmio.h"
@@ -219,4 +222,155 @@ blkdrv_pattern(uint64_t seed, uint64_t lba, uint8_t *sector)
         x ^= x << 17;
         memcpy(sector + i, &x, 8);
     }
+}
+
+uint32_t
+blkdrv_rnd(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return (uint32_t)(*x >> 11);
+}
+
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+
+static uint64_t
+fnv(uint64_t h, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ p[i]) * 0x100000001b3ULL;
+    }
+    return h;
+}
+
+uint64_t
+blkdrv_file_hash(const char *path)
+{
+    static uint8_t buf[65536];
+    uint64_t h = FNV_OFFSET;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+
+    if (fd < 0) {
+        return 0;
+    }
+    while ((n = read(fd, buf, sizeof(buf))) > 0) {
+        h = fnv(h, buf, (size_t)n);
+    }
+    close(fd);
+    return h;
+}
+
+uint64_t
+blkdrv_pattern_hash(uint64_t seed, uint64_t bytes)
+{
+    uint8_t s[512];
+    uint64_t h = FNV_OFFSET;
+
+    for (uint64_t lba = 0; lba < bytes / 512; lba++) {
+        blkdrv_pattern(seed, lba, s);
+        h = fnv(h, s, 512);
+    }
+    return h;
+}
+
+/* Take one completion and check it; 0 or -1 with err set. */
+static int
+roundtrip_complete(struct blkdrv *b, uint64_t seed, char *err, size_t errlen)
+{
+    struct blkreq *r;
+    uint8_t s[512];
+    int rc = blkdrv_wait(b, &r, 10000);
+
+    if (rc < 0) {
+        snprintf(err, errlen, "no completion: %s", strerror(-rc));
+        return -1;
+    }
+    if (blkdrv_status(b, r) != VIRTIO_BLK_S_OK) {
+        snprintf(err, errlen, "status %u for lba %llu", blkdrv_status(b, r),
+                 (unsigned long long)r->lba);
+        return -1;
+    }
+    if (r->type == VIRTIO_BLK_T_IN) {
+        if (r->used_len != r->len + 1) {
+            snprintf(err, errlen, "used length %u for a %u-byte read",
+                     r->used_len, r->len);
+            return -1;
+        }
+        for (uint32_t off = 0; off < r->len; off += 512) {
+            blkdrv_pattern(seed, r->lba + off / 512, s);
+            if (memcmp(s, r->data + off, 512) != 0) {
+                snprintf(err, errlen, "data mismatch at lba %llu",
+                         (unsigned long long)(r->lba + off / 512));
+                return -1;
+            }
+        }
+    } else if (r->used_len != 1) {
+        snprintf(err, errlen, "used length %u for a write (want 1: status)",
+                 r->used_len);
+        return -1;
+    }
+    blkdrv_release(b, r);
+    return 0;
+}
+
+int
+blkdrv_roundtrip(struct blkdrv *b, uint64_t bytes, uint64_t seed, unsigned qd,
+                 char *err, size_t errlen)
+{
+    uint64_t x = seed | 1, sectors_total = bytes / 512;
+    bool can_ind = simdrv_features(b->drv) & (1ULL << VIRTIO_F_INDIRECT_DESC);
+
+    for (int pass = 0; pass < 2; pass++) {
+        uint32_t type = pass == 0 ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
+        uint64_t lba = 0;
+
+        while (lba < sectors_total) {
+            uint32_t sectors = 1u << (blkdrv_rnd(&x) % 12); /* 512 B .. 1 MiB */
+            unsigned nseg = 1 + blkdrv_rnd(&x) % 8;
+            bool ind = (blkdrv_rnd(&x) & 1) && can_ind;
+            struct blkreq *r;
+
+            if (sectors > sectors_total - lba) {
+                sectors = (uint32_t)(sectors_total - lba);
+            }
+            if (b->inflight >= qd) {
+                blkdrv_kick(b);
+                if (roundtrip_complete(b, seed, err, errlen) < 0) {
+                    return -1;
+                }
+            }
+            /* Data is in place before the chain is published. */
+            r = blkdrv_next_slot(b);
+            if (!r) {
+                snprintf(err, errlen, "no free request slot");
+                return -1;
+            }
+            if (type == VIRTIO_BLK_T_OUT) {
+                for (uint32_t i = 0; i < sectors; i++) {
+                    blkdrv_pattern(seed, lba + i, r->data + 512 * i);
+                }
+            }
+            if (blkdrv_submit(b, type, lba, sectors * 512, nseg, ind, &r) < 0) {
+                snprintf(err, errlen, "cannot post a request");
+                return -1;
+            }
+            if (blkdrv_rnd(&x) % 3 == 0) {
+                blkdrv_kick(b);
+            }
+            lba += sectors;
+        }
+        blkdrv_kick(b);
+        while (b->inflight) {
+            if (roundtrip_complete(b, seed, err, errlen) < 0) {
+                return -1;
+            }
+        }
+    }
+    if (blkdrv_sync(b, VIRTIO_BLK_T_FLUSH, 0, NULL, 0) < 0) {
+        snprintf(err, errlen, "FLUSH failed");
+        return -1;
+    }
+    return 0;
 }

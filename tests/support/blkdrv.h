@@ -8,6 +8,7 @@
 #define XVM_TEST_BLKDRV_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "hv_sim.h"
@@ -70,5 +71,21 @@ int blkdrv_sync(struct blkdrv *b, uint32_t type, uint64_t lba, void *buf,
 
 /* Deterministic sector contents for data checks. */
 void blkdrv_pattern(uint64_t seed, uint64_t lba, uint8_t *sector);
+
+/* xorshift step, for reproducible request mixes. */
+uint32_t blkdrv_rnd(uint64_t *x);
+
+/* FNV-1a of a file, and of a disk of `bytes` holding blkdrv_pattern(seed). */
+uint64_t blkdrv_file_hash(const char *path);
+uint64_t blkdrv_pattern_hash(uint64_t seed, uint64_t bytes);
+
+/*
+ * Write the whole disk (`bytes`) with blkdrv_pattern(seed) in requests of
+ * 512 B .. 1 MiB as single, multi-descriptor and (if negotiated) indirect
+ * chains with up to `qd` in flight, read it all back the same way checking
+ * every sector and each used length, then FLUSH.  0, or -1 with `err` set.
+ */
+int blkdrv_roundtrip(struct blkdrv *b, uint64_t bytes, uint64_t seed,
+                     unsigned qd, char *err, size_t errlen);
 
 #endif
