@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "hv.h"
+#include "loop.h"
 
 #define HV_SIM_MAX_IRQ 1024
 #define HV_SIM_MAX_MMIO 32
@@ -51,6 +52,13 @@ void hv_sim_write32(struct hv_sim *sim, uint64_t addr, uint32_t val);
 /* Interrupt line state and the number of 0->1 edges seen so far. */
 bool hv_sim_irq_level(const struct hv_sim *sim, unsigned irq);
 uint64_t hv_sim_irq_edges(const struct hv_sim *sim, unsigned irq);
+
+/*
+ * Run `loop` until interrupt line `irq` has a 0->1 edge beyond *edges_seen
+ * (updated), as a guest waits for its interrupt.  0 or -ETIMEDOUT.
+ */
+int hv_sim_wait_edge(struct hv_sim *sim, struct loop *loop, unsigned irq,
+                     uint64_t *edges_seen, int timeout_ms);
 
 /*
  * Fault injection: accesses touching [gpa, gpa+len) fail with -EFAULT, as

@@ -298,6 +298,24 @@ hv_sim_irq_edges(const struct hv_sim *sim, unsigned irq)
     return irq < HV_SIM_MAX_IRQ ? sim->irq_edges[irq] : 0;
 }
 
+int
+hv_sim_wait_edge(struct hv_sim *sim, struct loop *loop, unsigned irq,
+                 uint64_t *edges_seen, int timeout_ms)
+{
+    uint64_t deadline = log_now_ns() + (uint64_t)timeout_ms * 1000000ULL;
+
+    while (hv_sim_irq_edges(sim, irq) == *edges_seen) {
+        uint64_t now = log_now_ns();
+
+        if (now >= deadline) {
+            return -ETIMEDOUT;
+        }
+        loop_run_once(loop, (int)((deadline - now) / 1000000ULL) + 1);
+    }
+    *edges_seen = hv_sim_irq_edges(sim, irq);
+    return 0;
+}
+
 void
 hv_sim_set_hole(struct hv_sim *sim, uint64_t gpa, uint64_t len)
 {

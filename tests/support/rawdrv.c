@@ -165,18 +165,13 @@ rawdrv_kick(struct rawdrv *d)
 int
 rawdrv_wait_irq(struct rawdrv *d, int timeout_ms)
 {
-    uint64_t deadline = log_now_ns() + (uint64_t)timeout_ms * 1000000ULL;
     uint32_t st;
+    int rc = hv_sim_wait_edge(d->sim, d->loop, d->irq, &d->edges_seen,
+                              timeout_ms);
 
-    while (hv_sim_irq_edges(d->sim, d->irq) == d->edges_seen) {
-        uint64_t now = log_now_ns();
-
-        if (now >= deadline) {
-            return -ETIMEDOUT;
-        }
-        loop_run_once(d->loop, (int)((deadline - now) / 1000000ULL) + 1);
+    if (rc < 0) {
+        return rc;
     }
-    d->edges_seen = hv_sim_irq_edges(d->sim, d->irq);
     st = rawdrv_rd(d, VMMIO_INTERRUPT_STATUS);
     rawdrv_wr(d, VMMIO_INTERRUPT_ACK, st);
     return (int)st;
