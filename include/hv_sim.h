@@ -19,11 +19,14 @@
 
 #define HV_SIM_MAX_IRQ 1024
 #define HV_SIM_MAX_MMIO 32
+#define HV_SIM_MAX_IOEVENTFD 64
 
 struct hv_sim_config {
     const char *name;   /* log name, default "sim" */
     uint64_t ram0_len;  /* bank 0 at HV_ARM_RAM0_GPA, must be > 0 */
     uint64_t ram1_len;  /* bank 1 at HV_ARM_RAM1_GPA, 0 = none */
+    bool ioeventfd;     /* offer kernel-style ioeventfds (QueueNotify
+                         * writes signal an eventfd, no trap callback) */
 };
 
 struct hv_sim;

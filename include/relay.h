@@ -56,6 +56,7 @@ struct relay_stats {
     uint64_t irqs;           /* 0->1 line raises */
     uint64_t backpressure;   /* times a queue waited for bounce space */
     uint64_t reconnects;
+    uint64_t trapped_kicks;  /* QueueNotify writes that came as traps */
 };
 
 struct relay;

@@ -28,6 +28,12 @@ struct hv_sim_mmio {
     bool used;
 };
 
+struct hv_sim_ioeventfd {
+    uint64_t addr;
+    uint32_t datamatch;
+    int fd;          /* -1: slot free */
+};
+
 struct hv_sim {
     struct hv hv;          /* first: container_of by cast */
     int memfd;
@@ -37,6 +43,8 @@ struct hv_sim {
     unsigned fail_mem;
     uint64_t hole_gpa, hole_len;  /* "ballooned out" range */
     struct hv_sim_mmio mmio[HV_SIM_MAX_MMIO];
+    bool ioeventfd_on;
+    struct hv_sim_ioeventfd iofd[HV_SIM_MAX_IOEVENTFD];
     bool irq_level[HV_SIM_MAX_IRQ];
     uint64_t irq_edges[HV_SIM_MAX_IRQ];
 };
@@ -155,6 +163,58 @@ sim_irq_set(struct hv *hv, unsigned irq, bool level)
     return 0;
 }
 
+static int
+sim_ioeventfd_add(struct hv *hv, uint64_t addr, uint32_t datamatch, int fd)
+{
+    struct hv_sim *sim = sim_of(hv);
+
+    if (!sim->ioeventfd_on) {
+        return -EOPNOTSUPP;
+    }
+    for (unsigned i = 0; i < HV_SIM_MAX_IOEVENTFD; i++) {
+        if (sim->iofd[i].fd < 0) {
+            sim->iofd[i] = (struct hv_sim_ioeventfd){ addr, datamatch, fd };
+            return 0;
+        }
+    }
+    return -ENOSPC;
+}
+
+static void
+sim_ioeventfd_del(struct hv *hv, uint64_t addr, int fd)
+{
+    struct hv_sim *sim = sim_of(hv);
+
+    for (unsigned i = 0; i < HV_SIM_MAX_IOEVENTFD; i++) {
+        if (sim->iofd[i].fd == fd && sim->iofd[i].addr == addr) {
+            sim->iofd[i].fd = -1;
+        }
+    }
+}
+
+/* A 4-byte write the kernel would turn into an eventfd signal. */
+static bool
+sim_ioeventfd_hit(struct hv_sim *sim, uint64_t addr, unsigned size,
+                  uint64_t val)
+{
+    uint64_t one = 1;
+
+    if (size != 4) {
+        return false;
+    }
+    for (unsigned i = 0; i < HV_SIM_MAX_IOEVENTFD; i++) {
+        const struct hv_sim_ioeventfd *e = &sim->iofd[i];
+
+        if (e->fd >= 0 && e->addr == addr && e->datamatch == (uint32_t)val) {
+            if (write(e->fd, &one, sizeof(one)) < 0) {
+                log_warn("%s: ioeventfd write failed", sim->hv.name);
+            }
+            return true;
+        }
+    }
+    return false;
+}
+
 static void
 sim_free(struct hv *hv)
 {
@@ -177,6 +237,8 @@ static const struct hv_ops hv_sim_ops = {
     .mmio_add = sim_mmio_add,
     .mmio_del = sim_mmio_del,
     .irq_set = sim_irq_set,
+    .ioeventfd_add = sim_ioeventfd_add,
+    .ioeventfd_del = sim_ioeventfd_del,
     .free = sim_free,
 };
 
@@ -198,6 +260,10 @@ hv_sim_new(struct hv_sim **out, const struct hv_sim_config *cfg)
     snprintf(sim->hv.name, sizeof(sim->hv.name), "%s",
              cfg->name ? cfg->name : "sim");
     sim->memfd = -1;
+    sim->ioeventfd_on = cfg->ioeventfd;
+    for (unsigned i = 0; i < HV_SIM_MAX_IOEVENTFD; i++) {
+        sim->iofd[i].fd = -1;
+    }
     sim->ram_len = cfg->ram0_len + cfg->ram1_len;
     hv_layout_add(&sim->hv.ram, HV_ARM_RAM0_GPA, cfg->ram0_len);
     sim->bank_off[0] = 0;
@@ -255,6 +321,9 @@ int
 hv_sim_mmio(struct hv_sim *sim, uint64_t addr, unsigned size, bool is_write,
             uint64_t *val)
 {
+    if (is_write && sim_ioeventfd_hit(sim, addr, size, *val)) {
+        return 0;
+    }
     for (unsigned i = 0; i < HV_SIM_MAX_MMIO; i++) {
         struct hv_sim_mmio *m = &sim->mmio[i];
 

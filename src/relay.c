@@ -162,9 +162,79 @@ relay_close_fd(int *fd)
     }
 }
 
+static void
+relay_on_notify(void *opaque, uint32_t events)
+{
+    struct relay_queue *q = opaque;
+    uint64_t n;
+
+    (void)events;
+    if (read(q->notify_fd, &n, sizeof(n)) < 0 && errno != EAGAIN) {
+        return;
+    }
+    /* The same rule the register model applies to trapped kicks. */
+    if (q->r->dev.status &
+        (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED)) {
+        return;
+    }
+    if (q->started && q->wired) {
+        q->r->ops->kick(q->r, q);
+    }
+}
+
+/*
+ * Let the kernel deliver q's QueueNotify writes as an eventfd signal: to
+ * the backend's kick fd directly when the mode has nothing to do on a kick
+ * (zero-copy), else to an eventfd the loop watches.  Optional: without it
+ * (-EOPNOTSUPP, logged once by the hv) kicks arrive as trapped writes.
+ */
+static void
+relay_queue_ioeventfd(struct relay *r, struct relay_queue *q)
+{
+    uint64_t addr = r->cfg.mmio_base + VMMIO_QUEUE_NOTIFY;
+    int fd = q->kick_fd;
+    int rc;
+
+    if (r->no_ioeventfd) {
+        return;
+    }
+    if (!r->ops->direct_kick) {
+        q->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (q->notify_fd < 0 ||
+            loop_add_fd(r->loop, q->notify_fd, EPOLLIN, relay_on_notify, q) < 0) {
+            relay_close_fd(&q->notify_fd);
+            return;
+        }
+        fd = q->notify_fd;
+    }
+    rc = hv_ioeventfd_add(r->hv, addr, q->idx, fd);
+    if (rc == 0) {
+        q->ioeventfd = true;
+        log_debug("%s: QueueNotify delivered by ioeventfd%s", q->name,
+                  r->ops->direct_kick ? " straight to the backend" : "");
+        return;
+    }
+    if (rc == -EOPNOTSUPP) {
+        r->no_ioeventfd = true;
+    }
+    if (q->notify_fd >= 0) {
+        loop_del_fd(r->loop, q->notify_fd);
+        relay_close_fd(&q->notify_fd);
+    }
+}
+
 void
 relay_queue_unwire(struct relay *r, struct relay_queue *q)
 {
+    if (q->ioeventfd) {
+        hv_ioeventfd_del(r->hv, r->cfg.mmio_base + VMMIO_QUEUE_NOTIFY,
+                         q->notify_fd >= 0 ? q->notify_fd : q->kick_fd);
+        q->ioeventfd = false;
+    }
+    if (q->notify_fd >= 0) {
+        loop_del_fd(r->loop, q->notify_fd);
+        relay_close_fd(&q->notify_fd);
+    }
     if (q->call_fd >= 0) {
         loop_del_fd(r->loop, q->call_fd);
     }
@@ -204,6 +274,7 @@ relay_queue_wire(struct relay *r, struct relay_queue *q, bool resume)
             goto fail;
         }
     }
+    relay_queue_ioeventfd(r, q);
     return 0;
 
 fail:
@@ -365,6 +436,7 @@ relay_mmio(void *opaque, uint64_t off, unsigned size, bool is_write,
         relay_queue_stop(r, &r->q[ev.queue]);
         break;
     case VMMIO_EV_NOTIFY:
+        r->stats.trapped_kicks++;
         /* While reconnecting, the kick is picked up once rewired. */
         if (r->q[ev.queue].wired) {
             r->ops->kick(r, &r->q[ev.queue]);
@@ -479,6 +551,7 @@ relay_new(struct relay **out, struct hv *hv, struct loop *loop,
         q->idx = i;
         q->kick_fd = -1;
         q->call_fd = -1;
+        q->notify_fd = -1;
         snprintf(q->name, sizeof(q->name), "%s/q%u", r->name, i);
     }
     r->cfg.config = cfg->config; /* used only during relay_connect */

@@ -27,6 +27,8 @@ struct shadow_queue;
 /* One data-path mode.  Every op returns 0 or -errno. */
 struct relay_mode_ops {
     const char *name;
+    /* A guest kick can go straight to the backend (nothing to copy). */
+    bool direct_kick;
     /* SET_MEM_TABLE for this mode (after SET_FEATURES). */
     int (*mem_table)(struct relay *r);
     /* Set up mode state for q (guest rings already validated in q->gvq). */
@@ -61,6 +63,8 @@ struct relay_queue {
     struct vq gvq;         /* the guest's ring */
     int kick_fd;           /* we write: backend's kick */
     int call_fd;           /* backend writes: completion */
+    int notify_fd;         /* kernel ioeventfd we watch (shadow), or -1 */
+    bool ioeventfd;        /* QueueNotify bypasses the trap for this queue */
     char name[80];
     struct shadow_queue *sh;  /* shadow mode only */
 };
@@ -82,6 +86,7 @@ struct relay {
     uint64_t protocol;
     bool running;              /* DRIVER_OK session active */
     bool line;                 /* interrupt line level we drive */
+    bool no_ioeventfd;         /* the hv cannot: kicks come as traps */
     struct relay_queue q[VMMIO_MAX_QUEUES];
     struct relay_stats stats;
     struct log_ratelimit rl;

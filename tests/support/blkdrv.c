@@ -14,12 +14,12 @@
 #define BLK_MMIO_BASE 0x02000000ULL
 #define BLK_IRQ 33
 
-int
-blkdrv_open(struct blkdrv *b, const char *sock, enum relay_mode mode,
-            uint64_t want, unsigned nslots)
+static int
+blkdrv_open_hv(struct blkdrv *b, const char *sock, enum relay_mode mode,
+               uint64_t want, unsigned nslots, bool ioeventfd)
 {
     struct hv_sim_config hc = { .name = "blk-guest", .ram0_len = 96u << 20,
-                                .ram1_len = 16u << 20 };
+                                .ram1_len = 16u << 20, .ioeventfd = ioeventfd };
     struct relay_config rc = {
         .name = "sim/blk0", .socket_path = sock, .mode = mode,
         .mmio_base = BLK_MMIO_BASE, .irq = BLK_IRQ, .device_id = 2,
@@ -57,6 +57,20 @@ blkdrv_open(struct blkdrv *b, const char *sock, enum relay_mode mode,
         r->data = simdrv_ptr(b->drv, r->data_gpa, BLKDRV_MAX_IO);
     }
     return 0;
+}
+
+int
+blkdrv_open(struct blkdrv *b, const char *sock, enum relay_mode mode,
+            uint64_t want, unsigned nslots)
+{
+    return blkdrv_open_hv(b, sock, mode, want, nslots, false);
+}
+
+int
+blkdrv_open_ioeventfd(struct blkdrv *b, const char *sock,
+                      enum relay_mode mode, uint64_t want, unsigned nslots)
+{
+    return blkdrv_open_hv(b, sock, mode, want, nslots, true);
 }
 
 void

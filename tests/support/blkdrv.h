@@ -52,6 +52,9 @@ struct blkdrv {
  */
 int blkdrv_open(struct blkdrv *b, const char *sock, enum relay_mode mode,
                 uint64_t want, unsigned nslots);
+/* The same, with kernel-style ioeventfds offered by the simulated hv. */
+int blkdrv_open_ioeventfd(struct blkdrv *b, const char *sock,
+                          enum relay_mode mode, uint64_t want, unsigned nslots);
 void blkdrv_close(struct blkdrv *b);
 
 /* The slot the next blkdrv_submit() will use (fill its data first). */
