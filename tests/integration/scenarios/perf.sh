@@ -37,7 +37,7 @@ mk_image "$IMG"
 start_qsd "$IMG" "$SOCK" || { fail $N "qemu-storage-daemon: see log"; exit 0; }
 : >"$CFG"; dev_config "$CFG" xvm-perf "$SOCK"
 start_daemon $N --config="$CFG" || { stop_pid "$QSD_PID"; exit 0; }
-why=$(run_guest xvm-perf blk-perf 600 "$(virtio_disk_line "$IMG")")
+GUEST_EXTRA="xvm.dev=vda" why=$(run_guest xvm-perf blk-perf 600 "$(virtio_disk_line "$IMG")")
 rc=$?
 stop_pid "$DAEMON_PID"; stop_pid "$QSD_PID"
 [ $rc -eq 0 ] || { fail $N "virtio run failed: $why"; exit 0; }
