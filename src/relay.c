@@ -297,6 +297,13 @@ relay_queue_stop(struct relay *r, struct relay_queue *q)
     if (q->wired) {
         if (vhu_get_vring_base(r->conn, q->idx, &base) < 0) {
             base = 0;
+            if (vhu_broken(r->conn)) {
+                /* Reconnect now, not at the next DRIVER_OK; the closed
+                 * connection also ends the backend's use of the rings. */
+                relay_conn_lost(r, "backend did not stop the ring");
+                r->ops->queue_stop(r, q);
+                return;
+            }
         }
         q->gvq.last_avail = (uint16_t)base; /* zero-copy drain target */
         deadline = log_now_ns() + RELAY_DRAIN_MS * 1000000ULL;
