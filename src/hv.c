@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "le.h"
 #include "hv.h"
 
 int
@@ -85,26 +86,6 @@ hv_mem_write(struct hv *hv, uint64_t gpa, const void *buf, size_t len)
         return rc;
     }
     return len ? hv->ops->mem_write(hv, bank, off, buf, len) : 0;
-}
-
-/* The scalar helpers assemble little-endian values byte by byte. */
-static uint64_t
-le_load(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-
-    for (unsigned i = n; i-- > 0;) {
-        v = (v << 8) | p[i];
-    }
-    return v;
-}
-
-static void
-le_store(uint8_t *p, uint64_t v, unsigned n)
-{
-    for (unsigned i = 0; i < n; i++) {
-        p[i] = (uint8_t)(v >> (8 * i));
-    }
 }
 
 int

@@ -29,6 +29,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "le.h"
 #include "relay_priv.h"
 
 /* Where the shadow memfd appears in the backend's address space. */
@@ -94,39 +95,6 @@ struct shadow_dev {
     uint64_t len;
     uint64_t per_queue;
 };
-
-static inline void
-st16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static inline uint16_t
-ld16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static inline uint32_t
-ld32(const volatile uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
-
-static void
-st_desc(uint8_t *d, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
-{
-    for (int i = 0; i < 8; i++) {
-        d[i] = (uint8_t)(addr >> (8 * i));
-    }
-    for (int i = 0; i < 4; i++) {
-        d[8 + i] = (uint8_t)(len >> (8 * i));
-    }
-    st16(d + 12, flags);
-    st16(d + 14, next);
-}
 
 static uint64_t
 shadow_ring_bytes(uint16_t num)
@@ -284,17 +252,17 @@ shadow_queue_wire(struct relay *r, struct relay_queue *q, bool resume)
             uint16_t head = a->head;
 
             if (!a->done) {
-                st16(sq->avail + 4 + 2 * n, head);
+                le16_store(sq->avail + 4 + 2 * n, head);
                 n++;
             }
         }
         memset(sq->used, 0, VQ_USED_BYTES(sq->num));
-        st16(sq->avail + 4 + 2 * sq->num, 0); /* used_event */
+        le16_store(sq->avail + 4 + 2 * sq->num, 0); /* used_event */
         sq->avail_idx = n;
         sq->used_seen = 0;
         /* Pairs with the backend's read barrier after reading avail->idx. */
         __atomic_thread_fence(__ATOMIC_RELEASE);
-        st16(sq->avail + 2, n);
+        le16_store(sq->avail + 2, n);
         if (n) {
             log_info("%s: resubmitting %u requests to the new backend",
                      q->name, n);
@@ -491,20 +459,20 @@ shadow_submit(struct relay *r, struct relay_queue *q, const struct vq_chain *c)
 
         desc_take(sq);
         for (unsigned i = 0; i < c->nseg; i++) {
-            st_desc(tbl + 16 * i, sq->pool_gpa + base + seg_off[i],
+            le_desc_store(tbl + 16 * i, sq->pool_gpa + base + seg_off[i],
                     c->seg[i].len,
                     (uint16_t)((c->seg[i].write ? VQ_DESC_F_WRITE : 0) |
                                (i + 1 < c->nseg ? VQ_DESC_F_NEXT : 0)),
                     (uint16_t)(i + 1 < c->nseg ? i + 1 : 0));
         }
-        st_desc(sq->desc + 16 * head, sq->pool_gpa + base, 16u * c->nseg,
+        le_desc_store(sq->desc + 16 * head, sq->pool_gpa + base, 16u * c->nseg,
                 VQ_DESC_F_INDIRECT, 0);
     } else {
         cur = desc_take(sq);
         for (unsigned i = 0; i < c->nseg; i++) {
             uint16_t next = i + 1 < c->nseg ? desc_take(sq) : 0;
 
-            st_desc(sq->desc + 16 * cur, sq->pool_gpa + base + seg_off[i],
+            le_desc_store(sq->desc + 16 * cur, sq->pool_gpa + base + seg_off[i],
                     c->seg[i].len,
                     (uint16_t)((c->seg[i].write ? VQ_DESC_F_WRITE : 0) |
                                (i + 1 < c->nseg ? VQ_DESC_F_NEXT : 0)),
@@ -513,7 +481,7 @@ shadow_submit(struct relay *r, struct relay_queue *q, const struct vq_chain *c)
             cur = next;
         }
     }
-    st16(sq->avail + 4 + 2 * (sq->avail_idx % sq->num), head);
+    le16_store(sq->avail + 4 + 2 * (sq->avail_idx % sq->num), head);
     sq->avail_idx++;
     r->stats.bytes_in += c->out_bytes;
     return 0;
@@ -558,7 +526,7 @@ shadow_kick(struct relay *r, struct relay_queue *q)
     if (submitted) {
         /* Pairs with the backend's read barrier after reading avail->idx. */
         __atomic_thread_fence(__ATOMIC_RELEASE);
-        st16(sq->avail + 2, sq->avail_idx);
+        le16_store(sq->avail + 2, sq->avail_idx);
         /* Pairs with the backend's barrier between used and avail_event. */
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         relay_kick_backend(q);
@@ -593,7 +561,7 @@ shadow_reap(struct relay *r, struct relay_queue *q, bool deliver)
     uint16_t used_idx;
 
 again:
-    used_idx = ld16(sq->used + 2);
+    used_idx = le16_load(sq->used + 2);
     /* Pairs with the backend's write barrier before it wrote used->idx. */
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
     if ((uint16_t)(used_idx - sq->used_seen) > sq->inflight) {
@@ -605,7 +573,7 @@ again:
     }
     while (sq->used_seen != used_idx) {
         const uint8_t *e = sq->used + 4 + 8 * (sq->used_seen % sq->num);
-        uint32_t id = ld32(e), len = ld32(e + 4);
+        uint32_t id = le32_load(e), len = le32_load(e + 4);
         struct shadow_slot *s;
 
         sq->used_seen++;
@@ -637,10 +605,10 @@ again:
     }
     if (sq->event_idx) {
         /* used_event: call us on the next completion. */
-        st16(sq->avail + 4 + 2 * sq->num, sq->used_seen);
+        le16_store(sq->avail + 4 + 2 * sq->num, sq->used_seen);
         /* Pairs with the backend's barrier before it reads used_event. */
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        if (ld16(sq->used + 2) != sq->used_seen) {
+        if (le16_load(sq->used + 2) != sq->used_seen) {
             goto again;
         }
     }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "le.h"
 #include "log.h"
 #include "simdrv.h"
 #include "vmmio.h"
@@ -41,40 +42,6 @@ struct simdrv {
     unsigned alloc_bank;
     struct simdrv_queue q[SIMDRV_MAX_QUEUES];
 };
-
-static void
-put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static uint16_t
-get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
-
-static void
-put_desc(uint8_t *d, uint64_t addr, uint32_t len, uint16_t flags,
-         uint16_t next)
-{
-    for (int i = 0; i < 8; i++) {
-        d[i] = (uint8_t)(addr >> (8 * i));
-    }
-    for (int i = 0; i < 4; i++) {
-        d[8 + i] = (uint8_t)(len >> (8 * i));
-    }
-    put16(d + 12, flags);
-    put16(d + 14, next);
-}
 
 static uint32_t
 rd(struct simdrv *d, uint32_t off)
@@ -326,13 +293,13 @@ simdrv_submit(struct simdrv *d, unsigned qi, const struct simdrv_buf *b,
             return -ENOMEM;
         }
         for (unsigned i = 0; i < n; i++) {
-            put_desc(t + 16 * i, b[i].gpa, b[i].len,
+            le_desc_store(t + 16 * i, b[i].gpa, b[i].len,
                      (uint16_t)((b[i].write ? VQ_DESC_F_WRITE : 0) |
                                 (i + 1 < n ? VQ_DESC_F_NEXT : 0)),
                      (uint16_t)(i + 1 < n ? i + 1 : 0));
         }
         head = take_desc(q);
-        put_desc(q->desc + 16 * head, tbl, (uint32_t)(16 * n),
+        le_desc_store(q->desc + 16 * head, tbl, (uint32_t)(16 * n),
                  VQ_DESC_F_INDIRECT, 0);
         q->indirect_gpa[head] = tbl;
     } else {
@@ -343,26 +310,26 @@ simdrv_submit(struct simdrv *d, unsigned qi, const struct simdrv_buf *b,
 
             if (i > 0) {
                 /* link the previous descriptor to this one */
-                put16(q->desc + 16 * prev + 12,
-                      (uint16_t)(get16(q->desc + 16 * prev + 12) |
+                le16_store(q->desc + 16 * prev + 12,
+                      (uint16_t)(le16_load(q->desc + 16 * prev + 12) |
                                  VQ_DESC_F_NEXT));
-                put16(q->desc + 16 * prev + 14, cur);
+                le16_store(q->desc + 16 * prev + 14, cur);
             }
-            put_desc(q->desc + 16 * cur, b[i].gpa, b[i].len,
+            le_desc_store(q->desc + 16 * cur, b[i].gpa, b[i].len,
                      b[i].write ? VQ_DESC_F_WRITE : 0, 0);
             prev = cur;
         }
     }
     q->chain_len[head] = (uint16_t)need;
-    put16(q->avail + 4 + 2 * (q->avail_idx % q->num), head);
+    le16_store(q->avail + 4 + 2 * (q->avail_idx % q->num), head);
     /* Pairs with the device's acquire after reading avail->idx. */
     __atomic_thread_fence(__ATOMIC_RELEASE);
     q->avail_idx++;
-    put16(q->avail + 2, q->avail_idx);
+    le16_store(q->avail + 2, q->avail_idx);
     q->inflight++;
     if (d->features & (1ULL << VIRTIO_F_EVENT_IDX)) {
         /* used_event: interrupt for every completion */
-        put16(q->avail + 4 + 2 * q->num, q->last_used);
+        le16_store(q->avail + 4 + 2 * q->num, q->last_used);
     }
     if (head_out) {
         *head_out = head;
@@ -386,27 +353,27 @@ simdrv_poll(struct simdrv *d, unsigned qi, uint16_t *head, uint32_t *len)
     if (qi >= d->nr_queues) {
         return 0;
     }
-    used_idx = get16(q->used + 2);
+    used_idx = le16_load(q->used + 2);
     if (used_idx == q->last_used) {
         return 0;
     }
     /* Pairs with the device's release before writing used->idx. */
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
     e = q->used + 4 + 8 * (q->last_used % q->num);
-    id = (uint16_t)get32(e);
+    id = (uint16_t)le32_load(e);
     if (id >= q->num || q->chain_len[id] == 0) {
         log_err("simdrv: device returned bad used id %u", id);
         return -EIO;
     }
     *head = id;
-    *len = get32(e + 4);
+    *len = le32_load(e + 4);
     q->last_used++;
     if (d->features & (1ULL << VIRTIO_F_EVENT_IDX)) {
-        put16(q->avail + 4 + 2 * q->num, q->last_used);
+        le16_store(q->avail + 4 + 2 * q->num, q->last_used);
     }
     /* Give the chain's descriptors back. */
     for (uint16_t i = 0, cur = id; i < q->chain_len[id]; i++) {
-        uint16_t nxt = get16(q->desc + 16 * cur + 14);
+        uint16_t nxt = le16_load(q->desc + 16 * cur + 14);
 
         q->next_free[cur] = q->free_head;
         q->free_head = cur;

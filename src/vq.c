@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "le.h"
 #include "vq.h"
 
 #define VQ_DESC_LEN 16u
@@ -43,25 +44,6 @@ struct vq_table {
     uint32_t n;
     bool indirect;
 };
-
-static uint64_t
-vq_le(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-
-    for (unsigned i = n; i-- > 0;) {
-        v = (v << 8) | p[i];
-    }
-    return v;
-}
-
-static void
-vq_put_le32(uint8_t *p, uint32_t v)
-{
-    for (unsigned i = 0; i < 4; i++) {
-        p[i] = (uint8_t)(v >> (8 * i));
-    }
-}
 
 /* Mark the queue broken for good and say exactly why (rate-limited). */
 static int vq_break(struct vq *vq, const char *fmt, ...)
@@ -191,10 +173,10 @@ vq_read_desc(struct vq *vq, const struct vq_table *t, uint32_t i,
         return vq_break(vq, "cannot read %sdescriptor %u",
                         t->indirect ? "indirect " : "", i);
     }
-    d->addr = vq_le(raw, 8);
-    d->len = (uint32_t)vq_le(raw + 8, 4);
-    d->flags = (uint16_t)vq_le(raw + 12, 2);
-    d->next = (uint16_t)vq_le(raw + 14, 2);
+    d->addr = le_load(raw, 8);
+    d->len = (uint32_t)le_load(raw + 8, 4);
+    d->flags = (uint16_t)le_load(raw + 12, 2);
+    d->next = (uint16_t)le_load(raw + 14, 2);
     return 0;
 }
 
@@ -416,8 +398,8 @@ vq_push(struct vq *vq, uint16_t head, uint32_t len)
                 vq->name, head, vq->num);
         return -EINVAL;
     }
-    vq_put_le32(elem, head);
-    vq_put_le32(elem + 4, len);
+    le32_store(elem, head);
+    le32_store(elem + 4, len);
     if (hv_mem_write(vq->hv,
                      vq->used_gpa + 4 + 8ULL * (vq->used_idx % vq->num), elem,
                      sizeof(elem)) < 0) {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "le.h"
 #include "log.h"
 #include "rawdrv.h"
 #include "vmmio.h"
@@ -48,19 +49,6 @@ rawdrv_access(struct rawdrv *d, uint32_t off, unsigned size, bool is_write,
 {
     hv_sim_mmio(d->sim, d->mmio + off, size, is_write, &val);
     return val;
-}
-
-static void
-put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static uint16_t
-get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (p[1] << 8));
 }
 
 uint32_t
@@ -129,16 +117,7 @@ void
 rawdrv_desc(struct rawdrv *d, uint16_t i, uint64_t addr, uint32_t len,
             uint16_t flags, uint16_t next)
 {
-    uint8_t *p = d->desc + 16 * (i % 256);
-
-    for (int k = 0; k < 8; k++) {
-        p[k] = (uint8_t)(addr >> (8 * k));
-    }
-    for (int k = 0; k < 4; k++) {
-        p[8 + k] = (uint8_t)(len >> (8 * k));
-    }
-    put16(p + 12, flags);
-    put16(p + 14, next);
+    le_desc_store(d->desc + 16 * (i % 256), addr, len, flags, next);
 }
 
 void
@@ -146,13 +125,13 @@ rawdrv_set_avail_idx(struct rawdrv *d, uint16_t idx)
 {
     __atomic_thread_fence(__ATOMIC_RELEASE);
     d->avail_idx = idx;
-    put16(d->avail + 2, idx);
+    le16_store(d->avail + 2, idx);
 }
 
 void
 rawdrv_publish(struct rawdrv *d, uint16_t head)
 {
-    put16(d->avail + 4 + 2 * (d->avail_idx % (d->num ? d->num : 1)), head);
+    le16_store(d->avail + 4 + 2 * (d->avail_idx % (d->num ? d->num : 1)), head);
     rawdrv_set_avail_idx(d, (uint16_t)(d->avail_idx + 1));
 }
 
@@ -182,7 +161,7 @@ rawdrv_poll(struct rawdrv *d, uint32_t *id, uint32_t *len)
 {
     const uint8_t *e;
 
-    if (d->num == 0 || get16(d->used + 2) == d->last_used) {
+    if (d->num == 0 || le16_load(d->used + 2) == d->last_used) {
         return 0;
     }
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
