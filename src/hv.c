@@ -88,14 +88,27 @@ hv_mem_write(struct hv *hv, uint64_t gpa, const void *buf, size_t len)
     return len ? hv->ops->mem_write(hv, bank, off, buf, len) : 0;
 }
 
+/* Read an n-byte little-endian scalar from guest memory. */
+static int
+hv_read_le(struct hv *hv, uint64_t gpa, unsigned n, uint64_t *v)
+{
+    uint8_t b[8];
+    int rc = hv_mem_read(hv, gpa, b, n);
+
+    if (rc == 0) {
+        *v = le_load(b, n);
+    }
+    return rc;
+}
+
 int
 hv_read_le16(struct hv *hv, uint64_t gpa, uint16_t *v)
 {
-    uint8_t b[2];
-    int rc = hv_mem_read(hv, gpa, b, sizeof(b));
+    uint64_t x;
+    int rc = hv_read_le(hv, gpa, 2, &x);
 
     if (rc == 0) {
-        *v = (uint16_t)le_load(b, 2);
+        *v = (uint16_t)x;
     }
     return rc;
 }
@@ -103,11 +116,11 @@ hv_read_le16(struct hv *hv, uint64_t gpa, uint16_t *v)
 int
 hv_read_le32(struct hv *hv, uint64_t gpa, uint32_t *v)
 {
-    uint8_t b[4];
-    int rc = hv_mem_read(hv, gpa, b, sizeof(b));
+    uint64_t x;
+    int rc = hv_read_le(hv, gpa, 4, &x);
 
     if (rc == 0) {
-        *v = (uint32_t)le_load(b, 4);
+        *v = (uint32_t)x;
     }
     return rc;
 }
@@ -115,13 +128,7 @@ hv_read_le32(struct hv *hv, uint64_t gpa, uint32_t *v)
 int
 hv_read_le64(struct hv *hv, uint64_t gpa, uint64_t *v)
 {
-    uint8_t b[8];
-    int rc = hv_mem_read(hv, gpa, b, sizeof(b));
-
-    if (rc == 0) {
-        *v = le_load(b, 8);
-    }
-    return rc;
+    return hv_read_le(hv, gpa, 8, v);
 }
 
 int
@@ -129,7 +136,7 @@ hv_write_le16(struct hv *hv, uint64_t gpa, uint16_t v)
 {
     uint8_t b[2];
 
-    le_store(b, v, 2);
+    le16_store(b, v);
     return hv_mem_write(hv, gpa, b, sizeof(b));
 }
 
@@ -138,7 +145,7 @@ hv_write_le32(struct hv *hv, uint64_t gpa, uint32_t v)
 {
     uint8_t b[4];
 
-    le_store(b, v, 4);
+    le32_store(b, v);
     return hv_mem_write(hv, gpa, b, sizeof(b));
 }
 
