@@ -48,10 +48,7 @@ WORK=$(cd "$WORK" && pwd)
 [ -n "$LOGF" ] || LOGF="$WORK/console.log"
 if [ -n "$DAEMON" ]; then
     [ -f "$DAEMON" ] || die "daemon binary $DAEMON does not exist"
-    case $(file -b "$DAEMON" 2>/dev/null) in
-    *aarch64*|*ARM\ aarch64*) ;;
-    *) log "WARNING: $DAEMON does not look like an aarch64 binary ($(file -b "$DAEMON" 2>/dev/null | cut -c1-60))" ;;
-    esac
+    is_aarch64_elf "$DAEMON" || log "WARNING: $DAEMON is not an AArch64 ELF binary"
 fi
 
 "$ARM64_DIR/mkinitramfs-guest.sh" "$WORK/guest.cpio.gz"
@@ -77,6 +74,7 @@ set +e
 timeout -k 10 "$TMO" qemu-system-aarch64 \
     -machine virt,virtualization=on,gic-version=3 -cpu cortex-a57 -smp 2 -m "$QEMU_MEM" \
     -accel tcg,thread=multi -nographic -no-reboot -monitor none -serial stdio \
+    -nic none \
     -kernel "$XEN_IMAGE" -append "$XEN_ARGS" \
     -device guest-loader,addr=0x49000000,kernel="$KERNEL",bootargs="$DOM0_ARGS" \
     -device guest-loader,addr=0x50000000,initrd="$WORK/dom0.cpio.gz" \

@@ -85,8 +85,8 @@ make -C "$BUILD" -j"$(nproc)" all >"$BUILD/make.log" 2>&1 ||
 
 BIN="$BUILD/src/xen-vhost-master"
 [ -f "$BIN" ] || die "build finished but $BIN is missing (has src/daemon.am a bin_PROGRAMS += src/xen-vhost-master yet?)"
-file "$BIN" | grep -q 'aarch64' || die "$BIN is not an aarch64 binary: $(file -b "$BIN")"
-log "cross build OK in $(( $(date +%s) - T0 )) s: $(file -b "$BIN" | cut -d, -f1-2)"
+is_aarch64_elf "$BIN" || die "$BIN is not an AArch64 ELF binary"
+log "cross build OK in $(( $(date +%s) - T0 )) s: $BIN"
 if [ -n "$OUT" ]; then
     mkdir -p "$(dirname "$OUT")"; cp "$BIN" "$OUT"; BIN=$(cd "$(dirname "$OUT")" && pwd)/$(basename "$OUT")
     # The project's XEN_MMAP test backend travels next to the daemon.

@@ -118,6 +118,12 @@ apt_priv() {
         "$@"
 }
 
+# True when $1 is an AArch64 ELF file (readelf comes with binutils, which
+# fetch.sh installs; `file` is not on a minimal Debian machine).
+is_aarch64_elf() {
+    readelf -h "$1" 2>/dev/null | grep -q 'Machine:[[:space:]]*AArch64'
+}
+
 # Load what fetch.sh selected.
 load_selected() {
     [ -f "$CACHE/selected.env" ] || die "run tools/arm64/fetch.sh first ($CACHE/selected.env missing)"
