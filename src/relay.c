@@ -469,6 +469,29 @@ relay_ram_needs_xen(struct relay *r)
            reg[0].xen_mmap_flags != 0;
 }
 
+/* Why the device runs in its mode, in words for the log and the demo. */
+static const char *
+relay_mode_reason(const struct relay *r, bool shareable, bool needs_xen)
+{
+    bool xen_mmap = r->protocol & (1ULL << VHU_PF_XEN_MMAP);
+
+    if (r->mode == RELAY_MODE_ZEROCOPY) {
+        return needs_xen ? "the backend maps the guest's RAM itself through "
+                           "Xen foreign mappings (XEN_MMAP)"
+                         : "the backend maps the guest's RAM from a shared fd";
+    }
+    if (r->cfg.mode == RELAY_MODE_AUTO && !shareable) {
+        return "guest RAM cannot be shared with the backend; requests are "
+               "copied through the daemon's shadow memory";
+    }
+    if (r->cfg.mode == RELAY_MODE_AUTO && needs_xen && !xen_mmap) {
+        return "the backend does not offer XEN_MMAP, so it cannot map Xen "
+               "guest RAM; requests are copied through the daemon's shadow "
+               "memory";
+    }
+    return "requests are copied through the daemon's shadow memory";
+}
+
 static int
 relay_choose_mode(struct relay *r)
 {
@@ -488,9 +511,9 @@ relay_choose_mode(struct relay *r)
         return -ENOTSUP;
     }
     r->ops = r->mode == RELAY_MODE_ZEROCOPY ? &relay_zc_ops : &relay_shadow_ops;
-    log_info("%s: %s mode (%s%s)", r->name, r->ops->name,
+    log_info("%s: %s mode (%s: %s)", r->name, r->ops->name,
              r->cfg.mode == RELAY_MODE_AUTO ? "chosen automatically" : "as configured",
-             needs_xen ? ", guest RAM needs XEN_MMAP" : "");
+             relay_mode_reason(r, n > 0, needs_xen));
     return 0;
 }
 

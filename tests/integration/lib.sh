@@ -207,6 +207,14 @@ virtio_disk_line() {
     echo "disk = [ \"$1,vdev=xvda,backendtype=standalone,specification=virtio\" ]"
 }
 
+# relay_mode_facts SCENARIO: one FACT per device the daemon served in this
+# scenario, with the relay mode it ran in and why (from the daemon's log).
+relay_mode_facts() {
+    sed -n 's/.*: \(dom[0-9]*\/[a-z_]*[0-9]*\): \([a-z-]*\) mode (\(.*\))$/\1|\2|\3/p' \
+        "$DAEMON_LOG" 2>/dev/null | sort -u |
+        while IFS='|' read -r dev mode why; do fact mode "$1 $dev: $mode ($why)"; done
+}
+
 # relay_guest_facts NAME: re-print the guest's XVM-GUEST-FACT lines as FACTs.
 relay_guest_facts() {
     sed -n 's/.*XVM-GUEST-FACT \(.*\)/\1/p' "$(guest_log "$1")" | tr -d '\r' |

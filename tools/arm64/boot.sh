@@ -65,6 +65,76 @@ DOM0_ARGS="console=hvc0 earlycon=xen rdinit=/init panic=1"
 loud "arm64 harness: Xen $XEN_VERSION (hypervisor source $XEN_SRC_VERSION, tools $XEN_TOOLS_VERSION)" \
      "kernel $KVER, scenarios: $SCEN, timeout ${TMO}s, console log: $LOGF"
 
+# failed_step LOG QEMU_RC TIMEOUT: the step of the run that did not finish.
+failed_step() {
+    local f=$1 why
+    if grep -q '^qemu-system-aarch64:' "$f"; then
+        why="QEMU did not start the machine"
+    elif ! grep -q '^(XEN)\|^ Xen ' "$f"; then
+        why="Xen did not start (no hypervisor output)"
+    elif ! grep -q '^XVM-DOM0-UP' "$f"; then
+        why="the dom0 kernel did not reach its init"
+    elif ! grep -q '^XVM-DOM0-READY' "$f"; then
+        why="dom0's Xen services (xenstored, xen-init-dom0) did not come up"
+    else
+        local last
+        last=$(sed -n 's/^XVM-SCENARIO-START //p' "$f" | tail -n1)
+        if [ -n "$last" ] && ! grep -q "^XVM-TIME $last " "$f"; then
+            why="scenario '$last' did not finish"
+        else
+            why="dom0 stopped before printing its result block"
+        fi
+    fi
+    [ "$2" = 124 ] && why="$why: hard timeout after ${3}s"
+    grep -q 'Kernel panic' "$f" && why="$why (kernel panic)"
+    grep -q '(XEN) Panic on CPU' "$f" && why="$why (Xen panicked)"
+    echo "$why"
+}
+
+# step_context LOG: the lines that explain the failed step.
+step_context() {
+    local f=$1 last
+    echo "---- relevant lines of $f ----"
+    if grep -q '^qemu-system-aarch64:' "$f"; then
+        grep '^qemu-system-aarch64:' "$f"
+    else
+        grep -E -A4 'Kernel panic|Panic on CPU|XVM-DOM0-NOTE' "$f" | head -n 30
+        last=$(sed -n 's/^XVM-SCENARIO-START //p' "$f" | tail -n1)
+        if [ -n "$last" ] && ! grep -q "^XVM-TIME $last " "$f"; then
+            sed -n "/^XVM-SCENARIO-START $last\$/,\$p" "$f" | tail -n 40
+        else
+            tail -n 40 "$f"
+        fi
+    fi
+    echo "----"
+}
+
+# demo_summary LOG NPASS NFAIL NSKIP: what a newcomer wants to know first.
+demo_summary() {
+    local f=$1
+    echo
+    echo "================ xen-vhost-master arm64 demo ================"
+    echo "Xen:        $XEN_VERSION (hypervisor rebuilt from Debian source $XEN_SRC_VERSION"
+    echo "            with CONFIG_IOREQ_SERVER; tools $XEN_TOOLS_VERSION)"
+    sed -n 's/^XVM-INFO xen_version *: */Running:    Xen /p' "$f" | head -n1
+    echo "Kernel:     $KVER (dom0 and guests, Debian's arm64 package)"
+    echo "Devices the guests saw:"
+    sed -n 's/^FACT device \(.*\)/  - \1/p' "$f" | sort -u
+    echo "Relay mode of each device, and why:"
+    sed -n 's/^FACT mode \(.*\)/  - \1/p' "$f" | sort -u
+    sed -n 's/^FACT bytes_verified \(.*\)/Bytes moved and verified: \1/p' "$f"
+    if grep -q '^FACT perf_row ' "$f"; then
+        echo "Performance next to Xen's PV block device (one boot, TCG: compare, do not quote):"
+        { echo "workload|virtio via daemon|Xen PV blkback|virtio/PV"
+          sed -n 's/^FACT perf_row //p' "$f"; } |
+            awk -F'|' '{ printf "  %-18s %-20s %-16s %s\n", $1, $2, $3, $4 }'
+    fi
+    sed -n 's/^FACT boot_guest_ms \(.*\)/Guest boot to power-off: \1 ms/p' "$f" | head -n1
+    echo "Results:    $2 passed, $3 failed, $4 skipped (console log: $f)"
+    printf '%s\n' "$RES" | sed -n 's/^FAIL /  FAILED: /p'
+    echo "============================================================="
+}
+
 # One QEMU at a time on this machine.
 exec 9>"$CACHE/qemu.lock"
 if ! flock -w 1800 9; then die "another arm64 QEMU run holds $CACHE/qemu.lock"; fi
@@ -89,14 +159,13 @@ exec 9>&-
 RES=$(sed -n 's/^XVM-RESULT //p' "$LOGF")
 rc=0
 if ! grep -q '^XVM-END' "$LOGF"; then
-    why="no result block in the console log"
-    [ "$QRC" = 124 ] && why="hard timeout after ${TMO}s"
-    grep -q 'Kernel panic' "$LOGF" && why="$why (kernel panic)"
-    echo "FAIL arm64-harness: $why (qemu rc=$QRC)"
-    echo "---- last 60 lines of $LOGF ----"; tail -n 60 "$LOGF"; echo "----"
+    # Name the step that did not finish and show its own lines.
+    step=$(failed_step "$LOGF" "$QRC" "$TMO")
+    echo "FAIL arm64-harness: $step (qemu rc=$QRC)"
+    step_context "$LOGF"
     # Still report what finished before things went wrong.
     RES=$(grep -E '^(PASS|FAIL|SKIP) ' "$LOGF" | sort -u || true)
-    RES=$(printf '%s\nFAIL arm64-harness: %s (qemu rc=%s)\n' "$RES" "$why" "$QRC" | awk 'NF')
+    RES=$(printf '%s\nFAIL arm64-harness: %s (qemu rc=%s)\n' "$RES" "$step" "$QRC" | awk 'NF')
     rc=1
 fi
 echo "==== arm64 results (Xen $XEN_VERSION) ===="
@@ -117,18 +186,6 @@ echo "arm64: $np passed, $nf failed, $ns skipped"
 echo "arm64 wall time: fetch ${WALL_FETCH}s, images ${WALL_IMG}s, qemu ${T_QEMU}s, total $(( $(date +%s) - WALL0 ))s"
 
 if [ $SUMMARY = 1 ]; then
-    echo
-    echo "================ xen-vhost-master arm64 demo ================"
-    echo "Xen:        $XEN_VERSION (hypervisor rebuilt from Debian source $XEN_SRC_VERSION"
-    echo "            with CONFIG_IOREQ_SERVER; tools $XEN_TOOLS_VERSION)"
-    sed -n 's/^XVM-INFO xen_version *: */Running:    Xen /p' "$LOGF" | head -n1
-    echo "Kernel:     $KVER (dom0 and guests)"
-    echo "Devices seen in guests:"
-    sed -n 's/^FACT device \(.*\)/  - \1/p' "$LOGF" | sort -u
-    sed -n 's/^FACT bytes_verified \(.*\)/Bytes moved and verified: \1/p' "$LOGF"
-    sed -n 's/^FACT throughput \(.*\)/Throughput: \1/p' "$LOGF"
-    sed -n 's/^FACT boot_guest_ms \(.*\)/Guest boot to power-off: \1 ms/p' "$LOGF"
-    echo "Results:    $np passed, $nf failed, $ns skipped (console log: $LOGF)"
-    echo "============================================================="
+    demo_summary "$LOGF" "$np" "$nf" "$ns"
 fi
 exit $rc

@@ -26,4 +26,5 @@ guest_times $G
 fact boot_guest_ms $((RG_T2 - RG_T0))
 note "xl create $((RG_T1 - RG_T0)) ms, whole guest run $((RG_T2 - RG_T0)) ms"
 relay_guest_facts $G
+relay_mode_facts $N
 pass $N

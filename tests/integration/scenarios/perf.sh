@@ -40,13 +40,18 @@ start_daemon $N --config="$CFG" || { stop_pid "$QSD_PID"; exit 0; }
 GUEST_EXTRA="xvm.dev=vda" why=$(run_guest xvm-perf blk-perf 600 "$(virtio_disk_line "$IMG")")
 rc=$?
 stop_pid "$DAEMON_PID"; stop_pid "$QSD_PID"
+relay_mode_facts $N
 [ $rc -eq 0 ] || { fail $N "virtio run failed: $why"; exit 0; }
 vio=$(perf_of xvm-perf)
 [ -n "$vio" ] || { fail $N "virtio guest printed no perf line"; exit 0; }
 
 set -- $pv; pw=$1 pr=$2 piw=$3 pir=$4
 set -- $vio; vw=$1 vr=$2 viw=$3 vir=$4
-line() { note "$1: virtio $2, PV $3, virtio/PV $(ratio "${2%% *}" "${3%% *}")"; }
+# One row of the demo's table: workload | virtio | PV | virtio/PV.
+line() {
+    note "$1: virtio $2, PV $3, virtio/PV $(ratio "${2%% *}" "${3%% *}")"
+    fact perf_row "$1|$2|$3|$(ratio "${2%% *}" "${3%% *}")"
+}
 line "seq 1 MiB write" "$vw MiB/s" "$pw MiB/s"
 line "seq 1 MiB read" "$vr MiB/s" "$pr MiB/s"
 line "rand 4 KiB write" "$viw IOPS" "$piw IOPS"
