@@ -172,16 +172,51 @@ xen_irq_set(struct hv *hv, unsigned irq, bool level)
 
 /* ---- ioreq service ---- */
 
-/* Answer vcpu's slot if it holds a request, and tell Xen. */
+/*
+ * A slot in INPROCESS belongs to the kernel's ioeventfd handler for the
+ * few instructions it takes to compare the request with its list under a
+ * spinlock; it is READY again (ours) when nothing matched.  Spin briefly,
+ * then look again from a loop timer rather than hold the loop.
+ */
+#define XEN_BUSY_SPINS 4096u
+#define XEN_BUSY_RETRY_MS 1u
+
+static void serve_all(void *opaque);
+
+/* Answer vcpu's slot if it holds a request for us, and tell Xen. */
 static void
 serve_vcpu(struct hv_xen *x, unsigned vcpu)
 {
-    if (!hv_xen_ioreq_serve_slot(&x->ioreq, &x->slots[vcpu], NULL)) {
+    enum hv_xen_slot_result r;
+    unsigned spins = 0;
+
+    while ((r = hv_xen_ioreq_serve_slot(&x->ioreq, &x->slots[vcpu], NULL)) ==
+               HV_XEN_SLOT_BUSY &&
+           spins++ < XEN_BUSY_SPINS) {
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    }
+    if (r == HV_XEN_SLOT_BUSY && x->busy_timer == 0) {
+        int id = loop_add_timer(x->loop, XEN_BUSY_RETRY_MS, serve_all, x);
+
+        x->busy_timer = id > 0 ? id : 0;
+    }
+    if (r != HV_XEN_SLOT_ANSWERED) {
         return;
     }
     if (xenevtchn_notify(x->xce, x->local_port[vcpu]) < 0) {
         log_rl(&x->rl, LOG_LVL_ERR, "%s: notify vcpu %u port %u failed: %s",
                x->hv.name, vcpu, x->local_port[vcpu], strerror(errno));
+    }
+}
+
+static void
+serve_all(void *opaque)
+{
+    struct hv_xen *x = opaque;
+
+    x->busy_timer = 0;
+    for (unsigned vcpu = 0; vcpu < x->nr_bound; vcpu++) {
+        serve_vcpu(x, vcpu);
     }
 }
 
@@ -457,6 +492,10 @@ xen_teardown(struct hv_xen *x)
 {
     /* Kernel ioeventfds point into the ioreq page and at our ports. */
     hv_xen_ioeventfd_clear(x);
+    if (x->busy_timer) {
+        loop_cancel_timer(x->loop, x->busy_timer);
+        x->busy_timer = 0;
+    }
     switch (x->stage) {
     case HV_XEN_ST_SERVING:
         loop_del_fd(x->loop, x->evtchn_fd);

@@ -153,16 +153,83 @@ hv_xen_ioreq_handle(struct hv_xen_ioreq_ctx *ctx, struct ioreq *req)
     return v;
 }
 
+static struct hv_xen_kernel_kick *
+kernel_find(struct hv_xen_ioreq_ctx *ctx, uint64_t addr, uint32_t vq)
+{
+    for (unsigned i = 0; i < HV_XEN_MAX_KERNEL_KICKS; i++) {
+        struct hv_xen_kernel_kick *k = &ctx->kernel[i];
+
+        if (k->used && k->addr == addr && k->vq == vq) {
+            return k;
+        }
+    }
+    return NULL;
+}
+
+int
+hv_xen_ioreq_kernel_add(struct hv_xen_ioreq_ctx *ctx, uint64_t addr,
+                        uint32_t vq)
+{
+    if (kernel_find(ctx, addr, vq) != NULL) {
+        return -EEXIST;
+    }
+    for (unsigned i = 0; i < HV_XEN_MAX_KERNEL_KICKS; i++) {
+        struct hv_xen_kernel_kick *k = &ctx->kernel[i];
+
+        if (!k->used) {
+            *k = (struct hv_xen_kernel_kick){ addr, vq, true };
+            return 0;
+        }
+    }
+    return -ENOSPC;
+}
+
+int
+hv_xen_ioreq_kernel_del(struct hv_xen_ioreq_ctx *ctx, uint64_t addr,
+                        uint32_t vq)
+{
+    struct hv_xen_kernel_kick *k = kernel_find(ctx, addr, vq);
+
+    if (k == NULL) {
+        return -ENOENT;
+    }
+    memset(k, 0, sizeof(*k));
+    return 0;
+}
+
 bool
+hv_xen_ioreq_kernel_owns(const struct hv_xen_ioreq_ctx *ctx,
+                         const struct ioreq *req)
+{
+    if (req->type != IOREQ_TYPE_COPY || req->dir != IOREQ_WRITE ||
+        req->size != HV_XEN_KERNEL_KICK_SIZE) {
+        return false;
+    }
+    for (unsigned i = 0; i < HV_XEN_MAX_KERNEL_KICKS; i++) {
+        const struct hv_xen_kernel_kick *k = &ctx->kernel[i];
+
+        if (k->used && k->addr == req->addr &&
+            (req->data & HV_XEN_KERNEL_KICK_VQ_MASK) == k->vq) {
+            return true;
+        }
+    }
+    return false;
+}
+
+enum hv_xen_slot_result
 hv_xen_ioreq_serve_slot(struct hv_xen_ioreq_ctx *ctx, struct ioreq *slot,
                         enum hv_xen_ioreq_verdict *verdict)
 {
     volatile struct ioreq *vs = slot;
     struct ioreq copy;
     enum hv_xen_ioreq_verdict v;
+    uint8_t state = vs->state;
 
-    if (vs->state != STATE_IOREQ_READY) {
-        return false;
+    if (state == STATE_IOREQ_INPROCESS) {
+        return HV_XEN_SLOT_BUSY;
+    }
+    if (state != STATE_IOREQ_READY) {
+        return HV_XEN_SLOT_IDLE;
     }
     /*
      * Acquire: pairs with the hypervisor's write barrier between filling
@@ -174,6 +241,12 @@ hv_xen_ioreq_serve_slot(struct hv_xen_ioreq_ctx *ctx, struct ioreq *slot,
     /* Keep the copy from being re-read from the slot by the compiler. */
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
 
+    if (hv_xen_ioreq_kernel_owns(ctx, &copy)) {
+        /* The kernel's handler answers it: touching the slot would answer
+         * twice (a stale IORESP_READY makes Xen crash the domain). */
+        ctx->kernel_left++;
+        return HV_XEN_SLOT_KERNEL;
+    }
     v = hv_xen_ioreq_handle(ctx, &copy);
     if (verdict != NULL) {
         *verdict = v;
@@ -188,7 +261,7 @@ hv_xen_ioreq_serve_slot(struct hv_xen_ioreq_ctx *ctx, struct ioreq *slot,
      */
     __atomic_thread_fence(__ATOMIC_RELEASE);
     vs->state = STATE_IORESP_READY;
-    return true;
+    return HV_XEN_SLOT_ANSWERED;
 }
 
 int

@@ -42,6 +42,30 @@ enum hv_xen_ioreq_verdict {
     HV_XEN_IOREQ_VERDICT_COUNT,
 };
 
+/*
+ * A QueueNotify address a kernel ioeventfd (privcmd) answers for one queue.
+ * The kernel claims a write when type is COPY, dir WRITE, addr equal,
+ * size 4 and (data & 0xffff) equal to vq; the intake leaves exactly those
+ * requests to it, so one ioreq is never answered twice.
+ */
+#define HV_XEN_MAX_KERNEL_KICKS 64
+#define HV_XEN_KERNEL_KICK_SIZE 4u
+#define HV_XEN_KERNEL_KICK_VQ_MASK 0xffffu
+
+struct hv_xen_kernel_kick {
+    uint64_t addr;
+    uint32_t vq;
+    bool used;
+};
+
+/* What hv_xen_ioreq_serve_slot() did with a slot. */
+enum hv_xen_slot_result {
+    HV_XEN_SLOT_IDLE = 0,  /* no request (NONE or IORESP_READY): untouched */
+    HV_XEN_SLOT_ANSWERED,  /* answered: the caller notifies the vcpu */
+    HV_XEN_SLOT_KERNEL,    /* a kernel ioeventfd's request: untouched */
+    HV_XEN_SLOT_BUSY,      /* INPROCESS: the kernel is examining it; retry */
+};
+
 /* Everything the decision needs; owned by the caller. */
 struct hv_xen_ioreq_ctx {
     const char *name;                   /* guest name for log lines */
@@ -50,6 +74,8 @@ struct hv_xen_ioreq_ctx {
     void *invalidate_opaque;
     struct log_ratelimit rl;            /* for rejected requests */
     uint64_t count[HV_XEN_IOREQ_VERDICT_COUNT];
+    struct hv_xen_kernel_kick kernel[HV_XEN_MAX_KERNEL_KICKS];
+    uint64_t kernel_left;               /* requests left to the kernel */
 };
 
 /* Initialise ctx (rate limit, counters) over a caller-owned window table. */
@@ -72,12 +98,27 @@ enum hv_xen_ioreq_verdict hv_xen_ioreq_handle(struct hv_xen_ioreq_ctx *ctx,
 /*
  * Serve one shared slot if it holds a request: state READY -> acquire ->
  * single copy -> handle the copy -> data back -> release -> IORESP_READY.
- * Returns true when the slot was answered (the caller then notifies the
- * vcpu's port), false when the slot was not READY.  *verdict (optional)
- * receives the decision.
+ * A request a registered kernel ioeventfd matches is left alone, and so
+ * is a slot in INPROCESS (the kernel's handler holds it while it checks
+ * its list; it goes back to READY when no ioeventfd matched, so the
+ * caller retries BUSY).  *verdict (optional) receives the decision of an
+ * answered request.
  */
-bool hv_xen_ioreq_serve_slot(struct hv_xen_ioreq_ctx *ctx, struct ioreq *slot,
-                             enum hv_xen_ioreq_verdict *verdict);
+enum hv_xen_slot_result hv_xen_ioreq_serve_slot(struct hv_xen_ioreq_ctx *ctx,
+                                                struct ioreq *slot,
+                                                enum hv_xen_ioreq_verdict *verdict);
+
+/*
+ * Record that a kernel ioeventfd answers QueueNotify writes of queue vq at
+ * addr (0, -EEXIST, -ENOSPC), and forget it again (0 or -ENOENT).
+ */
+int hv_xen_ioreq_kernel_add(struct hv_xen_ioreq_ctx *ctx, uint64_t addr,
+                            uint32_t vq);
+int hv_xen_ioreq_kernel_del(struct hv_xen_ioreq_ctx *ctx, uint64_t addr,
+                            uint32_t vq);
+/* The kernel's own match rule, applied to a private copy of a request. */
+bool hv_xen_ioreq_kernel_owns(const struct hv_xen_ioreq_ctx *ctx,
+                              const struct ioreq *req);
 
 /*
  * Window table helpers: add fails with -EINVAL (empty, wraps),

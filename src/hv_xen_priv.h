@@ -78,6 +78,7 @@ struct hv_xen {
 
     enum hv_xen_kern kern;
     struct hv_xen_kick kick[HV_XEN_MAX_IOEVENTFD];
+    int busy_timer;                  /* loop timer rescanning slots, 0 = none */
     struct log_ratelimit rl;         /* event-channel trouble */
 };
 

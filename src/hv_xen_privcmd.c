@@ -122,6 +122,12 @@ hv_xen_ioeventfd_add(struct hv *hv, uint64_t addr, uint32_t datamatch, int fd)
                  hv->name);
         x->kern = HV_XEN_KERN_YES;
     }
+    rc = hv_xen_ioreq_kernel_add(&x->ioreq, addr, datamatch);
+    if (rc < 0) {
+        /* Unreachable with the table sizes equal; never let both answer. */
+        kick_ioctl(x, &k, HV_XEN_PRIVCMD_IOEVENTFD_DEASSIGN);
+        return rc;
+    }
     k.used = true;
     *slot = k;
     return 0;
@@ -140,6 +146,10 @@ hv_xen_ioeventfd_del(struct hv *hv, uint64_t addr, int fd)
             continue;
         }
         rc = kick_ioctl(x, k, HV_XEN_PRIVCMD_IOEVENTFD_DEASSIGN);
+        /* Ours again only once the kernel no longer answers them. */
+        if (rc == 0) {
+            hv_xen_ioreq_kernel_del(&x->ioreq, k->addr, k->vq);
+        }
         if (rc < 0) {
             log_warn("%s: deassign kernel ioeventfd 0x%" PRIx64 ": %s",
                      hv->name, addr, strerror(-rc));

@@ -364,7 +364,9 @@ START_TEST(test_slot_not_ready)
     fx_init(&fx);
     for (unsigned i = 0; i < sizeof(states); i++) {
         slot.state = states[i] & 0xf;
-        ck_assert(!hv_xen_ioreq_serve_slot(&fx.ctx, &slot, NULL));
+        ck_assert_int_eq(hv_xen_ioreq_serve_slot(&fx.ctx, &slot, NULL),
+                         states[i] == STATE_IOREQ_INPROCESS ? HV_XEN_SLOT_BUSY
+                                                            : HV_XEN_SLOT_IDLE);
         ck_assert_uint_eq(slot.state, states[i] & 0xf);
         ck_assert_uint_eq(slot.data, 5);
     }
@@ -381,12 +383,12 @@ START_TEST(test_slot_read_completes)
 
     fx_init(&fx);
     fx.rec.reply = 0x74726976;
-    ck_assert(hv_xen_ioreq_serve_slot(&fx.ctx, &slot, &v));
+    ck_assert_int_eq(hv_xen_ioreq_serve_slot(&fx.ctx, &slot, &v), HV_XEN_SLOT_ANSWERED);
     ck_assert_int_eq(v, HV_XEN_IOREQ_DISPATCHED);
     ck_assert_uint_eq(slot.state, STATE_IORESP_READY);
     ck_assert_uint_eq(slot.data, 0x74726976);
     /* Answered once: a second pass finds nothing to do. */
-    ck_assert(!hv_xen_ioreq_serve_slot(&fx.ctx, &slot, NULL));
+    ck_assert_int_eq(hv_xen_ioreq_serve_slot(&fx.ctx, &slot, NULL), HV_XEN_SLOT_IDLE);
     ck_assert_uint_eq(fx.rec.calls, 1);
 }
 END_TEST
@@ -398,13 +400,13 @@ START_TEST(test_slot_rejected_still_completes)
     enum hv_xen_ioreq_verdict v;
 
     fx_init(&fx);
-    ck_assert(hv_xen_ioreq_serve_slot(&fx.ctx, &slot, &v));
+    ck_assert_int_eq(hv_xen_ioreq_serve_slot(&fx.ctx, &slot, &v), HV_XEN_SLOT_ANSWERED);
     ck_assert_int_eq(v, HV_XEN_IOREQ_BAD_SIZE);
     ck_assert_uint_eq(slot.state, STATE_IORESP_READY);
     ck_assert_uint_eq(slot.data, UINT64_MAX);
 
     slot = mk_req(IOREQ_TYPE_INVALIDATE, 0, 0, 0, IOREQ_WRITE, 0, 0);
-    ck_assert(hv_xen_ioreq_serve_slot(&fx.ctx, &slot, &v));
+    ck_assert_int_eq(hv_xen_ioreq_serve_slot(&fx.ctx, &slot, &v), HV_XEN_SLOT_ANSWERED);
     ck_assert_int_eq(v, HV_XEN_IOREQ_INVALIDATED);
     ck_assert_uint_eq(slot.state, STATE_IORESP_READY);
     ck_assert_uint_eq(invalidations, 1);
@@ -421,7 +423,7 @@ START_TEST(test_slot_double_fetch_read)
     fx_init(&fx);
     fx.rec.reply = 0xabcdef;
     fx.rec.slot = &slot;
-    ck_assert(hv_xen_ioreq_serve_slot(&fx.ctx, &slot, &v));
+    ck_assert_int_eq(hv_xen_ioreq_serve_slot(&fx.ctx, &slot, &v), HV_XEN_SLOT_ANSWERED);
     /* The decision and the answer follow the copy, not the rewritten slot. */
     ck_assert_int_eq(v, HV_XEN_IOREQ_DISPATCHED);
     ck_assert_uint_eq(fx.rec.off, 8);
@@ -441,12 +443,97 @@ START_TEST(test_slot_double_fetch_write)
 
     fx_init(&fx);
     fx.rec.slot = &slot;
-    ck_assert(hv_xen_ioreq_serve_slot(&fx.ctx, &slot, NULL));
+    ck_assert_int_eq(hv_xen_ioreq_serve_slot(&fx.ctx, &slot, NULL), HV_XEN_SLOT_ANSWERED);
     ck_assert(fx.rec.is_write);
     ck_assert_uint_eq(fx.rec.val_in, 3);
     /* The slot now claims to be a read: the copy said write, so no data. */
     ck_assert_uint_eq(slot.data, 0x1111111111111111ULL);
     ck_assert_uint_eq(slot.state, STATE_IORESP_READY);
+}
+END_TEST
+
+/* ---- kernel ioeventfd ownership (checklist 31) ---- */
+
+/* A QueueNotify the kernel's privcmd ioeventfd matches is never answered
+ * here: both answering would leave a stale IORESP_READY on the slot. */
+START_TEST(test_slot_kernel_owned)
+{
+    struct fixture fx;
+    /* Xen 4.17 on Arm forwards the whole register: junk above bit 31. */
+    struct ioreq slot = mk_req(IOREQ_TYPE_COPY, WBASE + 0x50, 4, 1,
+                               IOREQ_WRITE, 0, 0x8000000000000001ULL);
+    struct ioreq before = slot;
+
+    fx_init(&fx);
+    ck_assert_int_eq(hv_xen_ioreq_kernel_add(&fx.ctx, WBASE + 0x50, 1), 0);
+    ck_assert_int_eq(hv_xen_ioreq_serve_slot(&fx.ctx, &slot, NULL),
+                     HV_XEN_SLOT_KERNEL);
+    ck_assert_mem_eq(&slot, &before, sizeof(slot));
+    ck_assert_uint_eq(fx.rec.calls, 0);
+    ck_assert_uint_eq(fx.ctx.kernel_left, 1);
+
+    /* What the kernel's rule does not match stays ours. */
+    slot = mk_req(IOREQ_TYPE_COPY, WBASE + 0x50, 4, 1, IOREQ_WRITE, 0, 2);
+    ck_assert_int_eq(hv_xen_ioreq_serve_slot(&fx.ctx, &slot, NULL),
+                     HV_XEN_SLOT_ANSWERED);
+    slot = mk_req(IOREQ_TYPE_COPY, WBASE + 0x50, 2, 1, IOREQ_WRITE, 0, 1);
+    ck_assert_int_eq(hv_xen_ioreq_serve_slot(&fx.ctx, &slot, NULL),
+                     HV_XEN_SLOT_ANSWERED);
+    slot = mk_req(IOREQ_TYPE_COPY, WBASE + 0x50, 4, 1, IOREQ_READ, 0, 1);
+    ck_assert_int_eq(hv_xen_ioreq_serve_slot(&fx.ctx, &slot, NULL),
+                     HV_XEN_SLOT_ANSWERED);
+    ck_assert_uint_eq(fx.rec.calls, 3);
+
+    /* Deassigned: the daemon answers that queue's kicks again. */
+    ck_assert_int_eq(hv_xen_ioreq_kernel_del(&fx.ctx, WBASE + 0x50, 1), 0);
+    slot = before;
+    ck_assert_int_eq(hv_xen_ioreq_serve_slot(&fx.ctx, &slot, NULL),
+                     HV_XEN_SLOT_ANSWERED);
+    ck_assert_uint_eq(fx.rec.calls, 4);
+}
+END_TEST
+
+/* The kernel's handler holds a slot INPROCESS while it checks its list and
+ * puts it back to READY when nothing matched: untouched, then ours. */
+START_TEST(test_slot_kernel_inprocess_then_ours)
+{
+    struct fixture fx;
+    struct ioreq slot = mk_req(IOREQ_TYPE_COPY, WBASE + 0x50, 4, 1,
+                               IOREQ_WRITE, 0, 3);
+    struct ioreq held;
+
+    fx_init(&fx);
+    ck_assert_int_eq(hv_xen_ioreq_kernel_add(&fx.ctx, WBASE + 0x50, 1), 0);
+    slot.state = STATE_IOREQ_INPROCESS;
+    held = slot;
+    ck_assert_int_eq(hv_xen_ioreq_serve_slot(&fx.ctx, &slot, NULL),
+                     HV_XEN_SLOT_BUSY);
+    ck_assert_mem_eq(&slot, &held, sizeof(slot));
+    slot.state = STATE_IOREQ_READY;
+    ck_assert_int_eq(hv_xen_ioreq_serve_slot(&fx.ctx, &slot, NULL),
+                     HV_XEN_SLOT_ANSWERED);
+    ck_assert_uint_eq(slot.state, STATE_IORESP_READY);
+    ck_assert_uint_eq(fx.rec.calls, 1);
+    ck_assert_uint_eq(fx.rec.val_in, 3);
+}
+END_TEST
+
+START_TEST(test_kernel_table)
+{
+    struct fixture fx;
+
+    fx_init(&fx);
+    ck_assert_int_eq(hv_xen_ioreq_kernel_del(&fx.ctx, WBASE + 0x50, 0),
+                     -ENOENT);
+    for (unsigned i = 0; i < HV_XEN_MAX_KERNEL_KICKS; i++) {
+        ck_assert_int_eq(hv_xen_ioreq_kernel_add(&fx.ctx, WBASE + 0x50, i), 0);
+    }
+    ck_assert_int_eq(hv_xen_ioreq_kernel_add(&fx.ctx, WBASE + 0x50, 0),
+                     -EEXIST);
+    ck_assert_int_eq(hv_xen_ioreq_kernel_add(&fx.ctx, WBASE + 0x250, 0),
+                     -ENOSPC);
+    ck_assert_int_eq(hv_xen_ioreq_kernel_del(&fx.ctx, WBASE + 0x50, 7), 0);
+    ck_assert_int_eq(hv_xen_ioreq_kernel_add(&fx.ctx, WBASE + 0x250, 0), 0);
 }
 END_TEST
 
@@ -556,6 +643,9 @@ make_suite(void)
     CHECK_ADD(s, test_slot_rejected_still_completes, 5);
     CHECK_ADD(s, test_slot_double_fetch_read, 5);
     CHECK_ADD(s, test_slot_double_fetch_write, 5);
+    CHECK_ADD(s, test_slot_kernel_owned, 5);
+    CHECK_ADD(s, test_slot_kernel_inprocess_then_ours, 5);
+    CHECK_ADD(s, test_kernel_table, 5);
     CHECK_ADD(s, test_layout_small, 5);
     CHECK_ADD(s, test_layout_exactly_3g, 5);
     CHECK_ADD(s, test_layout_4g_spills, 5);
