@@ -50,6 +50,10 @@ int hv_layout_add(struct hv_layout *l, uint64_t gpa, uint64_t len);
 int hv_layout_find(const struct hv_layout *l, uint64_t gpa, uint64_t len,
                    unsigned *bank, uint64_t *off);
 
+/* xen_mmap_flags value of a region mapped as foreign memory (vhost-user
+ * XEN_MMAP's FOREIGN kind). */
+#define HV_REGION_XEN_FOREIGN 0x1u
+
 /* A guest RAM region as a backend process could map it (zero-copy). */
 struct hv_region {
     uint64_t gpa;

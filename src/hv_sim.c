@@ -44,6 +44,7 @@ struct hv_sim {
     uint64_t hole_gpa, hole_len;  /* "ballooned out" range */
     struct hv_sim_mmio mmio[HV_SIM_MAX_MMIO];
     bool ioeventfd_on;
+    bool xen_mmap;
     struct hv_sim_ioeventfd iofd[HV_SIM_MAX_IOEVENTFD];
     bool irq_level[HV_SIM_MAX_IRQ];
     uint64_t irq_edges[HV_SIM_MAX_IRQ];
@@ -108,6 +109,8 @@ sim_mem_regions(struct hv *hv, struct hv_region *out, unsigned max)
             .len = hv->ram.bank[i].len,
             .fd = sim->memfd,
             .fd_off = sim->bank_off[i],
+            .xen_mmap_flags = sim->xen_mmap ? HV_REGION_XEN_FOREIGN : 0,
+            .xen_domid = sim->xen_mmap ? hv->domid : 0,
         };
     }
     return (int)hv->ram.nr;
@@ -261,6 +264,8 @@ hv_sim_new(struct hv_sim **out, const struct hv_sim_config *cfg)
              cfg->name ? cfg->name : "sim");
     sim->memfd = -1;
     sim->ioeventfd_on = cfg->ioeventfd;
+    sim->xen_mmap = cfg->xen_mmap;
+    sim->hv.domid = cfg->domid;
     for (unsigned i = 0; i < HV_SIM_MAX_IOEVENTFD; i++) {
         sim->iofd[i].fd = -1;
     }

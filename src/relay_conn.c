@@ -41,8 +41,13 @@ relay_conn_handshake(struct relay *r, struct vhu_conn **out)
     int rc;
 
     /* XEN_MMAP changes the memory table layout: ask for it only when the
-     * guest's RAM needs it and zero-copy is not ruled out. */
-    if (r->cfg.mode != RELAY_MODE_SHADOW && relay_ram_needs_xen(r)) {
+     * guest's RAM needs it and zero-copy is (before the first connection)
+     * not ruled out or (once the mode is chosen) the mode in use.  A shadow
+     * device must never negotiate it: its memory table is the daemon's
+     * own memfd, in the plain layout. */
+    if ((r->ops ? r->mode == RELAY_MODE_ZEROCOPY
+                : r->cfg.mode != RELAY_MODE_SHADOW) &&
+        relay_ram_needs_xen(r)) {
         want |= 1ULL << VHU_PF_XEN_MMAP;
     }
     rc = vhu_connect(&c, r->socket_path, r->name, r->cfg.timeout_ms);
@@ -157,11 +162,31 @@ relay_conn_lost(struct relay *r, const char *why)
     relay_conn_schedule(r);
 }
 
+/*
+ * Protocol features the device, as set up on the first connection,
+ * depends on; 0 when the returning backend has them all, else the first
+ * one missing (as a bit number + 1).
+ */
+static unsigned
+relay_conn_missing_protocol(struct relay *r)
+{
+    if (r->mode == RELAY_MODE_ZEROCOPY && relay_ram_needs_xen(r) &&
+        !(r->protocol & (1ULL << VHU_PF_XEN_MMAP))) {
+        return VHU_PF_XEN_MMAP + 1;
+    }
+    if (r->dev.nr_queues > 1 && !r->cfg.nr_queues &&
+        !(r->protocol & (1ULL << VHU_PF_MQ))) {
+        return VHU_PF_MQ + 1;
+    }
+    return 0;
+}
+
 /* A new connection: same features as before, then the session again. */
 static int
 relay_conn_resume(struct relay *r)
 {
     uint64_t old_features = r->backend_features;
+    unsigned missing;
     int rc;
 
     rc = relay_conn_handshake(r, &r->conn);
@@ -175,6 +200,16 @@ relay_conn_resume(struct relay *r)
                 (unsigned long long)r->backend_features,
                 (unsigned long long)old_features);
         relay_fail(r, "backend came back with fewer features");
+        return relay_conn_watch(r);
+    }
+    missing = relay_conn_missing_protocol(r);
+    if (missing) {
+        log_err("%s: returning backend no longer offers protocol feature %s "
+                "(offered 0x%llx), which this device's %s mode needs",
+                r->name, missing == VHU_PF_XEN_MMAP + 1 ? "XEN_MMAP" : "MQ",
+                (unsigned long long)r->protocol, r->ops->name);
+        relay_fail(r, "backend came back without a protocol feature the "
+                      "device needs");
         return relay_conn_watch(r);
     }
     rc = relay_conn_watch(r);

@@ -222,6 +222,14 @@ vhu_set_mem_table(struct vhu_conn *c, const struct vhu_region *r, unsigned n)
                      c->name, i, r[i].fd, r[i].len);
             return -EINVAL;
         }
+        if (!xen && r[i].xen_mmap_flags) {
+            /* The plain layout cannot say how to map it: a backend would
+             * mmap a privcmd fd as if it were plain memory. */
+            log_warn("vhu %s: SET_MEM_TABLE region %u needs Xen mapping "
+                     "(flags %#x) but XEN_MMAP was not negotiated", c->name,
+                     i, r[i].xen_mmap_flags);
+            return -EPROTO;
+        }
         if (xen && ((kind != VHU_XEN_MMAP_FOREIGN &&
                      kind != VHU_XEN_MMAP_GRANT) ||
                     (r[i].xen_mmap_flags &

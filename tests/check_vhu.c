@@ -202,6 +202,11 @@ START_TEST(test_all_requests)
                                   .uaddr = 0x7f1000000000, .mmap_off = 0x100000,
                                   .fd = mem, .xen_mmap_flags = 1,
                                   .xen_domid = 7 };
+    /* Without XEN_MMAP the plain layout cannot say how to map a region
+     * that needs Xen mapping: refused, nothing sent. */
+    ck_assert_int_eq(vhu_set_mem_table(x.c, reg, 2), -EPROTO);
+    ck_assert(!vhu_broken(x.c));
+    reg[1].xen_mmap_flags = 0;
     ck_assert_int_eq(vhu_set_mem_table(x.c, reg, 2), 0);
     ck_assert_int_eq(vhu_set_vring_num(x.c, 1, 256), 0);
     ck_assert_int_eq(vhu_set_vring_addr(x.c, 1, 0x1000, 0x3000, 0x2000), 0);

@@ -43,6 +43,7 @@ struct hostile {
     int fault; /* enum hostile_fault, atomic */
     unsigned connections, chains;
     uint64_t protocol;
+    unsigned mem_tables;
     unsigned nreg;
     struct hb_region reg[VHU_MAX_REGIONS];
     uint16_t num, last_avail, used_idx;
@@ -291,6 +292,9 @@ hb_mem_table(struct hostile *h, const uint8_t *p, uint32_t size, int *fds,
              unsigned nfds)
 {
     struct vhu_wire_mem_hdr mh;
+    bool xen = h->protocol & (1ULL << VHU_PF_XEN_MMAP);
+    size_t stride = xen ? sizeof(struct vhu_wire_region_xen)
+                        : sizeof(struct vhu_wire_region);
 
     hb_unmap(h);
     if (size < sizeof(mh)) {
@@ -298,12 +302,13 @@ hb_mem_table(struct hostile *h, const uint8_t *p, uint32_t size, int *fds,
     }
     memcpy(&mh, p, sizeof(mh));
     for (unsigned i = 0; i < mh.nregions && i < nfds && i < VHU_MAX_REGIONS &&
-                         sizeof(mh) + (i + 1) * sizeof(struct vhu_wire_region) <= size;
+                         sizeof(mh) + (i + 1) * stride <= size;
          i++) {
         struct vhu_wire_region wr;
         struct hb_region *r = &h->reg[h->nreg];
 
-        memcpy(&wr, p + sizeof(mh) + i * sizeof(wr), sizeof(wr));
+        /* The Xen layout extends the plain one: its first 32 bytes. */
+        memcpy(&wr, p + sizeof(mh) + i * stride, sizeof(wr));
         r->gpa = wr.gpa;
         r->len = wr.size;
         r->uaddr = wr.uaddr;
@@ -353,14 +358,16 @@ hb_message(struct hostile *h)
         reply_ack = false;
         break;
     case VHU_REQ_GET_PROTOCOL_FEATURES:
-        hb_reply_u64(h, hdr.request, 1ULL << VHU_PF_REPLY_ACK);
+        hb_reply_u64(h, hdr.request, h->cfg.protocol ? h->cfg.protocol
+                                                     : 1ULL << VHU_PF_REPLY_ACK);
         reply_ack = false;
         break;
     case VHU_REQ_SET_PROTOCOL_FEATURES:
-        h->protocol = u;
+        __atomic_store_n(&h->protocol, u, __ATOMIC_RELEASE);
         break;
     case VHU_REQ_SET_MEM_TABLE:
         hb_mem_table(h, p, hdr.size, fds, nfds);
+        __atomic_fetch_add(&h->mem_tables, 1, __ATOMIC_RELEASE);
         break;
     case VHU_REQ_SET_VRING_NUM:
         h->num = (uint16_t)(u >> 32);
@@ -539,4 +546,16 @@ unsigned
 hostile_chains_seen(const struct hostile *h)
 {
     return __atomic_load_n(&h->chains, __ATOMIC_ACQUIRE);
+}
+
+uint64_t
+hostile_acked_protocol(const struct hostile *h)
+{
+    return __atomic_load_n(&h->protocol, __ATOMIC_ACQUIRE);
+}
+
+unsigned
+hostile_mem_tables(const struct hostile *h)
+{
+    return __atomic_load_n(&h->mem_tables, __ATOMIC_ACQUIRE);
 }

@@ -29,7 +29,8 @@ enum hostile_fault {
 
 struct hostile_config {
     const char *sock_path;
-    uint8_t fill; /* byte written into writable buffers */
+    uint8_t fill;      /* byte written into writable buffers */
+    uint64_t protocol; /* protocol features offered; 0: REPLY_ACK only */
 };
 
 struct hostile;
@@ -44,5 +45,9 @@ void hostile_set_fault(struct hostile *h, enum hostile_fault f);
 unsigned hostile_connections(const struct hostile *h);
 /* Chains taken off the avail ring so far (all connections). */
 unsigned hostile_chains_seen(const struct hostile *h);
+/* Protocol features the frontend acked on the latest connection. */
+uint64_t hostile_acked_protocol(const struct hostile *h);
+/* SET_MEM_TABLE messages received so far (all connections). */
+unsigned hostile_mem_tables(const struct hostile *h);
 
 #endif
