@@ -122,7 +122,8 @@ demo_summary() {
     sed -n 's/^FACT device \(.*\)/  - \1/p' "$f" | sort -u
     echo "Relay mode of each device, and why:"
     sed -n 's/^FACT mode \(.*\)/  - \1/p' "$f" | sort -u
-    sed -n 's/^FACT bytes_verified \(.*\)/Bytes moved and verified: \1/p' "$f"
+    sed -n 's/^FACT bytes_verified \([0-9]*\).*/\1/p' "$f" |
+        awk '{ printf "Bytes moved through the daemon and verified: %.0f MiB (%s bytes)\n", $1 / 1048576, $1 }'
     if grep -q '^FACT perf_row ' "$f"; then
         echo "Performance next to Xen's PV block device (one boot, TCG: compare, do not quote):"
         { echo "workload|virtio via daemon|Xen PV blkback|virtio/PV"
