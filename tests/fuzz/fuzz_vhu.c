@@ -85,10 +85,9 @@ send_chunk(int fd, const uint8_t *p, size_t len, const int *fds, unsigned n)
 static void
 converse(struct vhu_conn *c)
 {
-    uint64_t f, p, v, isize, ioff;
+    uint64_t f, p, v;
     uint8_t cfg[60];
     unsigned base;
-    int ifd = -1;
     int kick = -1;
     struct vhu_region reg = { .gpa = 0x40000000, .len = 0x1000, .fd = 0,
                               .xen_mmap_flags = VHU_XEN_MMAP_FOREIGN };
@@ -97,22 +96,15 @@ converse(struct vhu_conn *c)
     vhu_get_queue_num(c, &v);
     vhu_get_vring_base(c, 0, &base);
     vhu_get_config(c, 0, cfg, sizeof(cfg));
-    if (vhu_get_inflight_fd(c, 1, 4, &ifd, &isize, &ioff) == 0) {
-        close(ifd);
-    }
     vhu_set_features(c, f);
     vhu_set_vring_num(c, 0, 4);
     vhu_set_vring_addr(c, 0, 0x1000, 0x2000, 0x3000);
     vhu_set_vring_base(c, 0, 0);
     vhu_set_vring_call(c, 0, -1);
-    vhu_set_vring_err(c, 0, -1);
     vhu_set_vring_enable(c, 0, true);
-    vhu_set_inflight_fd(c, 1, 4, 0, 128, 0);
     vhu_set_mem_table(c, &reg, 1);
     vhu_set_vring_kick(c, 0, kick);
     vhu_set_config(c, 0, cfg, 4);
-    vhu_reset_device(c);
-    vhu_set_status(c, 0xf);
     vhu_get_vring_base(c, 1, &base);
 }
 
