@@ -106,6 +106,17 @@ struct vmmio_event {
     uint32_t off, len; /* CONFIG_WRITE, relative to config start */
 };
 
+/* Kinds of refused guest access, each rate-limited on its own. */
+enum vmmio_log_kind {
+    VMMIO_LOG_ACCESS = 0, /* width, alignment, outside the window */
+    VMMIO_LOG_REGISTER,   /* unknown, read-only or write-only register */
+    VMMIO_LOG_STATUS,     /* status and feature negotiation */
+    VMMIO_LOG_QUEUE,      /* queue registers */
+    VMMIO_LOG_NOTIFY,     /* QueueNotify */
+    VMMIO_LOG_CONFIG,     /* config space */
+    VMMIO_LOG_KINDS,
+};
+
 struct vmmio_dev {
     const char *name; /* for log lines, e.g. "dom1/virtio0" */
     uint32_t device_id;
@@ -122,7 +133,7 @@ struct vmmio_dev {
     uint32_t config_generation;
     uint32_t config_len;
     uint8_t config[VMMIO_CONFIG_MAX];
-    struct log_ratelimit rl;
+    struct log_ratelimit rl[VMMIO_LOG_KINDS];
 };
 
 /*

@@ -144,8 +144,9 @@ relay_conn_lost(struct relay *r, const char *why)
     if (!r->conn) {
         return;
     }
-    log_warn("%s: backend connection lost (%s); reconnecting to %s", r->name,
-             why, r->socket_path);
+    relay_log(r, RELAY_LOG_BACKEND, LOG_LVL_WARN,
+              "%s: backend connection lost (%s); reconnecting to %s", r->name,
+              why, r->socket_path);
     for (unsigned i = 0; i < VMMIO_MAX_QUEUES; i++) {
         if (r->q[i].wired) {
             relay_queue_unwire(r, &r->q[i]);
@@ -214,8 +215,10 @@ relay_conn_retry(void *opaque)
     rc = relay_conn_resume(r);
     if (rc == 0) {
         r->stats.reconnects++;
-        log_info("%s: backend reconnected after %llu ms", r->name,
-                 (unsigned long long)((log_now_ns() - r->lost_ns) / 1000000ULL));
+        relay_log(r, RELAY_LOG_BACKEND, LOG_LVL_INFO,
+                  "%s: backend reconnected after %llu ms", r->name,
+                  (unsigned long long)((log_now_ns() - r->lost_ns) /
+                                       1000000ULL));
         return;
     }
     if (r->conn) {

@@ -24,6 +24,22 @@ struct relay;
 struct relay_queue;
 struct shadow_queue;
 
+/*
+ * Kinds of log line a guest (or backend) can repeat at will; each kind
+ * of each device has its own rate limit (relay.log[]).
+ */
+enum relay_log_kind {
+    RELAY_LOG_SESSION = 0, /* DRIVER_OK, reset, queue stop: guest cycles */
+    RELAY_LOG_CONFIG,      /* config-space writes */
+    RELAY_LOG_FAIL,        /* DEVICE_NEEDS_RESET */
+    RELAY_LOG_IO,          /* kicks and interrupt lines */
+    RELAY_LOG_BACKEND,     /* connection lost, back, refusing */
+    RELAY_LOG_KINDS,
+};
+
+#define relay_log(r, kind, lvl, ...)                                           \
+    log_rl(&(r)->log[kind], (lvl), __VA_ARGS__)
+
 /* One data-path mode.  Every op returns 0 or -errno. */
 struct relay_mode_ops {
     const char *name;
@@ -89,7 +105,8 @@ struct relay {
     bool no_ioeventfd;         /* the hv cannot: kicks come as traps */
     struct relay_queue q[VMMIO_MAX_QUEUES];
     struct relay_stats stats;
-    struct log_ratelimit rl;
+    struct log_ratelimit rl;   /* the data path's complaints */
+    struct log_ratelimit log[RELAY_LOG_KINDS];
     void *mode_state;          /* shadow: struct shadow_dev */
 };
 

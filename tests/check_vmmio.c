@@ -30,14 +30,21 @@ dev_init(struct vmmio_dev *d)
                                 DEV_FEATURES, 2, NUM_MAX, test_config,
                                 sizeof(test_config)),
                      0);
-    d->rl.interval_ms = 3600 * 1000; /* no refill: log lines are countable */
+    for (unsigned k = 0; k < VMMIO_LOG_KINDS; k++) {
+        d->rl[k].interval_ms = 3600 * 1000; /* no refill: lines countable */
+    }
 }
 
 /* Log lines attempted through the device's rate limiter so far. */
 static uint64_t
 logs(const struct vmmio_dev *d)
 {
-    return (uint64_t)(d->rl.burst - d->rl.tokens) + d->rl.suppressed;
+    uint64_t n = 0;
+
+    for (unsigned k = 0; k < VMMIO_LOG_KINDS; k++) {
+        n += (uint64_t)(d->rl[k].burst - d->rl[k].tokens) + d->rl[k].suppressed;
+    }
+    return n;
 }
 
 static uint32_t
@@ -190,8 +197,35 @@ START_TEST(test_init_rejects)
                      -EINVAL);
     ck_assert_int_eq(vmmio_init(&d, "t", 1, 0, 0, 1, 8, NULL, 4), -EINVAL);
     ck_assert_int_eq(vmmio_init(&d, "t", 1, 0, 0, 1, 32768, NULL, 0), 0);
-    ck_assert_uint_eq(d.rl.burst, 10);
-    ck_assert_uint_eq(d.rl.interval_ms, 1000);
+    for (unsigned k = 0; k < VMMIO_LOG_KINDS; k++) {
+        ck_assert_uint_eq(d.rl[k].burst, 10);
+        ck_assert_uint_eq(d.rl[k].interval_ms, 1000);
+    }
+}
+END_TEST
+
+/* Checklist 32: a flood of one kind of bad access hides no other kind. */
+START_TEST(test_log_kinds_apart)
+{
+    struct vmmio_dev d;
+    uint64_t v = 0;
+
+    dev_init(&d);
+    for (int i = 0; i < 1000; i++) {
+        vmmio_access(&d, VMMIO_STATUS, 2, false, &v); /* bad width */
+    }
+    ck_assert_uint_eq(d.rl[VMMIO_LOG_ACCESS].tokens, 0);
+    ck_assert_uint_eq(d.rl[VMMIO_LOG_ACCESS].suppressed, 990);
+    /* Each other kind still gets its lines. */
+    ck_assert_uint_eq(rd(&d, 0x0f0), 0);                  /* unknown */
+    ck_assert_uint_eq(d.rl[VMMIO_LOG_REGISTER].tokens, 9);
+    vmmio_access(&d, VMMIO_CONFIG_OFF + 0x40, 4, false, &v); /* past end */
+    ck_assert_uint_eq(d.rl[VMMIO_LOG_CONFIG].tokens, 9);
+    wr_none(&d, VMMIO_QUEUE_NOTIFY, 0);                   /* before DRIVER_OK */
+    ck_assert_uint_eq(d.rl[VMMIO_LOG_NOTIFY].tokens, 9);
+    for (unsigned k = 0; k < VMMIO_LOG_KINDS; k++) {
+        ck_assert_uint_eq(d.rl[k].suppressed, k == VMMIO_LOG_ACCESS ? 990 : 0);
+    }
 }
 END_TEST
 
@@ -259,8 +293,8 @@ START_TEST(test_queue_sel_out_of_range)
         }
     }
     /* The rate limiter kept the flood to its burst. */
-    ck_assert_uint_gt(d.rl.suppressed, 0);
-    ck_assert_uint_eq(d.rl.tokens, 0);
+    ck_assert_uint_gt(d.rl[VMMIO_LOG_QUEUE].suppressed, 0);
+    ck_assert_uint_eq(d.rl[VMMIO_LOG_QUEUE].tokens, 0);
 }
 END_TEST
 
@@ -671,6 +705,7 @@ make_suite(void)
 
     CHECK_ADD(s, test_linux_probe, 10);
     CHECK_ADD(s, test_init_rejects, 10);
+    CHECK_ADD(s, test_log_kinds_apart, 5);
     CHECK_ADD(s, test_feature_selectors, 10);
     CHECK_ADD(s, test_driver_features_state, 10);
     CHECK_ADD(s, test_queue_sel_out_of_range, 10);
