@@ -76,7 +76,7 @@ relay_get_stats(const struct relay *r, struct relay_stats *out)
 }
 
 /* Drive the line from InterruptStatus: raise on 0->1, lower on ->0. */
-static void
+void
 relay_sync_line(struct relay *r)
 {
     bool want = vmmio_line(&r->dev);
@@ -412,18 +412,6 @@ relay_session_start(struct relay *r)
     return 0;
 }
 
-static void
-relay_config_write(struct relay *r, uint32_t off, uint32_t len)
-{
-    if (!(r->protocol & (1ULL << VHU_PF_CONFIG)) || !r->conn) {
-        return;
-    }
-    if (vhu_set_config(r->conn, off, r->dev.config + off, len) < 0) {
-        relay_log(r, RELAY_LOG_CONFIG, LOG_LVL_WARN,
-                  "%s: backend refused config write", r->name);
-    }
-}
-
 /* The trap callback: every guest access to the window comes here. */
 static void
 relay_mmio(void *opaque, uint64_t off, unsigned size, bool is_write,
@@ -456,7 +444,7 @@ relay_mmio(void *opaque, uint64_t off, unsigned size, bool is_write,
         }
         break;
     case VMMIO_EV_CONFIG_WRITE:
-        relay_config_write(r, ev.off, ev.len);
+        relay_cfg_write(r, ev.off, ev.len, ev.val);
         break;
     case VMMIO_EV_FEATURES_OK:
     case VMMIO_EV_IRQ_ACK:
@@ -517,6 +505,15 @@ relay_connect(struct relay *r)
         return rc;
     }
     offered = r->backend_features & (RELAY_DEVICE_BITS | RELAY_TRANSPORT_BITS);
+    if (r->cfg.device_features &&
+        (offered & RELAY_DEVICE_BITS & ~r->cfg.device_features)) {
+        log_info("%s: backend features 0x%llx not offered: their config "
+                 "fields lie beyond the %u bytes relayed", r->name,
+                 (unsigned long long)(offered & RELAY_DEVICE_BITS &
+                                      ~r->cfg.device_features),
+                 r->cfg.config_len);
+        offered &= ~(RELAY_DEVICE_BITS & ~r->cfg.device_features);
+    }
     return vmmio_init(&r->dev, r->name, r->cfg.device_id, RELAY_VENDOR_ID,
                       offered, (unsigned)nq, r->cfg.queue_size, config,
                       config_len);
@@ -529,7 +526,8 @@ relay_new(struct relay **out, struct hv *hv, struct loop *loop,
     struct relay *r;
     int rc;
 
-    if (!cfg->socket_path || cfg->device_id == 0) {
+    if (!cfg->socket_path || cfg->device_id == 0 || cfg->nr_writable > 32 ||
+        (cfg->nr_writable && !cfg->writable)) {
         return -EINVAL;
     }
     r = calloc(1, sizeof(*r));

@@ -106,6 +106,7 @@ relay_conn_open(struct relay *r, uint8_t *config, uint32_t *config_len,
             return rc;
         }
         *config_len = r->cfg.config_len;
+        r->config_from_backend = true;
     } else if (r->cfg.config && r->cfg.config_len) {
         memcpy(config, r->cfg.config, r->cfg.config_len);
         *config_len = r->cfg.config_len;
@@ -179,6 +180,9 @@ relay_conn_resume(struct relay *r)
         return relay_conn_watch(r);
     }
     rc = relay_conn_watch(r);
+    if (rc == 0) {
+        rc = relay_cfg_resume(r);
+    }
     if (rc < 0 || !r->running) {
         return rc;
     }

@@ -107,6 +107,8 @@ struct relay {
     struct relay_stats stats;
     struct log_ratelimit rl;   /* the data path's complaints */
     struct log_ratelimit log[RELAY_LOG_KINDS];
+    bool config_from_backend;  /* config space read with GET_CONFIG */
+    uint32_t config_written;   /* bit i: cfg.writable[i] written by guest */
     void *mode_state;          /* shadow: struct shadow_dev */
 };
 
@@ -116,6 +118,18 @@ void relay_notify_guest(struct relay *r, struct relay_queue *q);
 void relay_fail(struct relay *r, const char *why);
 /* Kick the backend for q. */
 void relay_kick_backend(struct relay_queue *q);
+/* Drive the interrupt line from InterruptStatus (after raising bits). */
+void relay_sync_line(struct relay *r);
+
+/* relay_cfg.c: config space. */
+/* The guest wrote val to config[off, off+len): forward it or drop it. */
+void relay_cfg_write(struct relay *r, uint32_t off, uint32_t len,
+                     uint64_t val);
+/*
+ * On a new connection: write again what the guest wrote, read the config
+ * back, and tell the guest if it changed.  0 or -errno.
+ */
+int relay_cfg_resume(struct relay *r);
 
 /* relay_conn.c: the backend connection's lifecycle. */
 /* First connection: connect, handshake, queue count, config. */

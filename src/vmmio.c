@@ -514,12 +514,10 @@ vmmio_config_access(struct vmmio_dev *dev, uint64_t off, unsigned size,
         goto refuse;
     }
     if (is_write) {
-        for (unsigned i = 0; i < size; i++) {
-            dev->config[coff + i] = (uint8_t)(*val >> (8 * i));
-        }
         ev.type = VMMIO_EV_CONFIG_WRITE;
         ev.off = (uint32_t)coff;
         ev.len = size;
+        ev.val = *val;
     } else {
         uint64_t v = 0;
 
@@ -596,15 +594,31 @@ vmmio_set_needs_reset(struct vmmio_dev *dev)
     return vmmio_raise(dev, VMMIO_INT_CONFIG);
 }
 
-void
+bool
 vmmio_update_config(struct vmmio_dev *dev, const void *config, uint32_t len)
 {
     if (len > VMMIO_CONFIG_MAX) {
         len = VMMIO_CONFIG_MAX;
+    }
+    if (len == dev->config_len && memcmp(dev->config, config, len) == 0) {
+        return false;
     }
     if (len) {
         memcpy(dev->config, config, len);
     }
     dev->config_len = len;
     dev->config_generation++;
+    return true;
+}
+
+void
+vmmio_config_store(struct vmmio_dev *dev, uint32_t off, uint32_t len,
+                   uint64_t val)
+{
+    if (len > 8 || off >= dev->config_len || len > dev->config_len - off) {
+        return;
+    }
+    for (uint32_t i = 0; i < len; i++) {
+        dev->config[off + i] = (uint8_t)(val >> (8 * i));
+    }
 }

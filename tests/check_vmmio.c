@@ -600,9 +600,17 @@ START_TEST(test_shm_and_generation)
         ck_assert_uint_eq(rd(&d, VMMIO_SHM_BASE_HIGH), 0xffffffff);
     }
     ck_assert_uint_eq(rd(&d, VMMIO_CONFIG_GENERATION), 0);
-    vmmio_update_config(&d, cfg, sizeof(cfg));
+    ck_assert(vmmio_update_config(&d, cfg, sizeof(cfg)));
     ck_assert_uint_eq(rd(&d, VMMIO_CONFIG_GENERATION), 1);
     ck_assert_uint_eq(d.config_len, 4);
+    /* The same contents again: no change, no new generation. */
+    ck_assert(!vmmio_update_config(&d, cfg, sizeof(cfg)));
+    ck_assert_uint_eq(rd(&d, VMMIO_CONFIG_GENERATION), 1);
+    cfg[3] = 8;
+    ck_assert(vmmio_update_config(&d, cfg, sizeof(cfg)));
+    ck_assert_uint_eq(rd(&d, VMMIO_CONFIG_GENERATION), 2);
+    ck_assert(vmmio_update_config(&d, cfg, 3)); /* shorter */
+    ck_assert_uint_eq(rd(&d, VMMIO_CONFIG_GENERATION), 3);
 }
 END_TEST
 
@@ -630,7 +638,14 @@ START_TEST(test_config_space)
     ck_assert_int_eq(ev.type, VMMIO_EV_CONFIG_WRITE);
     ck_assert_uint_eq(ev.off, 0x0a);
     ck_assert_uint_eq(ev.len, 2);
+    ck_assert_uint_eq(ev.val, 0xa1b2);
+    /* Reported, not stored: the device decides. */
+    ck_assert_uint_eq(d.config[0x0a], 0x0b);
+    ck_assert_uint_eq(d.config[0x0b], 0x0c);
+    vmmio_config_store(&d, ev.off, ev.len, ev.val);
     ck_assert_uint_eq(d.config[0x0a], 0xb2);
+    ck_assert_uint_eq(d.config[0x0b], 0xa1);
+    vmmio_config_store(&d, 0x0b, 2, 0xffff); /* crosses the end: ignored */
     ck_assert_uint_eq(d.config[0x0b], 0xa1);
 }
 END_TEST

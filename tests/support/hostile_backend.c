@@ -36,7 +36,10 @@ struct hb_region {
 };
 
 struct hostile {
-    struct hostile_config cfg;
+    struct hostile_config cfg;    /* cfg.config: guarded by lock */
+    pthread_mutex_t lock;
+    uint8_t config[256];          /* this connection's config space */
+    unsigned set_configs;
     char path[108];
     int listen_fd, conn_fd, stop_fd, kick_fd, call_fd;
     pthread_t thread;
@@ -142,7 +145,7 @@ hb_read(int fd, void *buf, size_t len, int *fds, unsigned *nfds)
 static void
 hb_reply(struct hostile *h, uint32_t req, const void *payload, uint32_t len)
 {
-    uint8_t buf[sizeof(struct vhu_wire_hdr) + 64];
+    uint8_t buf[sizeof(struct vhu_wire_hdr) + HB_MAX_PAYLOAD];
     struct vhu_wire_hdr hdr = { req, VHU_FLAG_VERSION | VHU_FLAG_REPLY, len };
 
     memcpy(buf, &hdr, sizeof(hdr));
@@ -317,6 +320,33 @@ hb_mem_table(struct hostile *h, const uint8_t *p, uint32_t size, int *fds,
     }
 }
 
+/* GET_CONFIG / SET_CONFIG; false to drop the connection. */
+static bool
+hb_config(struct hostile *h, uint32_t req, uint8_t *p, uint32_t size)
+{
+    struct vhu_wire_config_hdr ch;
+
+    if (size < sizeof(ch)) {
+        return false;
+    }
+    memcpy(&ch, p, sizeof(ch));
+    if (ch.off > h->cfg.config_len || ch.size > h->cfg.config_len - ch.off ||
+        size != sizeof(ch) + ch.size) {
+        return false;
+    }
+    if (req == VHU_REQ_GET_CONFIG) {
+        memcpy(p + sizeof(ch), h->config + ch.off, ch.size);
+        hb_reply(h, req, p, size);
+        return true;
+    }
+    __atomic_fetch_add(&h->set_configs, 1, __ATOMIC_RELEASE);
+    if (h->cfg.strict_config && (ch.off != 32 || ch.size != 1)) {
+        return false; /* what libvhost-user does when set_config fails */
+    }
+    memcpy(h->config + ch.off, p + sizeof(ch), ch.size);
+    return true;
+}
+
 /* One message from the relay; false when the connection is gone. */
 static bool
 hb_message(struct hostile *h)
@@ -349,12 +379,22 @@ hb_message(struct hostile *h)
     switch (hdr.request) {
     case VHU_REQ_GET_FEATURES:
         hb_reply_u64(h, hdr.request, (1ULL << VIRTIO_F_VERSION_1) |
-                                         (1ULL << VHU_F_PROTOCOL_FEATURES));
+                                         (1ULL << VHU_F_PROTOCOL_FEATURES) |
+                                         h->cfg.features);
         reply_ack = false;
         break;
     case VHU_REQ_GET_PROTOCOL_FEATURES:
-        hb_reply_u64(h, hdr.request, 1ULL << VHU_PF_REPLY_ACK);
+        hb_reply_u64(h, hdr.request,
+                     (1ULL << VHU_PF_REPLY_ACK) |
+                         (h->cfg.config_len ? 1ULL << VHU_PF_CONFIG : 0));
         reply_ack = false;
+        break;
+    case VHU_REQ_GET_CONFIG:
+    case VHU_REQ_SET_CONFIG:
+        if (!hb_config(h, hdr.request, p, hdr.size)) {
+            hb_drop_conn(h);
+        }
+        reply_ack = reply_ack && hdr.request == VHU_REQ_SET_CONFIG;
         break;
     case VHU_REQ_SET_PROTOCOL_FEATURES:
         h->protocol = u;
@@ -423,6 +463,9 @@ hb_accept(struct hostile *h)
     }
     h->conn_fd = fd;
     h->protocol = 0;
+    pthread_mutex_lock(&h->lock);
+    memcpy(h->config, h->cfg.config, sizeof(h->config));
+    pthread_mutex_unlock(&h->lock);
     h->num = 0;
     h->last_avail = h->used_idx = 0;
     __atomic_fetch_add(&h->connections, 1, __ATOMIC_RELEASE);
@@ -478,6 +521,7 @@ hostile_start(struct hostile **out, const struct hostile_config *cfg)
         return -ENOMEM;
     }
     h->cfg = *cfg;
+    pthread_mutex_init(&h->lock, NULL);
     h->listen_fd = h->conn_fd = h->kick_fd = h->call_fd = -1;
     snprintf(h->path, sizeof(h->path), "%s", cfg->sock_path);
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", cfg->sock_path);
@@ -501,6 +545,7 @@ fail:
     hb_close(&h->listen_fd);
     hb_close(&h->stop_fd);
     unlink(h->path);
+    pthread_mutex_destroy(&h->lock);
     free(h);
     return rc;
 }
@@ -520,6 +565,7 @@ hostile_stop(struct hostile *h)
     hb_close(&h->listen_fd);
     hb_close(&h->stop_fd);
     unlink(h->path);
+    pthread_mutex_destroy(&h->lock);
     free(h);
 }
 
@@ -539,4 +585,21 @@ unsigned
 hostile_chains_seen(const struct hostile *h)
 {
     return __atomic_load_n(&h->chains, __ATOMIC_ACQUIRE);
+}
+
+unsigned
+hostile_set_configs(const struct hostile *h)
+{
+    return __atomic_load_n(&h->set_configs, __ATOMIC_ACQUIRE);
+}
+
+void
+hostile_set_config(struct hostile *h, uint32_t off, const void *buf,
+                   uint32_t len)
+{
+    pthread_mutex_lock(&h->lock);
+    if (off <= sizeof(h->cfg.config) && len <= sizeof(h->cfg.config) - off) {
+        memcpy(h->cfg.config + off, buf, len);
+    }
+    pthread_mutex_unlock(&h->lock);
 }

@@ -9,12 +9,19 @@
  * misbehave on the ring or on the socket.  After it closes a connection
  * it accepts the next one, so reconnects can be exercised.
  *
+ * With a config space it offers the CONFIG protocol feature: GET_CONFIG
+ * reads it, SET_CONFIG writes it; with `strict_config`, like
+ * qemu-storage-daemon, any SET_CONFIG but the virtio-blk writeback byte
+ * (offset 32, one byte) makes it drop the connection.  Each new connection
+ * starts from the configured contents, as a restarted backend would.
+ *
  * Test code: it trusts the relay only as far as keeping its own memory
  * accesses in bounds.
  */
 #ifndef XVM_TEST_HOSTILE_BACKEND_H
 #define XVM_TEST_HOSTILE_BACKEND_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 enum hostile_fault {
@@ -29,7 +36,11 @@ enum hostile_fault {
 
 struct hostile_config {
     const char *sock_path;
-    uint8_t fill; /* byte written into writable buffers */
+    uint8_t fill;         /* byte written into writable buffers */
+    uint64_t features;    /* device feature bits offered besides VERSION_1 */
+    uint32_t config_len;  /* 0: no config space */
+    uint8_t config[256];
+    bool strict_config;
 };
 
 struct hostile;
@@ -44,5 +55,10 @@ void hostile_set_fault(struct hostile *h, enum hostile_fault f);
 unsigned hostile_connections(const struct hostile *h);
 /* Chains taken off the avail ring so far (all connections). */
 unsigned hostile_chains_seen(const struct hostile *h);
+/* SET_CONFIG messages received so far (all connections). */
+unsigned hostile_set_configs(const struct hostile *h);
+/* Change the config the next connection starts from. */
+void hostile_set_config(struct hostile *h, uint32_t off, const void *buf,
+                        uint32_t len);
 
 #endif
