@@ -36,6 +36,9 @@
 #define VHU_PF_STATUS 16
 #define VHU_PF_XEN_MMAP 17
 
+/* Requests the backend sends on its channel (VHU_PF_BACKEND_REQ). */
+#define VHU_BACKEND_CONFIG_CHANGE_MSG 2
+
 /* Device feature bit 30: the backend speaks protocol features. */
 #define VHU_F_PROTOCOL_FEATURES 30
 
@@ -128,5 +131,22 @@ int vhu_set_vring_enable(struct vhu_conn *c, unsigned idx, bool enable);
 int vhu_get_config(struct vhu_conn *c, uint32_t off, void *buf, uint32_t len);
 int vhu_set_config(struct vhu_conn *c, uint32_t off, const void *buf,
                    uint32_t len);
+
+/*
+ * The backend's request channel (needs VHU_PF_BACKEND_REQ): a socketpair
+ * whose one end goes to the backend with SET_BACKEND_REQ_FD; *chan is the
+ * other end, a connection of its own (same timeout, "<name>/backend") to
+ * watch and read with vhu_backend_request().  0 or -errno.
+ */
+int vhu_backend_channel(struct vhu_conn *c, struct vhu_conn **chan);
+/*
+ * Read one request from a backend channel and, if the backend asked for a
+ * reply, answer it: 0 (done) when the request code is in `handled` (a
+ * bitmask of codes below 64), else 1 (refused).  The caller acts on the
+ * request after this returns, so a backend blocked on the reply is free
+ * to serve the caller's own requests.  Returns the request code, or
+ * -errno with the channel broken (close it; the connection is unaffected).
+ */
+int vhu_backend_request(struct vhu_conn *chan, uint64_t handled);
 
 #endif

@@ -12,12 +12,13 @@
  *    entitled to refuse them, and qemu-storage-daemon's library answers a
  *    refused SET_CONFIG by dropping the connection, which a guest must not
  *    be able to cause at will.
- *  - On a reconnect the fields the guest wrote are written again (a
- *    restarted backend starts from its defaults), then the config is read
- *    back.  If it differs from the guest's copy, the copy is replaced,
- *    ConfigGeneration changes and, after DRIVER_OK, the guest gets a
- *    configuration-change interrupt.  ConfigGeneration changes at no other
- *    time.
+ *  - The config is read again when the backend announces a change
+ *    (CONFIG_CHANGE_MSG on its request channel) and on a reconnect, after
+ *    the fields the guest wrote are written again (a restarted backend
+ *    starts from its defaults).  If it differs from the guest's copy, the
+ *    copy is replaced, ConfigGeneration changes and, after DRIVER_OK, the
+ *    guest gets a configuration-change interrupt.  ConfigGeneration
+ *    changes at no other time.
  *
  * Trust boundary: the guest's writes are checked against the type's table
  * here; the backend's replies are checked by vhu.
@@ -91,10 +92,35 @@ relay_cfg_write(struct relay *r, uint32_t off, uint32_t len, uint64_t val)
 }
 
 int
-relay_cfg_resume(struct relay *r)
+relay_cfg_refresh(struct relay *r)
 {
     uint8_t fresh[VMMIO_CONFIG_MAX];
     uint32_t len = r->dev.config_len;
+    int rc;
+
+    if (!r->conn || !r->config_from_backend ||
+        !(r->protocol & (1ULL << VHU_PF_CONFIG))) {
+        return 0;
+    }
+    rc = vhu_get_config(r->conn, 0, fresh, len);
+    if (rc < 0) {
+        return rc;
+    }
+    if (vmmio_update_config(&r->dev, fresh, len)) {
+        relay_log(r, RELAY_LOG_CONFIG, LOG_LVL_INFO,
+                  "%s: config space changed (generation %u)", r->name,
+                  r->dev.config_generation);
+        if (r->dev.status & VIRTIO_STATUS_DRIVER_OK) {
+            vmmio_raise(&r->dev, VMMIO_INT_CONFIG);
+            relay_sync_line(r);
+        }
+    }
+    return 0;
+}
+
+int
+relay_cfg_resume(struct relay *r)
+{
     int rc;
 
     if (!r->config_from_backend || !(r->protocol & (1ULL << VHU_PF_CONFIG))) {
@@ -113,17 +139,5 @@ relay_cfg_resume(struct relay *r)
             return rc;
         }
     }
-    rc = vhu_get_config(r->conn, 0, fresh, len);
-    if (rc < 0) {
-        return rc;
-    }
-    if (vmmio_update_config(&r->dev, fresh, len)) {
-        log_info("%s: config space changed while the backend was away "
-                 "(generation %u)", r->name, r->dev.config_generation);
-        if (r->dev.status & VIRTIO_STATUS_DRIVER_OK) {
-            vmmio_raise(&r->dev, VMMIO_INT_CONFIG);
-            relay_sync_line(r);
-        }
-    }
-    return 0;
+    return relay_cfg_refresh(r);
 }

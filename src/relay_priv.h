@@ -95,6 +95,7 @@ struct relay {
     enum relay_mode mode;
     struct vmmio_dev dev;
     struct vhu_conn *conn;     /* NULL while disconnected */
+    struct vhu_conn *bchan;    /* backend's request channel, or NULL */
     int reconnect_timer;       /* loop timer id, 0 = none */
     unsigned reconnect_ms;     /* current back-off */
     uint64_t lost_ns;          /* when the connection was lost */
@@ -126,10 +127,16 @@ void relay_sync_line(struct relay *r);
 void relay_cfg_write(struct relay *r, uint32_t off, uint32_t len,
                      uint64_t val);
 /*
- * On a new connection: write again what the guest wrote, read the config
- * back, and tell the guest if it changed.  0 or -errno.
+ * On a new connection: write again what the guest wrote, then
+ * relay_cfg_refresh().  0 or -errno.
  */
 int relay_cfg_resume(struct relay *r);
+/*
+ * Read the backend's config; if it differs from the guest's copy, replace
+ * it (new ConfigGeneration) and, after DRIVER_OK, raise a config
+ * interrupt.  0 or -errno.
+ */
+int relay_cfg_refresh(struct relay *r);
 
 /* relay_conn.c: the backend connection's lifecycle. */
 /* First connection: connect, handshake, queue count, config. */

@@ -370,3 +370,53 @@ vhu_set_config(struct vhu_conn *c, uint32_t off, const void *buf,
     return vhu_msg_request(c, VHU_REQ_SET_CONFIG, p, (uint32_t)sizeof(h) + len,
                        NULL, 0, NULL, NULL);
 }
+
+int
+vhu_backend_channel(struct vhu_conn *c, struct vhu_conn **chan)
+{
+    char name[sizeof(c->name)];
+    int sv[2];
+    int r;
+
+    *chan = NULL;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
+                   sv) < 0) {
+        return -errno;
+    }
+    r = vhu_msg_request(c, VHU_REQ_SET_BACKEND_REQ_FD, NULL, 0, &sv[1], 1,
+                        NULL, NULL);
+    close(sv[1]);
+    if (r < 0) {
+        close(sv[0]);
+        return r;
+    }
+    snprintf(name, sizeof(name), "%.55s/backend", c->name);
+    r = vhu_adopt(chan, sv[0], name, c->timeout_ms);
+    if (r == 0) {
+        (*chan)->protocol = c->protocol;
+    }
+    return r;
+}
+
+int
+vhu_backend_request(struct vhu_conn *chan, uint64_t handled)
+{
+    uint8_t payload[VHU_MAX_PAYLOAD];
+    uint32_t req, flags, len;
+    bool known;
+    int r;
+
+    r = vhu_msg_recv_request(chan, &req, &flags, payload, &len);
+    if (r < 0) {
+        return r;
+    }
+    known = req < 64 && (handled & (1ULL << req));
+    if ((flags & VHU_FLAG_NEED_REPLY) &&
+        (chan->protocol & (1ULL << VHU_PF_REPLY_ACK))) {
+        r = vhu_msg_send_ack(chan, req, known ? 0 : 1);
+        if (r < 0) {
+            return r;
+        }
+    }
+    return (int)req;
+}

@@ -80,6 +80,8 @@ static const struct vhu_req_rule vhu_rules[VHU_REQ_MAX] = {
                                 VHU_PF_MQ, true },
     [VHU_REQ_SET_VRING_ENABLE] = { "SET_VRING_ENABLE", VHU_RS_NONE, 0, 0, -1,
                                    true },
+    [VHU_REQ_SET_BACKEND_REQ_FD] = { "SET_BACKEND_REQ_FD", VHU_RS_NONE, 0, 1,
+                                     VHU_PF_BACKEND_REQ, true },
     [VHU_REQ_GET_CONFIG] = { "GET_CONFIG", VHU_RS_ECHO, 0, 0, VHU_PF_CONFIG,
                              true },
     [VHU_REQ_SET_CONFIG] = { "SET_CONFIG", VHU_RS_NONE, 0, 0, VHU_PF_CONFIG,
@@ -319,6 +321,37 @@ vhu_recv_all(struct vhu_conn *c, void *buf, size_t len, struct vhu_rx *rx,
 }
 
 /*
+ * The rest of a message whose header was checked: the payload, at most
+ * VHU_MAX_PAYLOAD bytes (checked before reading), and no fds.  `what`
+ * names the message.  Breaks c (and closes rx's fds) on any violation.
+ */
+static int
+vhu_recv_body(struct vhu_conn *c, const struct vhu_wire_hdr *hdr,
+              void *payload, struct vhu_rx *rx, uint64_t deadline,
+              const char *what)
+{
+    int r;
+
+    if (hdr->size > VHU_MAX_PAYLOAD) {
+        vhu_rx_close(rx);
+        return vhu_msg_fail(c, -EPROTO, "%s announces %u payload bytes, "
+                            "above the bound of %u", what, hdr->size,
+                            VHU_MAX_PAYLOAD);
+    }
+    r = vhu_recv_all(c, payload, hdr->size, rx, deadline, what);
+    if (r < 0) {
+        return r;
+    }
+    if (rx->nfds + rx->excess != 0) {
+        r = vhu_msg_fail(c, -EPROTO, "%s came with %u fds, expected none",
+                         what, rx->nfds + rx->excess);
+        vhu_rx_close(rx);
+        return r;
+    }
+    return 0;
+}
+
+/*
  * The single entry for replies: receive the reply to `req` and check it.
  * want_size is the exact payload size (0 also accepted when zero_ok: the
  * backend's error signal for GET_CONFIG).  No reply we ask for carries an
@@ -333,6 +366,7 @@ vhu_recv_reply(struct vhu_conn *c, uint32_t req, uint32_t want_size,
     struct vhu_rx rx = { .nfds = 0 };
     struct vhu_wire_hdr hdr;
     const char *name = vhu_msg_req_name(req);
+    char what[64];
     int r;
 
     r = vhu_recv_all(c, &hdr, sizeof(hdr), &rx, deadline, "reply header");
@@ -356,28 +390,18 @@ vhu_recv_reply(struct vhu_conn *c, uint32_t req, uint32_t want_size,
                      vhu_msg_req_name(hdr.request), req, name);
         goto close_fds;
     }
-    if (hdr.size > VHU_MAX_PAYLOAD) {
-        r = vhu_msg_fail(c, -EPROTO, "reply to %s announces %u payload bytes, "
-                     "above the bound of %u", name, hdr.size,
-                     VHU_MAX_PAYLOAD);
-        goto close_fds;
-    }
-    if (hdr.size != want_size && !(zero_ok && hdr.size == 0)) {
+    if (hdr.size != want_size && !(zero_ok && hdr.size == 0) &&
+        hdr.size <= VHU_MAX_PAYLOAD) {
         r = vhu_msg_fail(c, -EPROTO, "reply to %s has %u payload bytes, "
                      "expected %u", name, hdr.size, want_size);
         goto close_fds;
     }
-    r = vhu_recv_all(c, payload, hdr.size, &rx, deadline, "reply payload");
-    if (r < 0) {
-        return r;
+    snprintf(what, sizeof(what), "reply to %s", name);
+    r = vhu_recv_body(c, &hdr, payload, &rx, deadline, what);
+    if (r == 0) {
+        *got_size = hdr.size;
     }
-    if (rx.nfds + rx.excess != 0) {
-        r = vhu_msg_fail(c, -EPROTO, "reply to %s came with %u fds, expected "
-                         "none", name, rx.nfds + rx.excess);
-        goto close_fds;
-    }
-    *got_size = hdr.size;
-    return 0;
+    return r;
 
 close_fds:
     vhu_rx_close(&rx);
@@ -462,4 +486,54 @@ vhu_msg_request(struct vhu_conn *c, uint32_t req, const void *payload,
         return -EIO;
     }
     return 0;
+}
+
+int
+vhu_msg_recv_request(struct vhu_conn *c, uint32_t *req, uint32_t *flags,
+                     void *payload, uint32_t *len)
+{
+    struct vhu_rx rx = { .nfds = 0 };
+    struct vhu_wire_hdr hdr;
+    uint64_t deadline;
+    char what[64];
+    int r;
+
+    if (c->broken) {
+        return -EPIPE;
+    }
+    deadline = vhu_deadline(c);
+    r = vhu_recv_all(c, &hdr, sizeof(hdr), &rx, deadline, "backend request");
+    if (r < 0) {
+        return r;
+    }
+    if ((hdr.flags & VHU_FLAG_VERSION_MASK) != VHU_FLAG_VERSION ||
+        (hdr.flags & VHU_FLAG_REPLY)) {
+        vhu_rx_close(&rx);
+        return vhu_msg_fail(c, -EPROTO, "backend request %u with flags %#x",
+                            hdr.request, hdr.flags);
+    }
+    snprintf(what, sizeof(what), "backend request %u", hdr.request);
+    r = vhu_recv_body(c, &hdr, payload, &rx, deadline, what);
+    if (r == 0) {
+        *req = hdr.request;
+        *flags = hdr.flags;
+        *len = hdr.size;
+    }
+    return r;
+}
+
+int
+vhu_msg_send_ack(struct vhu_conn *c, uint32_t req, uint64_t status)
+{
+    uint8_t buf[sizeof(struct vhu_wire_hdr) + sizeof(status)];
+    struct vhu_wire_hdr hdr = { .request = req,
+                                .flags = VHU_FLAG_VERSION | VHU_FLAG_REPLY,
+                                .size = sizeof(status) };
+
+    if (c->broken) {
+        return -EPIPE;
+    }
+    memcpy(buf, &hdr, sizeof(hdr));
+    memcpy(buf + sizeof(hdr), &status, sizeof(status));
+    return vhu_send_all(c, buf, sizeof(buf), NULL, 0, vhu_deadline(c));
 }

@@ -15,6 +15,7 @@
 #include "check_common.h"
 #include "devtype.h"
 #include "log.h"
+#include "loop.h"
 #include "hguest.h"
 #include "hostile_backend.h"
 #include "rawdrv.h"
@@ -91,6 +92,19 @@ generation(struct env *e)
     return rawdrv_rd(&e->d.drv, VMMIO_CONFIG_GENERATION);
 }
 
+/* Still on the first connection, and the device serving. */
+static void
+assert_same_connection(struct env *e)
+{
+    struct relay_stats st;
+
+    ck_assert(!logcap_has(&e->lc, "backend connection lost"));
+    ck_assert(!e->hb || hostile_connections(e->hb) == 1);
+    relay_get_stats(e->d.relay, &st);
+    ck_assert_uint_eq(st.reconnects, 0);
+    ck_assert_uint_eq(rawdrv_rd(&e->d.drv, VMMIO_STATUS), ST_OK);
+}
+
 /* A config backend: 8 MiB capacity, write cache on, other fields set. */
 static void
 blk_config(struct hostile_config *hc)
@@ -144,7 +158,6 @@ snapshot(struct env *e, uint8_t *out)
 START_TEST(test_cfg_writes_strict_backend)
 {
     struct hostile_config hc;
-    struct relay_stats st;
     uint8_t before[60], after[60];
     uint32_t gen;
     struct env e;
@@ -169,11 +182,7 @@ START_TEST(test_cfg_writes_strict_backend)
     ck_assert_uint_eq(cfg_rd(&e, WCE_OFF, 1), 0);
     ck_assert_uint_eq(generation(&e), gen);
     ck_assert(logcap_has(&e.lc, "not a driver-writable field"));
-    ck_assert(!logcap_has(&e.lc, "backend connection lost"));
-    ck_assert_uint_eq(hostile_connections(e.hb), 1);
-    relay_get_stats(e.d.relay, &st);
-    ck_assert_uint_eq(st.reconnects, 0);
-    ck_assert_uint_eq(rawdrv_rd(&e.d.drv, VMMIO_STATUS), ST_OK);
+    assert_same_connection(&e);
     env_down(&e);
 }
 END_TEST
@@ -182,7 +191,6 @@ END_TEST
 START_TEST(test_cfg_writes_qsd)
 {
     uint8_t before[60], after[60], out[4096], in[4096], s = 0xff;
-    struct relay_stats st;
     uint32_t gen;
     struct env e;
 
@@ -209,10 +217,7 @@ START_TEST(test_cfg_writes_qsd)
     ck_assert_int_eq(rawdrv_blk(&e.d.drv, 0, 16, in, sizeof(in), &s), 0);
     ck_assert_uint_eq(s, 0);
     ck_assert_mem_eq(in, out, sizeof(in));
-    ck_assert(!logcap_has(&e.lc, "backend connection lost"));
-    relay_get_stats(e.d.relay, &st);
-    ck_assert_uint_eq(st.reconnects, 0);
-    ck_assert_uint_eq(rawdrv_rd(&e.d.drv, VMMIO_STATUS), ST_OK);
+    assert_same_connection(&e);
     env_down(&e);
 }
 END_TEST
@@ -281,6 +286,47 @@ START_TEST(test_cfg_generation_across_reconnects)
 }
 END_TEST
 
+/* The backend announces a change on its request channel: the guest gets
+ * it with a new generation and a config interrupt, the connection stays;
+ * an announcement that changes nothing changes nothing. */
+START_TEST(test_cfg_change_announced)
+{
+    struct hostile_config hc;
+    uint64_t bigger = 4 * (DISK / 512);
+    uint32_t gen, bits = 0;
+    uint64_t t0;
+    struct env e;
+
+    blk_config(&hc);
+    env_up(&e, &hc, 0);
+    ck_assert_uint_eq(rawdrv_init(&e.d.drv, WANT, 64), ST_OK);
+    gen = generation(&e);
+    hostile_config_change(e.hb, 0, &bigger, 8);
+    while (!(bits & VMMIO_INT_CONFIG)) {
+        int r = rawdrv_wait_irq(&e.d.drv, 3000);
+
+        ck_assert_int_ge(r, 0);
+        bits |= (uint32_t)r;
+    }
+    ck_assert_uint_eq(cfg_rd(&e, 0, 8), bigger);
+    ck_assert_uint_eq(generation(&e), gen + 1);
+    ck_assert_uint_eq(hostile_config_acks(e.hb), 1);
+
+    hostile_config_change(e.hb, 0, &bigger, 8);
+    t0 = log_now_ns();
+    while (hostile_config_acks(e.hb) < 2) {
+        ck_assert_uint_lt(log_now_ns() - t0, 3000000000ULL);
+        loop_run_once(e.g.loop, 10);
+    }
+    /* (the answer and the config read happen in one loop callback) */
+    ck_assert_uint_eq(generation(&e), gen + 1);
+    ck_assert_uint_eq(rawdrv_rd(&e.d.drv, VMMIO_INTERRUPT_STATUS) &
+                          VMMIO_INT_CONFIG, 0);
+    assert_same_connection(&e);
+    env_down(&e);
+}
+END_TEST
+
 /* Issue 12 item 6: bits whose config fields lie beyond the 60 bytes. */
 START_TEST(test_features_beyond_config_masked)
 {
@@ -345,6 +391,7 @@ make_suite(void)
     CHECK_ADD(s, test_cfg_writes_strict_backend, 30);
     CHECK_ADD(s, test_cfg_writes_qsd, 30);
     CHECK_ADD(s, test_cfg_generation_across_reconnects, 30);
+    CHECK_ADD(s, test_cfg_change_announced, 30);
     CHECK_ADD(s, test_features_beyond_config_masked, 30);
     CHECK_ADD(s, test_reset_cycles_rate_limited, 30);
     return s;

@@ -12,7 +12,8 @@
  * With a config space it offers the CONFIG protocol feature: GET_CONFIG
  * reads it, SET_CONFIG writes it; with `strict_config`, like
  * qemu-storage-daemon, any SET_CONFIG but the virtio-blk writeback byte
- * (offset 32, one byte) makes it drop the connection.  Each new connection
+ * (offset 32, one byte) makes it drop the connection.  It then also offers
+ * a request channel (BACKEND_REQ) on which it can announce config changes.  Each new connection
  * starts from the configured contents, as a restarted backend would.
  *
  * Test code: it trusts the relay only as far as keeping its own memory
@@ -60,5 +61,13 @@ unsigned hostile_set_configs(const struct hostile *h);
 /* Change the config the next connection starts from. */
 void hostile_set_config(struct hostile *h, uint32_t off, const void *buf,
                         uint32_t len);
+/*
+ * Change the config now and announce it (CONFIG_CHANGE_MSG asking for a
+ * reply), from the backend's thread; returns at once.
+ */
+void hostile_config_change(struct hostile *h, uint32_t off, const void *buf,
+                           uint32_t len);
+/* CONFIG_CHANGE_MSGs the relay answered with success. */
+unsigned hostile_config_acks(const struct hostile *h);
 
 #endif
