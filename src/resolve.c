@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -92,15 +94,16 @@ resolve_type_socket(const struct cfg *c, uint32_t device_id, char *buf,
     return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
 }
 
-bool
-resolve_socket_live(const char *path)
+/* Listed as a listening socket in /proc/net/unix?  -1: cannot tell. */
+static int
+resolve_proc_listening(const char *path)
 {
     FILE *f = fopen("/proc/net/unix", "re");
     char line[CFG_SOCK_MAX + 128];
-    bool live = false;
+    int live = 0;
 
     if (!f) {
-        return access(path, F_OK) == 0;
+        return -1;
     }
     /* "Num RefCount Protocol Flags Type St Inode Path" */
     while (!live && fgets(line, sizeof(line), f)) {
@@ -118,6 +121,34 @@ resolve_socket_live(const char *path)
     }
     fclose(f);
     return live;
+}
+
+bool
+resolve_socket_live(const char *path)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int fd, rc;
+
+    if (access(path, F_OK) != 0) {
+        return false;
+    }
+    if (resolve_proc_listening(path) == 1) {
+        return true;
+    }
+    /* Not listed: no listener, or one in another network namespace (its
+     * sockets are not in our /proc/net/unix).  Only then ask the socket
+     * itself; a refused connection is the one sure sign of a leftover. */
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        return true;
+    }
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        return true;
+    }
+    rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : errno;
+    close(fd);
+    return rc != ECONNREFUSED && rc != ENOENT && rc != ENOTSOCK;
 }
 
 /*

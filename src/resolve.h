@@ -64,10 +64,11 @@ int resolve_type_socket(const struct cfg *c, uint32_t device_id, char *buf,
                         size_t len);
 
 /*
- * True when a UNIX socket listens on `path` (looked up in /proc/net/unix,
- * without connecting: a vhost-user backend may serve one connection and
- * exit).  When /proc/net/unix cannot be read, every existing path counts
- * as live.
+ * True when a UNIX socket listens on `path`: listed as listening in
+ * /proc/net/unix (no connection made: a vhost-user backend may serve one
+ * connection and exit), else, for a listener in another network namespace,
+ * a connect() that is not refused.  False for a missing path and for a
+ * socket file whose connect() is refused (a leftover).
  */
 bool resolve_socket_live(const char *path);
 

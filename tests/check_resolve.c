@@ -8,10 +8,12 @@
 #include <config.h>
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "backend_proc.h"
@@ -343,6 +345,61 @@ START_TEST(test_socket_live)
 }
 END_TEST
 
+/*
+ * A backend in another network namespace is not in our /proc/net/unix:
+ * it must still count as live (probed by connecting), never be removed.
+ */
+START_TEST(test_socket_live_other_netns)
+{
+    char p[CFG_SOCK_MAX + 64], ok = 0;
+    int up[2], done[2];      /* child -> parent, parent -> child */
+    struct dir d;
+    pid_t pid;
+
+    if (geteuid() != 0) {
+        ck_abort_msg("needs root for a network namespace; run as root");
+    }
+    dir_open(&d, "backend-dir = @\n");
+    snprintf(p, sizeof(p), "%s/other.sock", d.path);
+    ck_assert_uint_lt(strlen(p), sizeof(((struct sockaddr_un *)0)->sun_path));
+    ck_assert_int_eq(pipe(up), 0);
+    ck_assert_int_eq(pipe(done), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd;
+
+        close(up[0]);
+        close(done[1]);
+        memcpy(sa.sun_path, p, strlen(p) + 1); /* checked below 108 */
+        if (unshare(CLONE_NEWNET) != 0) {
+            _exit(1);
+        }
+        fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+            listen(fd, 4) || write(up[1], "y", 1) != 1) {
+            _exit(1);
+        }
+        if (read(done[0], &ok, 1) < 0) { /* until the parent is done */
+            _exit(1);
+        }
+        _exit(0);
+    }
+    close(up[1]);
+    close(done[0]);
+    ck_assert_int_eq(read(up[0], &ok, 1), 1); /* EOF: the child failed */
+    ck_assert(resolve_socket_live(p));
+    ck_assert(access(p, F_OK) == 0);
+    close(done[1]);
+    ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+    close(up[0]);
+    /* Its owner gone, the file is a leftover. */
+    ck_assert(!resolve_socket_live(p));
+    dir_close(&d);
+}
+END_TEST
+
 /* The tag a guest sees in config space (bytes 0..35). */
 static void
 read_tag(struct rawdrv *drv, char *tag)
@@ -424,6 +481,7 @@ make_suite(void)
     CHECK_ADD(s, test_disk_named_socket, 5);
     CHECK_ADD(s, test_stale_socket_removed, 5);
     CHECK_ADD(s, test_socket_live, 5);
+    CHECK_ADD(s, test_socket_live_other_netns, 5);
     CHECK_ADD(s, test_two_fs_tags, 10);
     return s;
 }
