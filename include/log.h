@@ -37,13 +37,16 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 /*
  * Token bucket for guest-triggerable messages: at most `burst` lines,
  * refilled at one line per `interval_ms`.  Zero-initialise, then set both.
+ * Use one per subject and kind of message, so a flood of one kind cannot
+ * hide another.
  */
 struct log_ratelimit {
     unsigned burst;
     unsigned interval_ms;
     unsigned tokens;
     uint64_t last_ns;
-    uint64_t suppressed;
+    uint64_t suppressed;     /* lines refused so far */
+    uint64_t reported;       /* of those, already counted in a line */
 };
 
 #define LOG_RATELIMIT_INIT { .burst = 10, .interval_ms = 1000, .tokens = 10 }
@@ -51,12 +54,14 @@ struct log_ratelimit {
 /* True when a line may be printed now; counts the ones that may not. */
 bool log_ratelimit_ok(struct log_ratelimit *rl);
 
-#define log_rl(rl, lvl, ...)                                                   \
-    do {                                                                       \
-        if (log_ratelimit_ok(rl)) {                                            \
-            log_msg((lvl), __VA_ARGS__);                                       \
-        }                                                                      \
-    } while (0)
+/*
+ * Log through `rl`: the line is dropped when over the limit; the first
+ * line let through after drops ends with how many were dropped.
+ */
+void log_rl_msg(struct log_ratelimit *rl, enum log_level lvl,
+                const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#define log_rl(rl, lvl, ...) log_rl_msg((rl), (lvl), __VA_ARGS__)
 
 /*
  * Format an error message into a caller's buffer (err may be NULL or

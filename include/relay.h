@@ -24,6 +24,13 @@ enum relay_mode {
     RELAY_MODE_ZEROCOPY,
 };
 
+/* A config-space field the driver may write (relay_config.writable). */
+struct relay_config_field {
+    uint16_t off, len;  /* bytes of config space */
+    int8_t feature;     /* device feature the driver must have accepted,
+                           -1: none */
+};
+
 struct relay_config {
     const char *name;        /* log prefix, e.g. "dom3/virtio0" */
     const char *socket_path; /* backend's vhost-user UNIX socket */
@@ -47,6 +54,20 @@ struct relay_config {
      */
     uint32_t config_len;
     const uint8_t *config;
+    /*
+     * Device feature bits (0-23) the guest may be offered: the backend's
+     * offer is cut to them (a feature whose config fields lie beyond
+     * config_len must not be offered).  0: every bit the backend offers.
+     */
+    uint64_t device_features;
+    /*
+     * Config fields the driver may write: a write inside one of them is
+     * forwarded as SET_CONFIG, any other is dropped (rate-limited log).
+     * Static storage, at most 32 fields; NULL: the driver may write
+     * nothing.
+     */
+    const struct relay_config_field *writable;
+    unsigned nr_writable;
 };
 
 struct relay_stats {

@@ -36,6 +36,9 @@
 #define VHU_PF_STATUS 16
 #define VHU_PF_XEN_MMAP 17
 
+/* Requests the backend sends on its channel (VHU_PF_BACKEND_REQ). */
+#define VHU_BACKEND_CONFIG_CHANGE_MSG 2
+
 /* Device feature bit 30: the backend speaks protocol features. */
 #define VHU_F_PROTOCOL_FEATURES 30
 
@@ -116,10 +119,9 @@ int vhu_set_vring_addr(struct vhu_conn *c, unsigned idx, uint64_t desc,
 int vhu_set_vring_base(struct vhu_conn *c, unsigned idx, unsigned base);
 /* GET_VRING_BASE: stops the ring; the reply must name the same ring. */
 int vhu_get_vring_base(struct vhu_conn *c, unsigned idx, unsigned *base);
-/* SET_VRING_KICK / CALL / ERR: idx <= 255; fd -1 sends the no-fd flag. */
+/* SET_VRING_KICK / CALL: idx <= 255; fd -1 sends the no-fd flag. */
 int vhu_set_vring_kick(struct vhu_conn *c, unsigned idx, int fd);
 int vhu_set_vring_call(struct vhu_conn *c, unsigned idx, int fd);
-int vhu_set_vring_err(struct vhu_conn *c, unsigned idx, int fd);
 /* SET_VRING_ENABLE (needs protocol features offered). */
 int vhu_set_vring_enable(struct vhu_conn *c, unsigned idx, bool enable);
 /*
@@ -129,20 +131,22 @@ int vhu_set_vring_enable(struct vhu_conn *c, unsigned idx, bool enable);
 int vhu_get_config(struct vhu_conn *c, uint32_t off, void *buf, uint32_t len);
 int vhu_set_config(struct vhu_conn *c, uint32_t off, const void *buf,
                    uint32_t len);
+
 /*
- * GET_INFLIGHT_FD: on success *fd is a new fd the caller owns, and
- * *mmap_size and *mmap_off describe it; a region smaller than the queues need
- * (num_queues * per-queue size for queue_size) is a protocol error.
+ * The backend's request channel (needs VHU_PF_BACKEND_REQ): a socketpair
+ * whose one end goes to the backend with SET_BACKEND_REQ_FD; *chan is the
+ * other end, a connection of its own (same timeout, "<name>/backend") to
+ * watch and read with vhu_backend_request().  0 or -errno.
  */
-int vhu_get_inflight_fd(struct vhu_conn *c, uint16_t num_queues,
-                        uint16_t queue_size, int *fd, uint64_t *mmap_size,
-                        uint64_t *mmap_off);
-/* SET_INFLIGHT_FD: hand a saved inflight region back (after reconnect). */
-int vhu_set_inflight_fd(struct vhu_conn *c, uint16_t num_queues,
-                        uint16_t queue_size, int fd, uint64_t mmap_size,
-                        uint64_t mmap_off);
-/* RESET_DEVICE (needs VHU_PF_RESET_DEVICE); SET_STATUS (VHU_PF_STATUS). */
-int vhu_reset_device(struct vhu_conn *c);
-int vhu_set_status(struct vhu_conn *c, uint8_t status);
+int vhu_backend_channel(struct vhu_conn *c, struct vhu_conn **chan);
+/*
+ * Read one request from a backend channel and, if the backend asked for a
+ * reply, answer it: 0 (done) when the request code is in `handled` (a
+ * bitmask of codes below 64), else 1 (refused).  The caller acts on the
+ * request after this returns, so a backend blocked on the reply is free
+ * to serve the caller's own requests.  Returns the request code, or
+ * -errno with the channel broken (close it; the connection is unaffected).
+ */
+int vhu_backend_request(struct vhu_conn *chan, uint64_t handled);
 
 #endif

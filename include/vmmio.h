@@ -10,7 +10,9 @@
  * Registers 0x000-0x0ff accept only 4-byte accesses; anything else reads 0
  * and is ignored on write (rate-limited log line naming the reason).
  * Config space (0x100 + n) accepts 1, 2, 4 and 8-byte accesses inside the
- * device's config length.
+ * device's config length.  A config write is only reported (an event with
+ * the value): what the driver may change is the device's decision, which
+ * stores an accepted write with vmmio_config_store().
  */
 #ifndef XVM_VMMIO_H
 #define XVM_VMMIO_H
@@ -97,13 +99,25 @@ enum vmmio_event_type {
     VMMIO_EV_QUEUE_DISABLE, /* driver wrote QueueReady 0 on a ready queue */
     VMMIO_EV_NOTIFY,        /* valid kick of a ready queue after DRIVER_OK */
     VMMIO_EV_IRQ_ACK,       /* InterruptStatus changed by InterruptACK */
-    VMMIO_EV_CONFIG_WRITE,  /* config[off, off+len) written */
+    VMMIO_EV_CONFIG_WRITE,  /* driver wrote val to config[off, off+len) */
 };
 
 struct vmmio_event {
     enum vmmio_event_type type;
     uint32_t queue;    /* QUEUE_READY, QUEUE_DISABLE, NOTIFY */
     uint32_t off, len; /* CONFIG_WRITE, relative to config start */
+    uint64_t val;      /* CONFIG_WRITE: the value, little-endian in config */
+};
+
+/* Kinds of refused guest access, each rate-limited on its own. */
+enum vmmio_log_kind {
+    VMMIO_LOG_ACCESS = 0, /* width, alignment, outside the window */
+    VMMIO_LOG_REGISTER,   /* unknown, read-only or write-only register */
+    VMMIO_LOG_STATUS,     /* status and feature negotiation */
+    VMMIO_LOG_QUEUE,      /* queue registers */
+    VMMIO_LOG_NOTIFY,     /* QueueNotify */
+    VMMIO_LOG_CONFIG,     /* config space */
+    VMMIO_LOG_KINDS,
 };
 
 struct vmmio_dev {
@@ -122,7 +136,7 @@ struct vmmio_dev {
     uint32_t config_generation;
     uint32_t config_len;
     uint8_t config[VMMIO_CONFIG_MAX];
-    struct log_ratelimit rl;
+    struct log_ratelimit rl[VMMIO_LOG_KINDS];
 };
 
 /*
@@ -164,10 +178,19 @@ bool vmmio_set_needs_reset(struct vmmio_dev *dev);
 
 /*
  * Device side: replace config space contents and length (at most
- * VMMIO_CONFIG_MAX, longer input is cut), bumping ConfigGeneration.  The
+ * VMMIO_CONFIG_MAX, longer input is cut).  ConfigGeneration changes
+ * exactly when the contents or the length do; returns true then.  The
  * caller raises VMMIO_INT_CONFIG if the driver should be told.
  */
-void vmmio_update_config(struct vmmio_dev *dev, const void *config,
+bool vmmio_update_config(struct vmmio_dev *dev, const void *config,
                          uint32_t len);
+
+/*
+ * Device side: store a driver write the device accepted (the event's off,
+ * len and val) so reads return it.  No ConfigGeneration change: the driver
+ * knows what it wrote.  Writes outside the config length are ignored.
+ */
+void vmmio_config_store(struct vmmio_dev *dev, uint32_t off, uint32_t len,
+                        uint64_t val);
 
 #endif

@@ -92,12 +92,6 @@ void vq_set_indices(struct vq *vq, uint16_t last_avail, uint16_t used_idx);
 int vq_pop(struct vq *vq, struct vq_chain *chain);
 
 /*
- * Number of available chains not yet popped, or -EIO when broken (an avail
- * idx more than the queue size ahead breaks the queue, as in vq_pop()).
- */
-int vq_pending(struct vq *vq);
-
-/*
  * Publish a used element (head, bytes written).  0, -EIO (broken, or the
  * guest's used ring could not be written), or -EINVAL for a head >= num
  * (a caller bug: logged, the queue stays usable).

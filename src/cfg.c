@@ -423,6 +423,26 @@ cfg_parse_selector(struct cfg_dev *d, const char *sel)
     return 0;
 }
 
+/* A virtio-fs tag: what the guest passes to mount, so no blanks. */
+static int
+cfg_parse_fs_tag(char *dst, size_t dstlen, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > DEVTYPE_FS_TAG_MAX || n >= dstlen) {
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+
+        if (ch <= 0x20 || ch >= 0x7f) {
+            return -EINVAL;
+        }
+    }
+    memcpy(dst, s, n + 1);
+    return 0;
+}
+
 static int
 cfg_set_dev(struct cfg_dev *d, const char *key, const char *value,
             char *err, size_t errlen)
@@ -459,6 +479,12 @@ cfg_set_dev(struct cfg_dev *d, const char *key, const char *value,
         rc = cfg_parse_type(value, &d->device_id);
         if (rc) {
             log_errbuf(err, errlen, "bad device-id '%s'", value);
+        }
+    } else if (!strcmp(key, "fs-tag")) {
+        rc = cfg_parse_fs_tag(d->fs_tag, sizeof(d->fs_tag), value);
+        if (rc) {
+            log_errbuf(err, errlen, "bad fs-tag '%s': want 1 to %d printable "
+                       "characters without spaces", value, DEVTYPE_FS_TAG_MAX);
         }
     } else {
         log_errbuf(err, errlen, "unknown device key '%s'", key);
@@ -653,76 +679,6 @@ cfg_setup(struct cfg *c, int argc, char *const argv[], char *err,
 }
 
 void
-cfg_resolve(const struct cfg *c, uint32_t domid, const char *guest,
-            uint32_t devid, uint32_t device_id, struct cfg_resolved *out)
-{
-    const struct cfg_dev *best = NULL;
-    int best_rank = 0;
-
-    memset(out, 0, sizeof(*out));
-    out->mode = c->mode;
-    out->queue_size = c->queue_size;
-    out->bounce_kib = c->bounce_kib;
-    for (unsigned i = 0; i < c->nr_devs; i++) {
-        const struct cfg_dev *d = &c->dev[i];
-        int rank = 0;
-
-        if (d->sel == CFG_SEL_GUEST && guest && d->devid == devid &&
-            !strcmp(d->guest, guest)) {
-            rank = 3;
-        } else if (d->sel == CFG_SEL_DOMID && d->domid == domid &&
-                   d->devid == devid) {
-            rank = 2;
-        } else if (d->sel == CFG_SEL_TYPE && d->type == device_id) {
-            rank = 1;
-        }
-        /* The first section of the best rank wins. */
-        if (rank > best_rank) {
-            best = d;
-            best_rank = rank;
-        }
-    }
-    if (!best) {
-        return;
-    }
-    memcpy(out->socket, best->socket, sizeof(out->socket));
-    if (best->has_mode) {
-        out->mode = best->mode;
-    }
-    if (best->queue_size) {
-        out->queue_size = best->queue_size;
-    }
-    if (best->bounce_kib) {
-        out->bounce_kib = best->bounce_kib;
-    }
-    out->device_id = best->device_id;
-}
-
-int
-cfg_device_socket(const struct cfg *c, uint32_t domid, uint32_t devid,
-                  char *buf, size_t len)
-{
-    int n = snprintf(buf, len, "%s/%u-%u.sock", c->backend_dir, domid, devid);
-
-    return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
-}
-
-int
-cfg_type_socket(const struct cfg *c, uint32_t device_id, char *buf,
-                size_t len)
-{
-    const char *name = cfg_type_name(device_id);
-    int n;
-
-    if (name) {
-        n = snprintf(buf, len, "%s/%s.sock", c->backend_dir, name);
-    } else {
-        n = snprintf(buf, len, "%s/device%u.sock", c->backend_dir, device_id);
-    }
-    return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
-}
-
-void
 cfg_dump(const struct cfg *c, FILE *out)
 {
     fprintf(out, "backend-dir = %s\n", c->backend_dir);
@@ -774,6 +730,9 @@ cfg_dump(const struct cfg *c, FILE *out)
         }
         if (d->device_id) {
             fprintf(out, "device-id = %u\n", d->device_id);
+        }
+        if (d->fs_tag[0]) {
+            fprintf(out, "fs-tag = %s\n", d->fs_tag);
         }
     }
 }

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "devtype.h"
 #include "log.h"
 #include "relay.h"
 
@@ -63,6 +64,7 @@ struct cfg_dev {
     uint16_t queue_size;           /* 0 = inherit */
     uint32_t bounce_kib;           /* 0 = inherit */
     uint32_t device_id;            /* 0 = from xenstore */
+    char fs_tag[DEVTYPE_FS_TAG_MAX + 1]; /* virtio-fs tag, "" = default */
 };
 
 struct cfg {
@@ -86,14 +88,6 @@ struct cfg {
     struct cfg_dev dev[CFG_MAX_DEVS];
 };
 
-/* What applies to one device after section lookup. */
-struct cfg_resolved {
-    char socket[CFG_SOCK_MAX];       /* explicit socket, "" = none */
-    enum relay_mode mode;
-    uint16_t queue_size;
-    uint32_t bounce_kib;
-    uint32_t device_id;              /* 0 = from xenstore */
-};
 
 /* Defaults: no run mode, CFG_DEFAULT_DIR, auto relay mode, info logs. */
 void cfg_init(struct cfg *c);
@@ -129,17 +123,6 @@ int cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen);
  */
 int cfg_setup(struct cfg *c, int argc, char *const argv[], char *err,
               size_t errlen);
-
-/* Settings for one device; `guest` may be NULL when the name is unknown. */
-void cfg_resolve(const struct cfg *c, uint32_t domid, const char *guest,
-                 uint32_t devid, uint32_t device_id, struct cfg_resolved *out);
-
-/* "<dir>/<domid>-<devid>.sock".  0 or -ENAMETOOLONG. */
-int cfg_device_socket(const struct cfg *c, uint32_t domid, uint32_t devid,
-                      char *buf, size_t len);
-/* "<dir>/<type>.sock" (e.g. blk.sock).  0 or -ENAMETOOLONG. */
-int cfg_type_socket(const struct cfg *c, uint32_t device_id, char *buf,
-                    size_t len);
 
 /* "blk", "net", ... or NULL for ids without a short name. */
 const char *cfg_type_name(uint32_t device_id);

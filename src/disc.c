@@ -80,6 +80,12 @@ disc_kind_dir(enum disc_kind kind)
     return kind == DISC_KIND_DISK ? "virtio_disk" : "virtio";
 }
 
+enum log_level
+disc_failure_level(int rc, bool parsed_before)
+{
+    return rc == -ENOENT && parsed_before ? LOG_LVL_INFO : LOG_LVL_ERR;
+}
+
 /* Read a key; -ENOENT / -EINVAL come back with err set. */
 static int
 disc_get(disc_get_fn get, void *opaque, const char *key, char *buf,
@@ -114,7 +120,7 @@ disc_get_num(disc_get_fn get, void *opaque, const char *key, bool hex_ok,
 
     rc = disc_get(get, opaque, key, v, sizeof(v), true, err, errlen);
     if (rc) {
-        return -EINVAL;
+        return rc;
     }
     rc = disc_parse_u64(v, hex_ok, max, out);
     if (rc == -ERANGE) {
@@ -159,33 +165,33 @@ disc_parse_common(struct disc_dev *d, disc_get_fn get, void *opaque,
     uint64_t n;
     int rc;
 
-    if (disc_get_num(get, opaque, "frontend-id", false, DISC_DOMID_MAX, &n,
-                     err, errlen)) {
-        return -EINVAL;
+    if ((rc = disc_get_num(get, opaque, "frontend-id", false, DISC_DOMID_MAX, &n,
+                     err, errlen))) {
+        return rc;
     }
     if (n != d->domid) {
         log_errbuf(err, errlen, "frontend-id '%llu' is not the entry's "
                   "domid %u", (unsigned long long)n, d->domid);
         return -EINVAL;
     }
-    if (disc_get(get, opaque, "online", v, sizeof(v), true, err, errlen)) {
-        return -EINVAL;
+    if ((rc = disc_get(get, opaque, "online", v, sizeof(v), true, err, errlen))) {
+        return rc;
     }
     if (strcmp(v, "0") && strcmp(v, "1")) {
         log_errbuf(err, errlen, "online '%s' is neither 0 nor 1", v);
         return -EINVAL;
     }
     d->online = v[0] == '1';
-    if (disc_get(get, opaque, "state", v, sizeof(v), true, err, errlen)) {
-        return -EINVAL;
+    if ((rc = disc_get(get, opaque, "state", v, sizeof(v), true, err, errlen))) {
+        return rc;
     }
     if (disc_parse_state(v, &d->state)) {
         log_errbuf(err, errlen, "state '%s' is not a xenbus state (1-8)", v);
         return -EINVAL;
     }
-    if (disc_get_num(get, opaque, "irq", false, UINT32_MAX, &n, err,
-                     errlen)) {
-        return -EINVAL;
+    if ((rc = disc_get_num(get, opaque, "irq", false, UINT32_MAX, &n, err,
+                     errlen))) {
+        return rc;
     }
     if (n < DISC_IRQ_MIN || n > DISC_IRQ_MAX) {
         log_errbuf(err, errlen, "irq '%llu' out of range (%u-%u)",
@@ -194,9 +200,9 @@ disc_parse_common(struct disc_dev *d, disc_get_fn get, void *opaque,
     }
     d->irq = (unsigned)n;
     /* virtio= writes base in hex, virtio disks in decimal: take both. */
-    if (disc_get_num(get, opaque, "base", true, UINT64_MAX, &n, err,
-                     errlen)) {
-        return -EINVAL;
+    if ((rc = disc_get_num(get, opaque, "base", true, UINT64_MAX, &n, err,
+                     errlen))) {
+        return rc;
     }
     if (n == 0 || n % DISC_MMIO_SIZE || n >= DISC_GPA_LIMIT) {
         log_errbuf(err, errlen, "base '0x%llx' is not a non-zero, "
@@ -205,9 +211,9 @@ disc_parse_common(struct disc_dev *d, disc_get_fn get, void *opaque,
         return -EINVAL;
     }
     d->base = n;
-    if (disc_get(get, opaque, "transport", v, sizeof(v), true, err,
-                 errlen)) {
-        return -EINVAL;
+    if ((rc = disc_get(get, opaque, "transport", v, sizeof(v), true, err,
+                 errlen))) {
+        return rc;
     }
     if (strcmp(v, "mmio")) {
         log_errbuf(err, errlen, "transport '%s' is not supported (only mmio)",
@@ -265,7 +271,7 @@ disc_parse_disk(struct disc_dev *d, disc_get_fn get, void *opaque,
     }
     if (rc == -ENOENT) {
         log_errbuf(err, errlen, "missing key 'params' (the disk's target)");
-        return -EINVAL;
+        return -ENOENT;
     }
     if (rc) {
         return rc;
@@ -308,8 +314,8 @@ disc_parse_entry(struct disc_dev *out, enum disc_kind kind, uint32_t domid,
     if (kind == DISC_KIND_DISK) {
         return disc_parse_disk(out, get, opaque, err, errlen);
     }
-    if (disc_get(get, opaque, "type", v, sizeof(v), true, err, errlen)) {
-        return -EINVAL;
+    if ((rc = disc_get(get, opaque, "type", v, sizeof(v), true, err, errlen))) {
+        return rc;
     }
     if (disc_parse_type(v, &out->device_id)) {
         log_errbuf(err, errlen, "type '%s' is not virtio,device[N] "

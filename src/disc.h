@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "log.h"
+
 #define DISC_BACKEND_ROOT "/local/domain/0/backend"
 #define DISC_MMIO_SIZE 0x200u
 #define DISC_IRQ_MIN 32u        /* first SPI on Arm */
@@ -70,12 +72,22 @@ typedef int (*disc_get_fn)(void *opaque, const char *key, char *buf,
                            size_t len);
 
 /*
- * Parse the entry of device `devid` of guest `domid`.  0 or -EINVAL
- * (-ENOTSUP for grant_usage=1) with `err` saying which key and value.
+ * Parse the entry of device `devid` of guest `domid`.  0, -ENOENT when a
+ * required key is missing, or -EINVAL (-ENOTSUP for grant_usage=1), with
+ * `err` saying which key and value.
  */
 int disc_parse_entry(struct disc_dev *out, enum disc_kind kind,
                      uint32_t domid, uint32_t devid, disc_get_fn get,
                      void *opaque, char *err, size_t errlen);
+
+/*
+ * How loudly to report a failed disc_parse_entry() (its rc): a key missing
+ * from an entry that parsed before is the toolstack taking the device down
+ * (libxl deletes the entry during xl destroy and device removal), which
+ * is no error: LOG_LVL_INFO.  Anything else is a broken entry:
+ * LOG_LVL_ERR.
+ */
+enum log_level disc_failure_level(int rc, bool parsed_before);
 
 /* "virtio" or "virtio_disk". */
 const char *disc_kind_dir(enum disc_kind kind);

@@ -35,6 +35,7 @@ struct disc_xs_ent {
     uint32_t domid;
     uint32_t devid;
     bool seen;              /* mark for the current rescan */
+    bool parsed;            /* the entry was complete once */
     char last_err[DISC_ERR_MAX];
 };
 
@@ -132,8 +133,11 @@ disc_xs_scan_dev(struct disc_xs *x, enum disc_kind kind, uint32_t domid,
                           sizeof(err));
     if (rc) {
         if (strcmp(err, e->last_err)) {
-            log_err("dom%u/%s%u: not served: %s", domid, disc_kind_dir(kind),
-                    devid, err);
+            enum log_level lvl = disc_failure_level(rc, e->parsed);
+
+            log_msg(lvl, "dom%u/%s%u: %s: %s", domid, disc_kind_dir(kind),
+                    devid, lvl == LOG_LVL_ERR ? "not served" : "being removed",
+                    err);
             snprintf(e->last_err, sizeof(e->last_err), "%s", err);
         }
         if (e->track == DXT_UP) {
@@ -145,6 +149,7 @@ disc_xs_scan_dev(struct disc_xs *x, enum disc_kind kind, uint32_t domid,
         goto free_dev;
     }
     e->last_err[0] = '\0';
+    e->parsed = true;
     bool closing = !d->online || d->state == DISC_STATE_CLOSING;
     bool closed = d->state >= DISC_STATE_CLOSED;
 

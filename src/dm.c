@@ -21,6 +21,7 @@
 #include "dmargs.h"
 #include "log.h"
 #include "qmp.h"
+#include "resolve.h"
 #include "worker.h"
 
 #define DM_EXIT_USAGE 2
@@ -92,11 +93,19 @@ dm_dev_try(struct dm_dev *d)
 {
     struct dm *dm = d->dm;
     struct worker_dev wd;
+    enum resolve_how how;
     char err[CFG_ERR_MAX];
     int rc;
 
-    rc = worker_resolve(&dm->cfg, &d->info, dm->name[0] ? dm->name : NULL,
-                        &wd, err, sizeof(err));
+    rc = resolve_device(&dm->cfg, &d->info, dm->name[0] ? dm->name : NULL,
+                        &wd, &how, err, sizeof(err));
+    if (rc == 0 && how == RESOLVE_SPAWN) {
+        /* libxl starts no backend for us and we start none in this mode. */
+        snprintf(err, sizeof(err), "disk %.120s: no [device] section names "
+                 "its socket (the xl-spawned mode starts no backends)",
+                 d->info.target);
+        rc = -EINVAL;
+    }
     if (rc == 0) {
         rc = worker_guest_add(dm->guest, &wd);
         if (rc) {

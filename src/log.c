@@ -73,6 +73,32 @@ log_msg(enum log_level lvl, const char *fmt, ...)
     errno = saved_errno;
 }
 
+void
+log_rl_msg(struct log_ratelimit *rl, enum log_level lvl, const char *fmt, ...)
+{
+    int saved_errno = errno;
+    char line[1024];
+    uint64_t missed;
+    va_list ap;
+
+    if (lvl > log_level_max || !log_ratelimit_ok(rl)) {
+        errno = saved_errno;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    missed = rl->suppressed - rl->reported;
+    rl->reported = rl->suppressed;
+    if (missed) {
+        log_msg(lvl, "%s [%llu more like this suppressed]", line,
+                (unsigned long long)missed);
+    } else {
+        log_msg(lvl, "%s", line);
+    }
+    errno = saved_errno;
+}
+
 bool
 log_ratelimit_ok(struct log_ratelimit *rl)
 {

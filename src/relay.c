@@ -76,7 +76,7 @@ relay_get_stats(const struct relay *r, struct relay_stats *out)
 }
 
 /* Drive the line from InterruptStatus: raise on 0->1, lower on ->0. */
-static void
+void
 relay_sync_line(struct relay *r)
 {
     bool want = vmmio_line(&r->dev);
@@ -85,8 +85,8 @@ relay_sync_line(struct relay *r)
         return;
     }
     if (hv_irq_set(r->hv, r->cfg.irq, want) < 0) {
-        log_rl(&r->rl, LOG_LVL_ERR, "%s: cannot set irq %u to %d", r->name,
-               r->cfg.irq, want);
+        relay_log(r, RELAY_LOG_IO, LOG_LVL_ERR, "%s: cannot set irq %u to %d",
+                  r->name, r->cfg.irq, want);
         return;
     }
     r->line = want;
@@ -106,7 +106,8 @@ relay_notify_guest(struct relay *r, struct relay_queue *q)
 void
 relay_fail(struct relay *r, const char *why)
 {
-    log_rl(&r->rl, LOG_LVL_ERR, "%s: device needs reset: %s", r->name, why);
+    relay_log(r, RELAY_LOG_FAIL, LOG_LVL_ERR, "%s: device needs reset: %s",
+              r->name, why);
     vmmio_set_needs_reset(&r->dev);
     relay_sync_line(r);
 }
@@ -133,8 +134,8 @@ relay_kick_backend(struct relay_queue *q)
     uint64_t one = 1;
 
     if (write(q->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN) {
-        log_rl(&q->r->rl, LOG_LVL_WARN, "%s: kick failed: %s", q->name,
-               strerror(errno));
+        relay_log(q->r, RELAY_LOG_IO, LOG_LVL_WARN, "%s: kick failed: %s",
+                  q->name, strerror(errno));
     }
 }
 
@@ -279,7 +280,8 @@ relay_queue_wire(struct relay *r, struct relay_queue *q, bool resume)
 
 fail:
     relay_queue_unwire(r, q);
-    log_err("%s: backend refused the queue: %s", q->name, strerror(-rc));
+    relay_log(r, RELAY_LOG_BACKEND, LOG_LVL_ERR,
+              "%s: backend refused the queue: %s", q->name, strerror(-rc));
     return rc;
 }
 
@@ -309,8 +311,9 @@ relay_queue_stop(struct relay *r, struct relay_queue *q)
         deadline = log_now_ns() + RELAY_DRAIN_MS * 1000000ULL;
         while (r->ops->in_flight(r, q) > 0) {
             if (log_now_ns() >= deadline || vhu_broken(r->conn)) {
-                log_warn("%s: backend still holds %u requests after stop",
-                         q->name, r->ops->in_flight(r, q));
+                relay_log(r, RELAY_LOG_SESSION, LOG_LVL_WARN,
+                          "%s: backend still holds %u requests after stop",
+                          q->name, r->ops->in_flight(r, q));
                 relay_conn_lost(r, "requests not drained after stop");
                 break;
             }
@@ -362,7 +365,8 @@ relay_session_stop(struct relay *r)
     for (unsigned i = 0; i < r->dev.nr_queues; i++) {
         relay_queue_stop(r, &r->q[i]);
     }
-    log_info("%s: session stopped", r->name);
+    relay_log(r, RELAY_LOG_SESSION, LOG_LVL_INFO, "%s: session stopped",
+              r->name);
 }
 
 /* Features and memory table for the session, on the current connection. */
@@ -401,21 +405,11 @@ relay_session_start(struct relay *r)
             }
         }
     }
-    log_info("%s: driver ready, features 0x%llx, %s mode%s", r->name,
-             (unsigned long long)r->dev.driver_features, r->ops->name,
-             r->conn ? "" : " (backend not connected yet)");
+    relay_log(r, RELAY_LOG_SESSION, LOG_LVL_INFO,
+              "%s: driver ready, features 0x%llx, %s mode%s", r->name,
+              (unsigned long long)r->dev.driver_features, r->ops->name,
+              r->conn ? "" : " (backend not connected yet)");
     return 0;
-}
-
-static void
-relay_config_write(struct relay *r, uint32_t off, uint32_t len)
-{
-    if (!(r->protocol & (1ULL << VHU_PF_CONFIG)) || !r->conn) {
-        return;
-    }
-    if (vhu_set_config(r->conn, off, r->dev.config + off, len) < 0) {
-        log_rl(&r->rl, LOG_LVL_WARN, "%s: backend refused config write", r->name);
-    }
 }
 
 /* The trap callback: every guest access to the window comes here. */
@@ -450,7 +444,7 @@ relay_mmio(void *opaque, uint64_t off, unsigned size, bool is_write,
         }
         break;
     case VMMIO_EV_CONFIG_WRITE:
-        relay_config_write(r, ev.off, ev.len);
+        relay_cfg_write(r, ev.off, ev.len, ev.val);
         break;
     case VMMIO_EV_FEATURES_OK:
     case VMMIO_EV_IRQ_ACK:
@@ -534,6 +528,15 @@ relay_connect(struct relay *r)
         return rc;
     }
     offered = r->backend_features & (RELAY_DEVICE_BITS | RELAY_TRANSPORT_BITS);
+    if (r->cfg.device_features &&
+        (offered & RELAY_DEVICE_BITS & ~r->cfg.device_features)) {
+        log_info("%s: backend features 0x%llx not offered: their config "
+                 "fields lie beyond the %u bytes relayed", r->name,
+                 (unsigned long long)(offered & RELAY_DEVICE_BITS &
+                                      ~r->cfg.device_features),
+                 r->cfg.config_len);
+        offered &= ~(RELAY_DEVICE_BITS & ~r->cfg.device_features);
+    }
     return vmmio_init(&r->dev, r->name, r->cfg.device_id, RELAY_VENDOR_ID,
                       offered, (unsigned)nq, r->cfg.queue_size, config,
                       config_len);
@@ -546,7 +549,8 @@ relay_new(struct relay **out, struct hv *hv, struct loop *loop,
     struct relay *r;
     int rc;
 
-    if (!cfg->socket_path || cfg->device_id == 0) {
+    if (!cfg->socket_path || cfg->device_id == 0 || cfg->nr_writable > 32 ||
+        (cfg->nr_writable && !cfg->writable)) {
         return -EINVAL;
     }
     r = calloc(1, sizeof(*r));
@@ -572,6 +576,9 @@ relay_new(struct relay **out, struct hv *hv, struct loop *loop,
         r->cfg.reconnect_giveup_ms = RELAY_RECONNECT_GIVEUP_MS;
     }
     r->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT;
+    for (unsigned k = 0; k < RELAY_LOG_KINDS; k++) {
+        r->log[k] = (struct log_ratelimit)LOG_RATELIMIT_INIT;
+    }
     snprintf(r->name, sizeof(r->name), "%s", cfg->name ? cfg->name : "virtio");
     r->socket_path = strdup(cfg->socket_path);
     for (unsigned i = 0; i < VMMIO_MAX_QUEUES; i++) {

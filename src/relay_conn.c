@@ -4,7 +4,10 @@
  * Concepts:
  *  - The connection is watched in the loop between requests: any byte or
  *    hang-up from the backend while no request is outstanding means it
- *    misbehaved or went away (we negotiate no backend-initiated channel).
+ *    misbehaved or went away.  Requests the backend initiates come on a
+ *    channel of their own (BACKEND_REQ, when offered): only a config
+ *    change is served there (relay_cfg.c); losing that channel leaves the
+ *    connection up.
  *  - Losing it keeps every piece of guest state: queues are unwired, not
  *    stopped.  Reconnection is retried with a bounded exponential back-off
  *    (RELAY_RECONNECT_MIN_MS doubling to RELAY_RECONNECT_MAX_MS).  A
@@ -36,7 +39,7 @@ static int
 relay_conn_handshake(struct relay *r, struct vhu_conn **out)
 {
     uint64_t want = (1ULL << VHU_PF_MQ) | (1ULL << VHU_PF_REPLY_ACK) |
-                    (1ULL << VHU_PF_CONFIG);
+                    (1ULL << VHU_PF_CONFIG) | (1ULL << VHU_PF_BACKEND_REQ);
     struct vhu_conn *c;
     int rc;
 
@@ -63,11 +66,66 @@ relay_conn_handshake(struct relay *r, struct vhu_conn **out)
     return 0;
 }
 
+static void
+relay_conn_close_backend(struct relay *r)
+{
+    if (r->bchan) {
+        loop_del_fd(r->loop, vhu_fd(r->bchan));
+        vhu_close(r->bchan);
+        r->bchan = NULL;
+    }
+}
+
+/* The backend sent a request on its channel. */
+static void
+relay_conn_on_backend(void *opaque, uint32_t events)
+{
+    struct relay *r = opaque;
+    int req = vhu_backend_request(r->bchan,
+                                  1ULL << VHU_BACKEND_CONFIG_CHANGE_MSG);
+
+    (void)events;
+    if (req < 0) {
+        relay_log(r, RELAY_LOG_BACKEND, LOG_LVL_WARN,
+                  "%s: backend request channel closed: %s", r->name,
+                  strerror(-req));
+        relay_conn_close_backend(r);
+        return;
+    }
+    if (req != VHU_BACKEND_CONFIG_CHANGE_MSG) {
+        relay_log(r, RELAY_LOG_BACKEND, LOG_LVL_WARN,
+                  "%s: backend request %d refused", r->name, req);
+        return;
+    }
+    if (relay_cfg_refresh(r) < 0 && r->conn && vhu_broken(r->conn)) {
+        relay_conn_lost(r, "config read after a config change failed");
+    }
+}
+
+/* Watch the connection; open the backend's channel when it offers one. */
 static int
 relay_conn_watch(struct relay *r)
 {
-    return loop_add_fd(r->loop, vhu_fd(r->conn), EPOLLIN | EPOLLRDHUP,
-                       relay_conn_on_event, r);
+    int rc = loop_add_fd(r->loop, vhu_fd(r->conn), EPOLLIN | EPOLLRDHUP,
+                         relay_conn_on_event, r);
+
+    if (rc < 0 || !(r->protocol & (1ULL << VHU_PF_BACKEND_REQ))) {
+        return rc;
+    }
+    rc = vhu_backend_channel(r->conn, &r->bchan);
+    if (rc == 0) {
+        rc = loop_add_fd(r->loop, vhu_fd(r->bchan), EPOLLIN | EPOLLRDHUP,
+                         relay_conn_on_backend, r);
+        if (rc < 0) {
+            vhu_close(r->bchan);
+            r->bchan = NULL;
+        }
+    }
+    if (rc < 0) {
+        log_warn("%s: no backend request channel (%s): config changes are "
+                 "seen on reconnect only", r->name, strerror(-rc));
+    }
+    return vhu_broken(r->conn) ? -EPIPE : 0;
 }
 
 int
@@ -111,6 +169,7 @@ relay_conn_open(struct relay *r, uint8_t *config, uint32_t *config_len,
             return rc;
         }
         *config_len = r->cfg.config_len;
+        r->config_from_backend = true;
     } else if (r->cfg.config && r->cfg.config_len) {
         memcpy(config, r->cfg.config, r->cfg.config_len);
         *config_len = r->cfg.config_len;
@@ -121,6 +180,7 @@ relay_conn_open(struct relay *r, uint8_t *config, uint32_t *config_len,
 void
 relay_conn_close(struct relay *r)
 {
+    relay_conn_close_backend(r);
     if (r->reconnect_timer) {
         loop_cancel_timer(r->loop, r->reconnect_timer);
         r->reconnect_timer = 0;
@@ -149,8 +209,9 @@ relay_conn_lost(struct relay *r, const char *why)
     if (!r->conn) {
         return;
     }
-    log_warn("%s: backend connection lost (%s); reconnecting to %s", r->name,
-             why, r->socket_path);
+    relay_log(r, RELAY_LOG_BACKEND, LOG_LVL_WARN,
+              "%s: backend connection lost (%s); reconnecting to %s", r->name,
+              why, r->socket_path);
     for (unsigned i = 0; i < VMMIO_MAX_QUEUES; i++) {
         if (r->q[i].wired) {
             relay_queue_unwire(r, &r->q[i]);
@@ -213,6 +274,9 @@ relay_conn_resume(struct relay *r)
         return relay_conn_watch(r);
     }
     rc = relay_conn_watch(r);
+    if (rc == 0) {
+        rc = relay_cfg_resume(r);
+    }
     if (rc < 0 || !r->running) {
         return rc;
     }
@@ -249,8 +313,10 @@ relay_conn_retry(void *opaque)
     rc = relay_conn_resume(r);
     if (rc == 0) {
         r->stats.reconnects++;
-        log_info("%s: backend reconnected after %llu ms", r->name,
-                 (unsigned long long)((log_now_ns() - r->lost_ns) / 1000000ULL));
+        relay_log(r, RELAY_LOG_BACKEND, LOG_LVL_INFO,
+                  "%s: backend reconnected after %llu ms", r->name,
+                  (unsigned long long)((log_now_ns() - r->lost_ns) /
+                                       1000000ULL));
         return;
     }
     if (r->conn) {

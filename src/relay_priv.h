@@ -24,6 +24,22 @@ struct relay;
 struct relay_queue;
 struct shadow_queue;
 
+/*
+ * Kinds of log line a guest (or backend) can repeat at will; each kind
+ * of each device has its own rate limit (relay.log[]).
+ */
+enum relay_log_kind {
+    RELAY_LOG_SESSION = 0, /* DRIVER_OK, reset, queue stop: guest cycles */
+    RELAY_LOG_CONFIG,      /* config-space writes */
+    RELAY_LOG_FAIL,        /* DEVICE_NEEDS_RESET */
+    RELAY_LOG_IO,          /* kicks and interrupt lines */
+    RELAY_LOG_BACKEND,     /* connection lost, back, refusing */
+    RELAY_LOG_KINDS,
+};
+
+#define relay_log(r, kind, lvl, ...)                                           \
+    log_rl(&(r)->log[kind], (lvl), __VA_ARGS__)
+
 /* One data-path mode.  Every op returns 0 or -errno. */
 struct relay_mode_ops {
     const char *name;
@@ -79,6 +95,7 @@ struct relay {
     enum relay_mode mode;
     struct vmmio_dev dev;
     struct vhu_conn *conn;     /* NULL while disconnected */
+    struct vhu_conn *bchan;    /* backend's request channel, or NULL */
     int reconnect_timer;       /* loop timer id, 0 = none */
     unsigned reconnect_ms;     /* current back-off */
     uint64_t lost_ns;          /* when the connection was lost */
@@ -89,7 +106,10 @@ struct relay {
     bool no_ioeventfd;         /* the hv cannot: kicks come as traps */
     struct relay_queue q[VMMIO_MAX_QUEUES];
     struct relay_stats stats;
-    struct log_ratelimit rl;
+    struct log_ratelimit rl;   /* the data path's complaints */
+    struct log_ratelimit log[RELAY_LOG_KINDS];
+    bool config_from_backend;  /* config space read with GET_CONFIG */
+    uint32_t config_written;   /* bit i: cfg.writable[i] written by guest */
     void *mode_state;          /* shadow: struct shadow_dev */
 };
 
@@ -99,6 +119,24 @@ void relay_notify_guest(struct relay *r, struct relay_queue *q);
 void relay_fail(struct relay *r, const char *why);
 /* Kick the backend for q. */
 void relay_kick_backend(struct relay_queue *q);
+/* Drive the interrupt line from InterruptStatus (after raising bits). */
+void relay_sync_line(struct relay *r);
+
+/* relay_cfg.c: config space. */
+/* The guest wrote val to config[off, off+len): forward it or drop it. */
+void relay_cfg_write(struct relay *r, uint32_t off, uint32_t len,
+                     uint64_t val);
+/*
+ * On a new connection: write again what the guest wrote, then
+ * relay_cfg_refresh().  0 or -errno.
+ */
+int relay_cfg_resume(struct relay *r);
+/*
+ * Read the backend's config; if it differs from the guest's copy, replace
+ * it (new ConfigGeneration) and, after DRIVER_OK, raise a config
+ * interrupt.  0 or -errno.
+ */
+int relay_cfg_refresh(struct relay *r);
 
 /* relay_conn.c: the backend connection's lifecycle. */
 /* First connection: connect, handshake, queue count, config. */

@@ -29,6 +29,7 @@
 
 #include "disc_xs.h"
 #include "log.h"
+#include "resolve.h"
 #include "service.h"
 #include "worker.h"
 
@@ -56,6 +57,7 @@ struct svc_dev {
     struct worker_dev wd;
     bool close_requested;       /* answer with state 6 when down */
     pid_t qsd_pid;              /* -1: none spawned */
+    bool qsd_socket;            /* wd.socket is our spawned backend's */
     int timer;                  /* 0: none */
     unsigned tries;
 };
@@ -206,6 +208,11 @@ svc_dev_release(struct svc_dev *d)
         kill(d->qsd_pid, SIGTERM);
         d->qsd_pid = -1;
     }
+    if (d->qsd_socket) {
+        /* Owned by this guest instance: never left for the next one. */
+        unlink(d->wd.socket);
+        d->qsd_socket = false;
+    }
     if (d->close_requested) {
         disc_xs_set_state(s->xs, d->info.kind, d->info.domid, d->info.devid,
                           DISC_STATE_CLOSED);
@@ -286,7 +293,12 @@ svc_qsd_spawn(struct svc_dev *d)
     if (mkdir(c->backend_dir, 0700) && errno != EEXIST) {
         return -errno;
     }
-    unlink(d->wd.socket);
+    /* Whatever an earlier guest left here is not this disk's backend. */
+    if (unlink(d->wd.socket) == 0) {
+        log_info("%s: removed %s left by an earlier backend", d->wd.name,
+                 d->wd.socket);
+    }
+    d->qsd_socket = true;
     pid = fork();
     if (pid < 0) {
         return -errno;
@@ -315,6 +327,7 @@ svc_dev_try(struct svc_dev *d)
     struct svc_guest *g = d->g;
     const struct cfg *c = g->svc->cfg;
     struct worker_dev wd;
+    enum resolve_how how;
     char err[CFG_ERR_MAX];
     int rc;
 
@@ -326,11 +339,10 @@ svc_dev_try(struct svc_dev *d)
         }
         rc = 0;
     } else {
-        rc = worker_resolve(c, &d->info, g->name[0] ? g->name : NULL, &wd,
-                            err, sizeof(err));
+        rc = resolve_device(c, &d->info, g->name[0] ? g->name : NULL, &wd,
+                            &how, err, sizeof(err));
         d->wd = wd;
-        if (rc == -ENOENT && d->info.kind == DISC_KIND_DISK && c->spawn_qsd &&
-            d->info.target[0]) {
+        if (rc == 0 && how == RESOLVE_SPAWN) {
             rc = svc_qsd_spawn(d);
             if (rc == 0) {
                 svc_dev_retry(d, SVC_QSD_POLL_MS);

@@ -4,8 +4,7 @@
  * Trust boundary: the backend is untrusted.  Framing and the generic reply
  * checks (flag, request code, size, fd count) live in vhu_msg.c; this file
  * checks what is specific to a request before use: GET_VRING_BASE's ring
- * index, GET_CONFIG's echoed offset and size, and that the inflight region
- * is large enough for the queues and really backed by the fd.  Arguments
+ * index, GET_CONFIG's echoed offset and size.  Arguments
  * from our own callers are checked before anything is sent (-EINVAL).
  */
 #include <config.h>
@@ -16,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -29,7 +27,7 @@ static int
 vhu_get_u64(struct vhu_conn *c, uint32_t req, uint64_t *out)
 {
     uint64_t v = 0;
-    int r = vhu_msg_request(c, req, NULL, 0, NULL, 0, &v, NULL, NULL);
+    int r = vhu_msg_request(c, req, NULL, 0, NULL, 0, &v, NULL);
 
     if (r == 0) {
         *out = v;
@@ -40,7 +38,7 @@ vhu_get_u64(struct vhu_conn *c, uint32_t req, uint64_t *out)
 static int
 vhu_set_u64(struct vhu_conn *c, uint32_t req, uint64_t v)
 {
-    return vhu_msg_request(c, req, &v, sizeof(v), NULL, 0, NULL, NULL, NULL);
+    return vhu_msg_request(c, req, &v, sizeof(v), NULL, 0, NULL, NULL);
 }
 
 static int
@@ -48,7 +46,7 @@ vhu_set_state(struct vhu_conn *c, uint32_t req, unsigned idx, unsigned num)
 {
     struct vhu_wire_state st = { .index = idx, .num = num };
 
-    return vhu_msg_request(c, req, &st, sizeof(st), NULL, 0, NULL, NULL, NULL);
+    return vhu_msg_request(c, req, &st, sizeof(st), NULL, 0, NULL, NULL);
 }
 
 int
@@ -158,7 +156,7 @@ vhu_handshake(struct vhu_conn *c, uint64_t want_protocol,
         }
         c->protocol = use;
     }
-    r = vhu_msg_request(c, VHU_REQ_SET_OWNER, NULL, 0, NULL, 0, NULL, NULL, NULL);
+    r = vhu_msg_request(c, VHU_REQ_SET_OWNER, NULL, 0, NULL, 0, NULL, NULL);
     if (r < 0) {
         return r;
     }
@@ -245,8 +243,7 @@ vhu_set_mem_table(struct vhu_conn *c, const struct vhu_region *r, unsigned n)
         fds[i] = r[i].fd;
     }
     return vhu_msg_request(c, VHU_REQ_SET_MEM_TABLE, p,
-                       (uint32_t)(sizeof(mh) + n * rsize), fds, n, NULL, NULL,
-                       NULL);
+                       (uint32_t)(sizeof(mh) + n * rsize), fds, n, NULL, NULL);
 }
 
 int
@@ -265,7 +262,7 @@ vhu_set_vring_addr(struct vhu_conn *c, unsigned idx, uint64_t desc,
     };
 
     return vhu_msg_request(c, VHU_REQ_SET_VRING_ADDR, &a, sizeof(a), NULL, 0, NULL,
-                       NULL, NULL);
+                       NULL);
 }
 
 int
@@ -282,7 +279,7 @@ vhu_get_vring_base(struct vhu_conn *c, unsigned idx, unsigned *base)
     int r;
 
     r = vhu_msg_request(c, VHU_REQ_GET_VRING_BASE, &st, sizeof(st), NULL, 0, &rep,
-                    NULL, NULL);
+                    NULL);
     if (r < 0) {
         return r;
     }
@@ -308,7 +305,7 @@ vhu_set_vring_fd(struct vhu_conn *c, uint32_t req, unsigned idx, int fd)
         v |= VHU_VRING_NOFD;
     }
     return vhu_msg_request(c, req, &v, sizeof(v), &fd, fd < 0 ? 0 : 1, NULL,
-                       NULL, NULL);
+                       NULL);
 }
 
 int
@@ -321,12 +318,6 @@ int
 vhu_set_vring_call(struct vhu_conn *c, unsigned idx, int fd)
 {
     return vhu_set_vring_fd(c, VHU_REQ_SET_VRING_CALL, idx, fd);
-}
-
-int
-vhu_set_vring_err(struct vhu_conn *c, unsigned idx, int fd)
-{
-    return vhu_set_vring_fd(c, VHU_REQ_SET_VRING_ERR, idx, fd);
 }
 
 int
@@ -351,7 +342,7 @@ vhu_get_config(struct vhu_conn *c, uint32_t off, void *buf, uint32_t len)
     memset(p, 0, sizeof(p));
     memcpy(p, &h, sizeof(h));
     r = vhu_msg_request(c, VHU_REQ_GET_CONFIG, p, (uint32_t)sizeof(h) + len, NULL,
-                    0, p, &got, NULL);
+                    0, p, &got);
     if (r < 0) {
         return r;
     }
@@ -385,93 +376,55 @@ vhu_set_config(struct vhu_conn *c, uint32_t off, const void *buf,
     memcpy(p, &h, sizeof(h));
     memcpy(p + sizeof(h), buf, len);
     return vhu_msg_request(c, VHU_REQ_SET_CONFIG, p, (uint32_t)sizeof(h) + len,
-                       NULL, 0, NULL, NULL, NULL);
+                       NULL, 0, NULL, NULL);
 }
 
 int
-vhu_get_inflight_fd(struct vhu_conn *c, uint16_t num_queues,
-                    uint16_t queue_size, int *fd, uint64_t *mmap_size,
-                    uint64_t *mmap_off)
+vhu_backend_channel(struct vhu_conn *c, struct vhu_conn **chan)
 {
-    struct vhu_wire_inflight in = { .num_queues = num_queues,
-                                    .queue_size = queue_size };
-    struct vhu_wire_inflight rep = { 0 };
-    uint64_t need;
-    struct stat st;
-    int rfd = -1;
+    char name[sizeof(c->name)];
+    int sv[2];
     int r;
 
-    if (num_queues == 0 || queue_size == 0) {
-        log_warn("vhu %s: GET_INFLIGHT_FD for %u queues of %u", c->name,
-                 num_queues, queue_size);
-        return -EINVAL;
+    *chan = NULL;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
+                   sv) < 0) {
+        return -errno;
     }
-    /* At most 65535 * 1048640 bytes: no overflow in 64 bits. */
-    need = (uint64_t)num_queues * vhu_wire_inflight_queue_size(queue_size);
-    r = vhu_msg_request(c, VHU_REQ_GET_INFLIGHT_FD, &in, sizeof(in), NULL, 0, &rep,
-                    NULL, &rfd);
+    r = vhu_msg_request(c, VHU_REQ_SET_BACKEND_REQ_FD, NULL, 0, &sv[1], 1,
+                        NULL, NULL);
+    close(sv[1]);
     if (r < 0) {
+        close(sv[0]);
         return r;
     }
-    if (rep.mmap_size < need) {
-        r = vhu_msg_fail(c, -EPROTO, "inflight region of %" PRIu64 " bytes, %u "
-                     "queues of %u need %" PRIu64, rep.mmap_size, num_queues,
-                     queue_size, need);
-        goto close_fd;
+    snprintf(name, sizeof(name), "%.55s/backend", c->name);
+    r = vhu_adopt(chan, sv[0], name, c->timeout_ms);
+    if (r == 0) {
+        (*chan)->protocol = c->protocol;
     }
-    if (rep.mmap_off > UINT64_MAX - rep.mmap_size) {
-        r = vhu_msg_fail(c, -EPROTO, "inflight region offset %" PRIu64 " + size "
-                     "%" PRIu64 " overflows", rep.mmap_off, rep.mmap_size);
-        goto close_fd;
-    }
-    if (fstat(rfd, &st) < 0 || !S_ISREG(st.st_mode) ||
-        (uint64_t)st.st_size < rep.mmap_off + rep.mmap_size) {
-        r = vhu_msg_fail(c, -EPROTO, "inflight fd is not shared memory covering "
-                     "offset %" PRIu64 " + %" PRIu64, rep.mmap_off,
-                     rep.mmap_size);
-        goto close_fd;
-    }
-    *fd = rfd;
-    *mmap_size = rep.mmap_size;
-    *mmap_off = rep.mmap_off;
-    return 0;
-
-close_fd:
-    close(rfd);
     return r;
 }
 
 int
-vhu_set_inflight_fd(struct vhu_conn *c, uint16_t num_queues,
-                    uint16_t queue_size, int fd, uint64_t mmap_size,
-                    uint64_t mmap_off)
+vhu_backend_request(struct vhu_conn *chan, uint64_t handled)
 {
-    struct vhu_wire_inflight in = { .mmap_size = mmap_size,
-                                    .mmap_off = mmap_off,
-                                    .num_queues = num_queues,
-                                    .queue_size = queue_size };
+    uint8_t payload[VHU_MAX_PAYLOAD];
+    uint32_t req, flags, len;
+    bool known;
+    int r;
 
-    if (fd < 0 || num_queues == 0 || queue_size == 0 ||
-        mmap_size < (uint64_t)num_queues *
-                        vhu_wire_inflight_queue_size(queue_size)) {
-        log_warn("vhu %s: SET_INFLIGHT_FD with fd %d, %u queues of %u, "
-                 "%" PRIu64 " bytes", c->name, fd, num_queues, queue_size,
-                 mmap_size);
-        return -EINVAL;
+    r = vhu_msg_recv_request(chan, &req, &flags, payload, &len);
+    if (r < 0) {
+        return r;
     }
-    return vhu_msg_request(c, VHU_REQ_SET_INFLIGHT_FD, &in, sizeof(in), &fd, 1,
-                       NULL, NULL, NULL);
-}
-
-int
-vhu_reset_device(struct vhu_conn *c)
-{
-    return vhu_msg_request(c, VHU_REQ_RESET_DEVICE, NULL, 0, NULL, 0, NULL, NULL,
-                       NULL);
-}
-
-int
-vhu_set_status(struct vhu_conn *c, uint8_t status)
-{
-    return vhu_set_u64(c, VHU_REQ_SET_STATUS, status);
+    known = req < 64 && (handled & (1ULL << req));
+    if ((flags & VHU_FLAG_NEED_REPLY) &&
+        (chan->protocol & (1ULL << VHU_PF_REPLY_ACK))) {
+        r = vhu_msg_send_ack(chan, req, known ? 0 : 1);
+        if (r < 0) {
+            return r;
+        }
+    }
+    return (int)req;
 }

@@ -46,7 +46,6 @@ struct vhu_req_rule {
     enum vhu_size_rule rule;
     uint32_t reply_size;
     uint8_t fds_out;  /* most fds the request carries */
-    uint8_t fds_in;   /* fds the reply carries, exactly */
     int8_t pf;        /* protocol feature the request needs, or -1 */
     bool needs_pfeat; /* needs VHU_F_PROTOCOL_FEATURES offered */
 };
@@ -54,48 +53,38 @@ struct vhu_req_rule {
 #define VHU_U64 sizeof(uint64_t)
 
 static const struct vhu_req_rule vhu_rules[VHU_REQ_MAX] = {
-    [VHU_REQ_GET_FEATURES] = { "GET_FEATURES", VHU_RS_FIXED, VHU_U64, 0, 0,
-                               -1, false },
-    [VHU_REQ_SET_FEATURES] = { "SET_FEATURES", VHU_RS_NONE, 0, 0, 0, -1,
+    [VHU_REQ_GET_FEATURES] = { "GET_FEATURES", VHU_RS_FIXED, VHU_U64, 0, -1,
                                false },
-    [VHU_REQ_SET_OWNER] = { "SET_OWNER", VHU_RS_NONE, 0, 0, 0, -1, false },
+    [VHU_REQ_SET_FEATURES] = { "SET_FEATURES", VHU_RS_NONE, 0, 0, -1, false },
+    [VHU_REQ_SET_OWNER] = { "SET_OWNER", VHU_RS_NONE, 0, 0, -1, false },
     [VHU_REQ_SET_MEM_TABLE] = { "SET_MEM_TABLE", VHU_RS_NONE, 0,
-                                VHU_MAX_REGIONS, 0, -1, false },
-    [VHU_REQ_SET_VRING_NUM] = { "SET_VRING_NUM", VHU_RS_NONE, 0, 0, 0, -1,
+                                VHU_MAX_REGIONS, -1, false },
+    [VHU_REQ_SET_VRING_NUM] = { "SET_VRING_NUM", VHU_RS_NONE, 0, 0, -1,
                                 false },
-    [VHU_REQ_SET_VRING_ADDR] = { "SET_VRING_ADDR", VHU_RS_NONE, 0, 0, 0, -1,
+    [VHU_REQ_SET_VRING_ADDR] = { "SET_VRING_ADDR", VHU_RS_NONE, 0, 0, -1,
                                  false },
-    [VHU_REQ_SET_VRING_BASE] = { "SET_VRING_BASE", VHU_RS_NONE, 0, 0, 0, -1,
+    [VHU_REQ_SET_VRING_BASE] = { "SET_VRING_BASE", VHU_RS_NONE, 0, 0, -1,
                                  false },
     [VHU_REQ_GET_VRING_BASE] = { "GET_VRING_BASE", VHU_RS_FIXED,
-                                 sizeof(struct vhu_wire_state), 0, 0, -1,
+                                 sizeof(struct vhu_wire_state), 0, -1,
                                  false },
-    [VHU_REQ_SET_VRING_KICK] = { "SET_VRING_KICK", VHU_RS_NONE, 0, 1, 0, -1,
+    [VHU_REQ_SET_VRING_KICK] = { "SET_VRING_KICK", VHU_RS_NONE, 0, 1, -1,
                                  false },
-    [VHU_REQ_SET_VRING_CALL] = { "SET_VRING_CALL", VHU_RS_NONE, 0, 1, 0, -1,
+    [VHU_REQ_SET_VRING_CALL] = { "SET_VRING_CALL", VHU_RS_NONE, 0, 1, -1,
                                  false },
-    [VHU_REQ_SET_VRING_ERR] = { "SET_VRING_ERR", VHU_RS_NONE, 0, 1, 0, -1,
-                                false },
     [VHU_REQ_GET_PROTOCOL_FEATURES] = { "GET_PROTOCOL_FEATURES", VHU_RS_FIXED,
-                                        VHU_U64, 0, 0, -1, true },
+                                        VHU_U64, 0, -1, true },
     [VHU_REQ_SET_PROTOCOL_FEATURES] = { "SET_PROTOCOL_FEATURES", VHU_RS_NONE,
-                                        0, 0, 0, -1, true },
-    [VHU_REQ_GET_QUEUE_NUM] = { "GET_QUEUE_NUM", VHU_RS_FIXED, VHU_U64, 0, 0,
+                                        0, 0, -1, true },
+    [VHU_REQ_GET_QUEUE_NUM] = { "GET_QUEUE_NUM", VHU_RS_FIXED, VHU_U64, 0,
                                 VHU_PF_MQ, true },
-    [VHU_REQ_SET_VRING_ENABLE] = { "SET_VRING_ENABLE", VHU_RS_NONE, 0, 0, 0,
-                                   -1, true },
-    [VHU_REQ_GET_CONFIG] = { "GET_CONFIG", VHU_RS_ECHO, 0, 0, 0, VHU_PF_CONFIG,
+    [VHU_REQ_SET_VRING_ENABLE] = { "SET_VRING_ENABLE", VHU_RS_NONE, 0, 0, -1,
+                                   true },
+    [VHU_REQ_SET_BACKEND_REQ_FD] = { "SET_BACKEND_REQ_FD", VHU_RS_NONE, 0, 1,
+                                     VHU_PF_BACKEND_REQ, true },
+    [VHU_REQ_GET_CONFIG] = { "GET_CONFIG", VHU_RS_ECHO, 0, 0, VHU_PF_CONFIG,
                              true },
-    [VHU_REQ_SET_CONFIG] = { "SET_CONFIG", VHU_RS_NONE, 0, 0, 0, VHU_PF_CONFIG,
-                             true },
-    [VHU_REQ_GET_INFLIGHT_FD] = { "GET_INFLIGHT_FD", VHU_RS_FIXED,
-                                  sizeof(struct vhu_wire_inflight), 0, 1,
-                                  VHU_PF_INFLIGHT_SHMFD, true },
-    [VHU_REQ_SET_INFLIGHT_FD] = { "SET_INFLIGHT_FD", VHU_RS_NONE, 0, 1, 0,
-                                  VHU_PF_INFLIGHT_SHMFD, true },
-    [VHU_REQ_RESET_DEVICE] = { "RESET_DEVICE", VHU_RS_NONE, 0, 0, 0,
-                               VHU_PF_RESET_DEVICE, true },
-    [VHU_REQ_SET_STATUS] = { "SET_STATUS", VHU_RS_NONE, 0, 0, 0, VHU_PF_STATUS,
+    [VHU_REQ_SET_CONFIG] = { "SET_CONFIG", VHU_RS_NONE, 0, 0, VHU_PF_CONFIG,
                              true },
 };
 
@@ -332,20 +321,52 @@ vhu_recv_all(struct vhu_conn *c, void *buf, size_t len, struct vhu_rx *rx,
 }
 
 /*
+ * The rest of a message whose header was checked: the payload, at most
+ * VHU_MAX_PAYLOAD bytes (checked before reading), and no fds.  `what`
+ * names the message.  Breaks c (and closes rx's fds) on any violation.
+ */
+static int
+vhu_recv_body(struct vhu_conn *c, const struct vhu_wire_hdr *hdr,
+              void *payload, struct vhu_rx *rx, uint64_t deadline,
+              const char *what)
+{
+    int r;
+
+    if (hdr->size > VHU_MAX_PAYLOAD) {
+        vhu_rx_close(rx);
+        return vhu_msg_fail(c, -EPROTO, "%s announces %u payload bytes, "
+                            "above the bound of %u", what, hdr->size,
+                            VHU_MAX_PAYLOAD);
+    }
+    r = vhu_recv_all(c, payload, hdr->size, rx, deadline, what);
+    if (r < 0) {
+        return r;
+    }
+    if (rx->nfds + rx->excess != 0) {
+        r = vhu_msg_fail(c, -EPROTO, "%s came with %u fds, expected none",
+                         what, rx->nfds + rx->excess);
+        vhu_rx_close(rx);
+        return r;
+    }
+    return 0;
+}
+
+/*
  * The single entry for replies: receive the reply to `req` and check it.
  * want_size is the exact payload size (0 also accepted when zero_ok: the
- * backend's error signal for GET_CONFIG); want_fds the exact fd count.  On
- * success the payload is in `payload`, its size in *got_size, and the fd
- * (when want_fds is 1) in *fd_out.  Any mismatch breaks c: -EPROTO.
+ * backend's error signal for GET_CONFIG).  No reply we ask for carries an
+ * fd.  On success the payload is in `payload` and its size in *got_size.
+ * Any mismatch breaks c: -EPROTO.
  */
 static int
 vhu_recv_reply(struct vhu_conn *c, uint32_t req, uint32_t want_size,
-               bool zero_ok, unsigned want_fds, void *payload,
-               uint32_t *got_size, int *fd_out, uint64_t deadline)
+               bool zero_ok, void *payload, uint32_t *got_size,
+               uint64_t deadline)
 {
     struct vhu_rx rx = { .nfds = 0 };
     struct vhu_wire_hdr hdr;
     const char *name = vhu_msg_req_name(req);
+    char what[64];
     int r;
 
     r = vhu_recv_all(c, &hdr, sizeof(hdr), &rx, deadline, "reply header");
@@ -369,34 +390,18 @@ vhu_recv_reply(struct vhu_conn *c, uint32_t req, uint32_t want_size,
                      vhu_msg_req_name(hdr.request), req, name);
         goto close_fds;
     }
-    if (hdr.size > VHU_MAX_PAYLOAD) {
-        r = vhu_msg_fail(c, -EPROTO, "reply to %s announces %u payload bytes, "
-                     "above the bound of %u", name, hdr.size,
-                     VHU_MAX_PAYLOAD);
-        goto close_fds;
-    }
-    if (hdr.size != want_size && !(zero_ok && hdr.size == 0)) {
+    if (hdr.size != want_size && !(zero_ok && hdr.size == 0) &&
+        hdr.size <= VHU_MAX_PAYLOAD) {
         r = vhu_msg_fail(c, -EPROTO, "reply to %s has %u payload bytes, "
                      "expected %u", name, hdr.size, want_size);
         goto close_fds;
     }
-    r = vhu_recv_all(c, payload, hdr.size, &rx, deadline, "reply payload");
-    if (r < 0) {
-        return r;
+    snprintf(what, sizeof(what), "reply to %s", name);
+    r = vhu_recv_body(c, &hdr, payload, &rx, deadline, what);
+    if (r == 0) {
+        *got_size = hdr.size;
     }
-    if (hdr.size == 0 && zero_ok) {
-        want_fds = 0;
-    }
-    if (rx.nfds + rx.excess != want_fds) {
-        r = vhu_msg_fail(c, -EPROTO, "reply to %s came with %u fds, expected %u",
-                     name, rx.nfds + rx.excess, want_fds);
-        goto close_fds;
-    }
-    *got_size = hdr.size;
-    if (want_fds == 1) {
-        *fd_out = rx.fds[0];
-    }
-    return 0;
+    return r;
 
 close_fds:
     vhu_rx_close(&rx);
@@ -405,12 +410,12 @@ close_fds:
 
 /*
  * Send one request and take its reply (natural, or REPLY_ACK's u64 when
- * negotiated).  reply/reply_len/reply_fd receive a natural reply.
+ * negotiated).  reply/reply_len receive a natural reply.
  */
 int
 vhu_msg_request(struct vhu_conn *c, uint32_t req, const void *payload,
             uint32_t len, const int *fds, unsigned nfds, void *reply,
-            uint32_t *reply_len, int *reply_fd)
+            uint32_t *reply_len)
 {
     const struct vhu_req_rule *rule = vhu_rule(req);
     uint8_t buf[sizeof(struct vhu_wire_hdr) + VHU_MAX_PAYLOAD];
@@ -461,8 +466,8 @@ vhu_msg_request(struct vhu_conn *c, uint32_t req, const void *payload,
     if (rule->rule != VHU_RS_NONE) {
         uint32_t want = rule->rule == VHU_RS_FIXED ? rule->reply_size : len;
 
-        r = vhu_recv_reply(c, req, want, rule->rule == VHU_RS_ECHO,
-                           rule->fds_in, reply, &got, reply_fd, deadline);
+        r = vhu_recv_reply(c, req, want, rule->rule == VHU_RS_ECHO, reply,
+                           &got, deadline);
         if (r == 0 && reply_len != NULL) {
             *reply_len = got;
         }
@@ -471,8 +476,7 @@ vhu_msg_request(struct vhu_conn *c, uint32_t req, const void *payload,
     if (!need_ack) {
         return 0;
     }
-    r = vhu_recv_reply(c, req, sizeof(ack), false, 0, &ack, &got, NULL,
-                       deadline);
+    r = vhu_recv_reply(c, req, sizeof(ack), false, &ack, &got, deadline);
     if (r < 0) {
         return r;
     }
@@ -482,4 +486,54 @@ vhu_msg_request(struct vhu_conn *c, uint32_t req, const void *payload,
         return -EIO;
     }
     return 0;
+}
+
+int
+vhu_msg_recv_request(struct vhu_conn *c, uint32_t *req, uint32_t *flags,
+                     void *payload, uint32_t *len)
+{
+    struct vhu_rx rx = { .nfds = 0 };
+    struct vhu_wire_hdr hdr;
+    uint64_t deadline;
+    char what[64];
+    int r;
+
+    if (c->broken) {
+        return -EPIPE;
+    }
+    deadline = vhu_deadline(c);
+    r = vhu_recv_all(c, &hdr, sizeof(hdr), &rx, deadline, "backend request");
+    if (r < 0) {
+        return r;
+    }
+    if ((hdr.flags & VHU_FLAG_VERSION_MASK) != VHU_FLAG_VERSION ||
+        (hdr.flags & VHU_FLAG_REPLY)) {
+        vhu_rx_close(&rx);
+        return vhu_msg_fail(c, -EPROTO, "backend request %u with flags %#x",
+                            hdr.request, hdr.flags);
+    }
+    snprintf(what, sizeof(what), "backend request %u", hdr.request);
+    r = vhu_recv_body(c, &hdr, payload, &rx, deadline, what);
+    if (r == 0) {
+        *req = hdr.request;
+        *flags = hdr.flags;
+        *len = hdr.size;
+    }
+    return r;
+}
+
+int
+vhu_msg_send_ack(struct vhu_conn *c, uint32_t req, uint64_t status)
+{
+    uint8_t buf[sizeof(struct vhu_wire_hdr) + sizeof(status)];
+    struct vhu_wire_hdr hdr = { .request = req,
+                                .flags = VHU_FLAG_VERSION | VHU_FLAG_REPLY,
+                                .size = sizeof(status) };
+
+    if (c->broken) {
+        return -EPIPE;
+    }
+    memcpy(buf, &hdr, sizeof(hdr));
+    memcpy(buf + sizeof(hdr), &status, sizeof(status));
+    return vhu_send_all(c, buf, sizeof(buf), NULL, 0, vhu_deadline(c));
 }

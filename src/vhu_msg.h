@@ -20,14 +20,24 @@ struct vhu_conn {
 
 /*
  * Send request `req` (payload of len bytes, nfds fds) and take its reply as
- * the request table prescribes: a natural reply into reply/reply_len/
- * reply_fd, or REPLY_ACK's status when negotiated (non-zero: -EIO).
+ * the request table prescribes: a natural reply into reply/reply_len,
+ * or REPLY_ACK's status when negotiated (non-zero: -EIO).
  * Returns 0, -EINVAL, -EOPNOTSUPP, -EIO, or (breaking c) -EPROTO,
  * -ETIMEDOUT, -EPIPE; -EPIPE at once when c is already broken.
  */
 int vhu_msg_request(struct vhu_conn *c, uint32_t req, const void *payload,
                     uint32_t len, const int *fds, unsigned nfds, void *reply,
-                    uint32_t *reply_len, int *reply_fd);
+                    uint32_t *reply_len);
+
+/*
+ * Backend channel (the backend sends requests, we answer): read one
+ * request, header and at most VHU_MAX_PAYLOAD bytes of payload, carrying
+ * no fds.  0, or (breaking c) -EPROTO, -ETIMEDOUT, -EPIPE.
+ */
+int vhu_msg_recv_request(struct vhu_conn *c, uint32_t *req, uint32_t *flags,
+                         void *payload, uint32_t *len);
+/* Backend channel: the u64 reply to a request that asked for one. */
+int vhu_msg_send_ack(struct vhu_conn *c, uint32_t req, uint64_t status);
 
 /* Mark c broken for good, log why (naming c), and return `err`. */
 int vhu_msg_fail(struct vhu_conn *c, int err, const char *fmt, ...)

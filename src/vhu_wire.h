@@ -32,6 +32,7 @@ enum vhu_wire_req {
     VHU_REQ_SET_PROTOCOL_FEATURES = 16,
     VHU_REQ_GET_QUEUE_NUM = 17,
     VHU_REQ_SET_VRING_ENABLE = 18,
+    VHU_REQ_SET_BACKEND_REQ_FD = 21,
     VHU_REQ_GET_CONFIG = 24,
     VHU_REQ_SET_CONFIG = 25,
     VHU_REQ_GET_INFLIGHT_FD = 31,
@@ -57,10 +58,6 @@ enum vhu_wire_req {
 #define VHU_MAX_PAYLOAD 4096u
 /* Largest device config space access (QEMU uses the same bound). */
 #define VHU_MAX_CONFIG 256u
-
-/* Inflight region layout (split rings), as libvhost-user lays it out. */
-#define VHU_INFLIGHT_DESC_SIZE 16u
-#define VHU_INFLIGHT_ALIGN 64u
 
 struct vhu_wire_hdr {
     uint32_t request;
@@ -124,15 +121,6 @@ struct vhu_wire_config_hdr {
 };
 static_assert(sizeof(struct vhu_wire_config_hdr) == 12, "config header");
 
-/* 20 bytes of fields plus 4 of tail padding: peers send sizeof == 24. */
-struct vhu_wire_inflight {
-    uint64_t mmap_size;
-    uint64_t mmap_off;
-    uint16_t num_queues;
-    uint16_t queue_size;
-};
-static_assert(sizeof(struct vhu_wire_inflight) == 24, "inflight description");
-
 /* Largest payload we build: a full memory table in the Xen layout. */
 static_assert(sizeof(struct vhu_wire_mem_hdr) +
                       VHU_MAX_REGIONS * sizeof(struct vhu_wire_region_xen) <=
@@ -141,21 +129,5 @@ static_assert(sizeof(struct vhu_wire_mem_hdr) +
 static_assert(sizeof(struct vhu_wire_config_hdr) + VHU_MAX_CONFIG <=
                   VHU_MAX_PAYLOAD,
               "config fits the payload bound");
-
-/*
- * Bytes one split queue needs in the inflight region: a 16-byte header
- * (features u64, version, desc_num, last_batch_head, used_idx) and one
- * 16-byte descriptor state per ring entry, rounded up to 64.  libvhost-user
- * computes ALIGN_UP(16 * queue_size + 2, 64), which gives the same value for
- * every queue_size (16 * qs + 2 and 16 * qs + 16 never straddle a multiple
- * of 64); we write it the way the spec draws the layout.
- */
-static inline uint64_t
-vhu_wire_inflight_queue_size(uint16_t queue_size)
-{
-    uint64_t raw = 16u + (uint64_t)queue_size * VHU_INFLIGHT_DESC_SIZE;
-
-    return (raw + VHU_INFLIGHT_ALIGN - 1) & ~(uint64_t)(VHU_INFLIGHT_ALIGN - 1);
-}
 
 #endif

@@ -25,7 +25,9 @@
      VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FEATURES_OK |                     \
      VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED)
 
-#define vmmio_warn(dev, ...) log_rl(&(dev)->rl, LOG_LVL_WARN, __VA_ARGS__)
+/* Each kind of refused access has its own limit: one cannot hide another. */
+#define vmmio_warn(dev, kind, ...)                                             \
+    log_rl(&(dev)->rl[kind], LOG_LVL_WARN, __VA_ARGS__)
 
 static bool
 vmmio_pow2(uint32_t n)
@@ -74,9 +76,9 @@ vmmio_init(struct vmmio_dev *dev, const char *name, uint32_t device_id,
     if (config_len) {
         memcpy(dev->config, config, config_len);
     }
-    dev->rl.burst = 10;
-    dev->rl.interval_ms = 1000;
-    dev->rl.tokens = 10;
+    for (unsigned k = 0; k < VMMIO_LOG_KINDS; k++) {
+        dev->rl[k] = (struct log_ratelimit)LOG_RATELIMIT_INIT;
+    }
     return 0;
 }
 
@@ -108,7 +110,7 @@ vmmio_sel_queue(struct vmmio_dev *dev, uint64_t off, bool is_write)
     uint32_t sel = dev->queue_sel;
 
     if (sel >= dev->nr_queues) {
-        vmmio_warn(dev,
+        vmmio_warn(dev, VMMIO_LOG_QUEUE,
                    "%s: %s queue register 0x%03llx with QueueSel %u beyond "
                    "%u queues: %s",
                    dev->name, is_write ? "write to" : "read of",
@@ -164,7 +166,7 @@ vmmio_write_status(struct vmmio_dev *dev, uint32_t val)
         why = "more than one of FEATURES_OK, DRIVER_OK, FAILED at once";
     }
     if (why) {
-        vmmio_warn(dev, "%s: status write 0x%x over 0x%x ignored: %s",
+        vmmio_warn(dev, VMMIO_LOG_STATUS, "%s: status write 0x%x over 0x%x ignored: %s",
                    dev->name, new, old, why);
         return vmmio_ev(VMMIO_EV_NONE, 0);
     }
@@ -174,7 +176,7 @@ vmmio_write_status(struct vmmio_dev *dev, uint32_t val)
 
         if ((drv & ~dev->device_features) ||
             !(drv & (1ULL << VIRTIO_F_VERSION_1))) {
-            vmmio_warn(dev,
+            vmmio_warn(dev, VMMIO_LOG_STATUS,
                        "%s: FEATURES_OK refused: driver features 0x%llx %s "
                        "(device offers 0x%llx)",
                        dev->name, (unsigned long long)drv,
@@ -210,7 +212,7 @@ vmmio_write_ready(struct vmmio_dev *dev, struct vmmio_queue *q, uint32_t val)
         return vmmio_ev(VMMIO_EV_NONE, 0);
     }
     if (val != 1) {
-        vmmio_warn(dev, "%s: QueueReady %u for queue %u ignored: not 0 or 1",
+        vmmio_warn(dev, VMMIO_LOG_QUEUE, "%s: QueueReady %u for queue %u ignored: not 0 or 1",
                    dev->name, val, sel);
         return vmmio_ev(VMMIO_EV_NONE, 0);
     }
@@ -218,7 +220,7 @@ vmmio_write_ready(struct vmmio_dev *dev, struct vmmio_queue *q, uint32_t val)
         return vmmio_ev(VMMIO_EV_NONE, 0);
     }
     if (!vmmio_pow2(q->num) || q->num > q->num_max) {
-        vmmio_warn(dev,
+        vmmio_warn(dev, VMMIO_LOG_QUEUE,
                    "%s: queue %u not made ready: QueueNum %u is not a power "
                    "of two in 1..%u",
                    dev->name, sel, q->num, q->num_max);
@@ -249,7 +251,7 @@ vmmio_notify(struct vmmio_dev *dev, uint32_t idx)
         why = "device FAILED or NEEDS_RESET";
     }
     if (why) {
-        vmmio_warn(dev, "%s: QueueNotify %u (status 0x%x) ignored: %s",
+        vmmio_warn(dev, VMMIO_LOG_NOTIFY, "%s: QueueNotify %u (status 0x%x) ignored: %s",
                    dev->name, idx, dev->status, why);
         return vmmio_ev(VMMIO_EV_NONE, 0);
     }
@@ -279,7 +281,7 @@ vmmio_write_queue_cfg(struct vmmio_dev *dev, struct vmmio_queue *q,
                       uint64_t off, uint32_t v)
 {
     if (q->ready) {
-        vmmio_warn(dev, "%s: write 0x%x to register 0x%03llx of ready queue "
+        vmmio_warn(dev, VMMIO_LOG_QUEUE, "%s: write 0x%x to register 0x%03llx of ready queue "
                         "%u ignored",
                    dev->name, v, (unsigned long long)off, dev->queue_sel);
         return;
@@ -287,7 +289,7 @@ vmmio_write_queue_cfg(struct vmmio_dev *dev, struct vmmio_queue *q,
     switch (off) {
     case VMMIO_QUEUE_NUM:
         if (v > UINT16_MAX) {
-            vmmio_warn(dev, "%s: QueueNum %u for queue %u exceeds 16 bits",
+            vmmio_warn(dev, VMMIO_LOG_QUEUE, "%s: QueueNum %u for queue %u exceeds 16 bits",
                        dev->name, v, dev->queue_sel);
             v = 0; /* unusable until rewritten: QueueReady will refuse */
         }
@@ -394,11 +396,11 @@ vmmio_read_reg(struct vmmio_dev *dev, uint64_t off)
         return dev->config_generation;
     case VMMIO_QUEUE_NOTIFY:
     case VMMIO_INTERRUPT_ACK:
-        vmmio_warn(dev, "%s: read of write-only register 0x%03llx reads 0",
+        vmmio_warn(dev, VMMIO_LOG_REGISTER, "%s: read of write-only register 0x%03llx reads 0",
                    dev->name, (unsigned long long)off);
         return 0;
     default:
-        vmmio_warn(dev, "%s: read of unknown register 0x%03llx reads 0",
+        vmmio_warn(dev, VMMIO_LOG_REGISTER, "%s: read of unknown register 0x%03llx reads 0",
                    dev->name, (unsigned long long)off);
         return 0;
     }
@@ -422,11 +424,11 @@ vmmio_write_reg(struct vmmio_dev *dev, uint64_t off, uint32_t v)
     case VMMIO_DRIVER_FEATURES:
         if (!(dev->status & VIRTIO_STATUS_DRIVER) ||
             (dev->status & VIRTIO_STATUS_FEATURES_OK)) {
-            vmmio_warn(dev, "%s: DriverFeatures write 0x%x ignored in status "
+            vmmio_warn(dev, VMMIO_LOG_STATUS, "%s: DriverFeatures write 0x%x ignored in status "
                             "0x%x (needs DRIVER, not FEATURES_OK)",
                        dev->name, v, dev->status);
         } else if (dev->driver_features_sel > 1) {
-            vmmio_warn(dev, "%s: DriverFeatures write 0x%x ignored: "
+            vmmio_warn(dev, VMMIO_LOG_STATUS, "%s: DriverFeatures write 0x%x ignored: "
                             "DriverFeaturesSel %u",
                        dev->name, v, dev->driver_features_sel);
         } else {
@@ -478,12 +480,12 @@ vmmio_write_reg(struct vmmio_dev *dev, uint64_t off, uint32_t v)
     case VMMIO_SHM_BASE_LOW:
     case VMMIO_SHM_BASE_HIGH:
     case VMMIO_CONFIG_GENERATION:
-        vmmio_warn(dev, "%s: write 0x%x to read-only register 0x%03llx "
+        vmmio_warn(dev, VMMIO_LOG_REGISTER, "%s: write 0x%x to read-only register 0x%03llx "
                         "ignored",
                    dev->name, v, (unsigned long long)off);
         break;
     default:
-        vmmio_warn(dev, "%s: write 0x%x to unknown register 0x%03llx ignored",
+        vmmio_warn(dev, VMMIO_LOG_REGISTER, "%s: write 0x%x to unknown register 0x%03llx ignored",
                    dev->name, v, (unsigned long long)off);
         break;
     }
@@ -498,26 +500,24 @@ vmmio_config_access(struct vmmio_dev *dev, uint64_t off, unsigned size,
     struct vmmio_event ev = { .type = VMMIO_EV_NONE };
 
     if (size != 1 && size != 2 && size != 4 && size != 8) {
-        vmmio_warn(dev, "%s: config %s of size %u at 0x%llx refused",
+        vmmio_warn(dev, VMMIO_LOG_CONFIG, "%s: config %s of size %u at 0x%llx refused",
                    dev->name, is_write ? "write" : "read", size,
                    (unsigned long long)coff);
         goto refuse;
     }
     /* Subtract, then compare: coff + size cannot overflow anyway. */
     if (coff >= dev->config_len || size > dev->config_len - coff) {
-        vmmio_warn(dev, "%s: config %s [0x%llx, +%u) beyond config length "
+        vmmio_warn(dev, VMMIO_LOG_CONFIG, "%s: config %s [0x%llx, +%u) beyond config length "
                         "%u",
                    dev->name, is_write ? "write" : "read",
                    (unsigned long long)coff, size, dev->config_len);
         goto refuse;
     }
     if (is_write) {
-        for (unsigned i = 0; i < size; i++) {
-            dev->config[coff + i] = (uint8_t)(*val >> (8 * i));
-        }
         ev.type = VMMIO_EV_CONFIG_WRITE;
         ev.off = (uint32_t)coff;
         ev.len = size;
+        ev.val = *val;
     } else {
         uint64_t v = 0;
 
@@ -540,7 +540,7 @@ vmmio_access(struct vmmio_dev *dev, uint64_t off, unsigned size,
              bool is_write, uint64_t *val)
 {
     if (off >= VMMIO_WINDOW_LEN) {
-        vmmio_warn(dev, "%s: %s at 0x%llx outside the 0x%x-byte window",
+        vmmio_warn(dev, VMMIO_LOG_ACCESS, "%s: %s at 0x%llx outside the 0x%x-byte window",
                    dev->name, is_write ? "write" : "read",
                    (unsigned long long)off, VMMIO_WINDOW_LEN);
         if (!is_write) {
@@ -552,7 +552,7 @@ vmmio_access(struct vmmio_dev *dev, uint64_t off, unsigned size,
         return vmmio_config_access(dev, off, size, is_write, val);
     }
     if (size != 4 || (off & 3)) {
-        vmmio_warn(dev, "%s: %s of size %u at register 0x%03llx refused: "
+        vmmio_warn(dev, VMMIO_LOG_ACCESS, "%s: %s of size %u at register 0x%03llx refused: "
                         "only aligned 4-byte accesses",
                    dev->name, is_write ? "write" : "read", size,
                    (unsigned long long)off);
@@ -594,15 +594,31 @@ vmmio_set_needs_reset(struct vmmio_dev *dev)
     return vmmio_raise(dev, VMMIO_INT_CONFIG);
 }
 
-void
+bool
 vmmio_update_config(struct vmmio_dev *dev, const void *config, uint32_t len)
 {
     if (len > VMMIO_CONFIG_MAX) {
         len = VMMIO_CONFIG_MAX;
+    }
+    if (len == dev->config_len && memcmp(dev->config, config, len) == 0) {
+        return false;
     }
     if (len) {
         memcpy(dev->config, config, len);
     }
     dev->config_len = len;
     dev->config_generation++;
+    return true;
+}
+
+void
+vmmio_config_store(struct vmmio_dev *dev, uint32_t off, uint32_t len,
+                   uint64_t val)
+{
+    if (len > 8 || off >= dev->config_len || len > dev->config_len - off) {
+        return;
+    }
+    for (uint32_t i = 0; i < len; i++) {
+        dev->config[off + i] = (uint8_t)(val >> (8 * i));
+    }
 }

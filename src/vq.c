@@ -373,19 +373,6 @@ vq_pop(struct vq *vq, struct vq_chain *chain)
 }
 
 int
-vq_pending(struct vq *vq)
-{
-    uint16_t pending = 0;
-    int rc;
-
-    if (vq->broken) {
-        return -EIO;
-    }
-    rc = vq_read_pending(vq, &pending);
-    return rc < 0 ? rc : pending;
-}
-
-int
 vq_push(struct vq *vq, uint16_t head, uint32_t len)
 {
     uint8_t elem[8];

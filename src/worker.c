@@ -117,7 +117,8 @@ worker_guest_add(struct worker_guest *g, const struct worker_dev *d)
     rc_cfg.queue_size = (uint16_t)d->queue_size;
     rc_cfg.bounce_kib = d->bounce_kib;
     rc_cfg.timeout_ms = d->timeout_ms;
-    rc = devtype_fill(&rc_cfg, d->device_id, NULL, &dt);
+    rc = devtype_fill(&rc_cfg, d->device_id, d->fs_tag[0] ? d->fs_tag : NULL,
+                      &dt);
     if (rc) {
         return rc;
     }
@@ -173,55 +174,6 @@ worker_guest_free(struct worker_guest *g)
     free(g);
 }
 
-int
-worker_resolve(const struct cfg *c, const struct disc_dev *d,
-               const char *guest, struct worker_dev *out, char *err,
-               size_t errlen)
-{
-    struct cfg_resolved r;
-    char typesock[CFG_SOCK_MAX];
-
-    memset(out, 0, sizeof(*out));
-    cfg_resolve(c, d->domid, guest, d->devid, d->device_id, &r);
-    out->kind = d->kind;
-    out->devid = d->devid;
-    out->base = d->base;
-    out->irq = d->irq;
-    out->device_id = r.device_id ? r.device_id : d->device_id;
-    out->mode = r.mode;
-    out->queue_size = r.queue_size;
-    out->bounce_kib = r.bounce_kib;
-    out->timeout_ms = c->timeout_ms;
-    snprintf(out->name, sizeof(out->name), "dom%u/%s%u", d->domid,
-             disc_kind_dir(d->kind), d->devid);
-    if (!out->device_id) {
-        snprintf(err, errlen, "type 'virtio,device' names no device id: set "
-                 "device-id in a [device %u:%u] section", d->domid, d->devid);
-        return -EINVAL;
-    }
-    if (r.socket[0]) {
-        memcpy(out->socket, r.socket, sizeof(out->socket));
-        return 0;
-    }
-    if (cfg_device_socket(c, d->domid, d->devid, out->socket,
-                          sizeof(out->socket)) ||
-        cfg_type_socket(c, out->device_id, typesock, sizeof(typesock))) {
-        snprintf(err, errlen, "socket path too long under %s",
-                 c->backend_dir);
-        return -ENAMETOOLONG;
-    }
-    if (access(out->socket, F_OK) == 0) {
-        return 0;
-    }
-    if (access(typesock, F_OK) == 0) {
-        memcpy(out->socket, typesock, sizeof(typesock));
-        return 0;
-    }
-    snprintf(err, errlen, "no backend socket: neither %s nor %s exists",
-             out->socket, typesock);
-    return -ENOENT;
-}
-
 /* --- the forked worker process --- */
 
 struct worker_proc {
@@ -268,6 +220,7 @@ worker_ctl(void *opaque, uint32_t events)
     }
     m.dev.socket[sizeof(m.dev.socket) - 1] = '\0';
     m.dev.name[sizeof(m.dev.name) - 1] = '\0';
+    m.dev.fs_tag[sizeof(m.dev.fs_tag) - 1] = '\0';
     switch (m.op) {
     case WORKER_ADD:
         rc = worker_guest_add(p->g, &m.dev);

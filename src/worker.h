@@ -6,7 +6,7 @@
  * forked process per guest, driven by fixed-size messages on a
  * SOCK_SEQPACKET control socket (worker_process); the xl-spawned mode
  * runs it in-process.  Which backend socket a device uses is decided
- * here too (worker_resolve), the same way for both.
+ * by resolve_device() (resolve.h), the same way for both.
  *
  * Trust boundary: the guest (through hv and relay) and the backend
  * (through relay).  Control messages come from our own parent process;
@@ -38,6 +38,7 @@ struct worker_dev {
     uint32_t timeout_ms;
     char socket[CFG_SOCK_MAX];
     char name[48];            /* "dom3/virtio0" */
+    char fs_tag[DEVTYPE_FS_TAG_MAX + 1]; /* virtio-fs tag, "" = default */
 };
 
 struct worker_opts {
@@ -74,17 +75,6 @@ int worker_guest_del(struct worker_guest *g, uint32_t kind, uint32_t devid);
 unsigned worker_guest_count(const struct worker_guest *g);
 /* Stop every relay, close the hv. */
 void worker_guest_free(struct worker_guest *g);
-
-/*
- * Fill `out` for device `d`: settings from the config, and the socket:
- * the configured one, else <dir>/<domid>-<devid>.sock if present, else
- * <dir>/<type>.sock if present.  0, or -ENOENT with out->socket set to
- * the per-device path (where a spawned qemu-storage-daemon may listen)
- * and `err` saying where we looked; -EINVAL when the device has no type.
- */
-int worker_resolve(const struct cfg *c, const struct disc_dev *d,
-                   const char *guest, struct worker_dev *out, char *err,
-                   size_t errlen);
 
 /*
  * Body of a forked worker process: serve `domid` from messages on

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -38,6 +39,66 @@ START_TEST(test_log_ratelimit)
     }
     ck_assert_int_eq(ok, 3);
     ck_assert_uint_eq(rl.suppressed, 97);
+}
+END_TEST
+
+/* Run f with stderr going to a buffer; returns what was written. */
+static char *
+capture_stderr(void (*f)(struct log_ratelimit *), struct log_ratelimit *rl)
+{
+    static char buf[8192];
+    FILE *tmp = tmpfile();
+    int saved = dup(2);
+    size_t n;
+
+    ck_assert_ptr_nonnull(tmp);
+    ck_assert_int_ge(saved, 0);
+    fflush(stderr);
+    ck_assert_int_eq(dup2(fileno(tmp), 2), 2);
+    f(rl);
+    fflush(stderr);
+    ck_assert_int_eq(dup2(saved, 2), 2);
+    close(saved);
+    rewind(tmp);
+    n = fread(buf, 1, sizeof(buf) - 1, tmp);
+    buf[n] = '\0';
+    fclose(tmp);
+    return buf;
+}
+
+static void
+flood(struct log_ratelimit *rl)
+{
+    for (int i = 0; i < 50; i++) {
+        log_rl(rl, LOG_LVL_WARN, "bad thing %d", i);
+    }
+}
+
+static void
+resume(struct log_ratelimit *rl)
+{
+    rl->last_ns -= 2ULL * rl->interval_ms * 1000000ULL; /* two refills due */
+    log_rl(rl, LOG_LVL_WARN, "bad thing again");
+    log_rl(rl, LOG_LVL_WARN, "and again");
+}
+
+/* Checklist 32: dropped lines are counted in the next line let through. */
+START_TEST(test_log_rl_counts_suppressed)
+{
+    struct log_ratelimit rl = { .burst = 3, .interval_ms = 1000, .tokens = 3 };
+    char *out;
+
+    out = capture_stderr(flood, &rl);
+    ck_assert_ptr_nonnull(strstr(out, "bad thing 2\n"));
+    ck_assert_ptr_null(strstr(out, "bad thing 3"));
+    ck_assert_ptr_null(strstr(out, "suppressed"));
+    ck_assert_uint_eq(rl.suppressed, 47);
+    out = capture_stderr(resume, &rl);
+    ck_assert_msg(strstr(out, "bad thing again [47 more like this "
+                              "suppressed]\n"), "got: %s", out);
+    /* Counted once: the next line carries no count. */
+    ck_assert_msg(strstr(out, "and again\n"), "got: %s", out);
+    ck_assert_ptr_null(strstr(out, "and again ["));
 }
 END_TEST
 
@@ -205,6 +266,7 @@ make_suite(void)
 
     CHECK_ADD(s, test_log_levels, 10);
     CHECK_ADD(s, test_log_ratelimit, 10);
+    CHECK_ADD(s, test_log_rl_counts_suppressed, 10);
     CHECK_ADD(s, test_layout_bounds, 10);
     CHECK_ADD(s, test_sim_memory_and_mmio, 10);
     CHECK_ADD(s, test_loop_dispatch, 10);

@@ -130,13 +130,13 @@ static const char good_conf[] =
     "socket = /run/xvm/web1.sock\n"
     "[device device26]\n"
     "bounce-kib = 1024\n"
+    "fs-tag = share-1\n"
     "[device 5:2]\n"
     "device-id = rng\n";
 
 START_TEST(test_file_and_lookup)
 {
     struct cfg c;
-    struct cfg_resolved r;
     char err[CFG_ERR_MAX];
 
     cfg_init(&c);
@@ -145,27 +145,14 @@ START_TEST(test_file_and_lookup)
     ck_assert_uint_eq(c.nr_devs, 5);
     ck_assert_str_eq(c.backend_dir, "/run/xvm");
 
-    /* by type */
-    cfg_resolve(&c, 9, "other", 0, 2, &r);
-    ck_assert_str_eq(r.socket, "/run/xvm/disks.sock");
-    ck_assert_int_eq(r.mode, RELAY_MODE_SHADOW);
-    ck_assert_uint_eq(r.queue_size, 256);
-    /* domid:devid beats the type */
-    cfg_resolve(&c, 3, NULL, 0, 2, &r);
-    ck_assert_str_eq(r.socket, "/run/xvm/three.sock");
-    ck_assert_uint_eq(r.queue_size, 64);
-    ck_assert_int_eq(r.mode, RELAY_MODE_ZEROCOPY);
-    /* guest name beats the domid */
-    cfg_resolve(&c, 3, "web", 1, 2, &r);
-    ck_assert_str_eq(r.socket, "/run/xvm/web1.sock");
-    /* nothing matches: globals, no socket */
-    cfg_resolve(&c, 4, "x", 0, 4, &r);
-    ck_assert_str_eq(r.socket, "");
-    ck_assert_int_eq(r.mode, RELAY_MODE_ZEROCOPY);
-    cfg_resolve(&c, 4, "x", 0, 26, &r);
-    ck_assert_uint_eq(r.bounce_kib, 1024);
-    cfg_resolve(&c, 5, NULL, 2, 0, &r);
-    ck_assert_uint_eq(r.device_id, 4);
+    ck_assert_uint_eq(c.dev[0].sel, CFG_SEL_TYPE);
+    ck_assert_uint_eq(c.dev[1].sel, CFG_SEL_DOMID);
+    ck_assert_uint_eq(c.dev[2].sel, CFG_SEL_GUEST);
+    ck_assert_str_eq(c.dev[2].guest, "web");
+    ck_assert_str_eq(c.dev[2].socket, "/run/xvm/web1.sock");
+    ck_assert_str_eq(c.dev[3].fs_tag, "share-1");
+    ck_assert_uint_eq(c.dev[4].device_id, 4);
+    /* (what applies to a device: check_resolve.c) */
 }
 END_TEST
 
@@ -187,6 +174,9 @@ START_TEST(test_file_errors)
         { "[device blk]\nbounce-kib = 0\n", "bad bounce-kib '0'" },
         { "[device blk]\ndevice-id = 0\n", "bad device-id '0'" },
         { "[device blk]\ncolour = red\n", "unknown device key 'colour'" },
+        { "[device fs]\nfs-tag = my share\n", "bad fs-tag 'my share'" },
+        { "[device fs]\nfs-tag = 0123456789012345678901234567890123456\n",
+          "want 1 to 36 printable" },
         { "service = yes\n", "not allowed" },
         { "config = /etc/x\n", "not allowed" },
         { "= x\n", "missing key" },
@@ -247,20 +237,8 @@ END_TEST
 
 START_TEST(test_paths_and_types)
 {
-    struct cfg c;
-    char buf[CFG_SOCK_MAX];
     uint32_t t;
 
-    cfg_init(&c);
-    ck_assert_int_eq(cfg_device_socket(&c, 3, 51712, buf, sizeof(buf)), 0);
-    ck_assert_str_eq(buf, "/run/xen-vhost-master/3-51712.sock");
-    ck_assert_int_eq(cfg_type_socket(&c, 2, buf, sizeof(buf)), 0);
-    ck_assert_str_eq(buf, "/run/xen-vhost-master/blk.sock");
-    ck_assert_int_eq(cfg_type_socket(&c, 26, buf, sizeof(buf)), 0);
-    ck_assert_str_eq(buf, "/run/xen-vhost-master/fs.sock");
-    ck_assert_int_eq(cfg_type_socket(&c, 77, buf, sizeof(buf)), 0);
-    ck_assert_str_eq(buf, "/run/xen-vhost-master/device77.sock");
-    ck_assert_int_eq(cfg_type_socket(&c, 2, buf, 10), -ENAMETOOLONG);
     ck_assert_int_eq(cfg_parse_type("fs", &t), 0);
     ck_assert_uint_eq(t, 26);
     ck_assert_int_eq(cfg_parse_type("device4", &t), 0);

@@ -125,7 +125,7 @@ START_TEST(test_recorded_disk_417)
     ck_assert(!d.readonly);
     /* 4.20 form: target instead of params, grant_usage present, read-only */
     ck_assert_int_eq(parse_with(rec_disk_417, DISC_KIND_DISK, "params", NULL,
-                                &d, err), -EINVAL);
+                                &d, err), -ENOENT);
     ck_assert_int_eq(parse_with(rec_disk_417, DISC_KIND_DISK, "mode", "r",
                                 &d, err), 0);
     ck_assert(d.readonly);
@@ -165,19 +165,46 @@ START_TEST(test_missing_keys)
 
     for (size_t i = 0; i < sizeof(virtio_keys) / sizeof(virtio_keys[0]); i++) {
         ck_assert_int_eq(parse_with(rec_virtio_420, DISC_KIND_VIRTIO,
-                                    virtio_keys[i], NULL, &d, err), -EINVAL);
+                                    virtio_keys[i], NULL, &d, err), -ENOENT);
         ck_assert_msg(strstr(err, virtio_keys[i]), "message '%s' names '%s'",
                       err, virtio_keys[i]);
     }
     for (size_t i = 0; i < sizeof(disk_keys) / sizeof(disk_keys[0]); i++) {
         ck_assert_int_eq(parse_with(rec_disk_417, DISC_KIND_DISK, disk_keys[i],
-                                    NULL, &d, err), -EINVAL);
+                                    NULL, &d, err), -ENOENT);
     }
     /* optional ones */
     ck_assert_int_eq(parse_with(rec_virtio_420, DISC_KIND_VIRTIO,
                                 "grant_usage", NULL, &d, err), 0);
     ck_assert_int_eq(parse_with(rec_disk_417, DISC_KIND_DISK, "mode", NULL,
                                 &d, err), 0);
+}
+END_TEST
+
+/*
+ * Checklist 32 / issue 12 item 12: xl destroy deletes the keys of a served
+ * entry; that is reported as the device going away, not as an error.  A
+ * key missing from an entry never seen complete, or a bad value, is one.
+ */
+START_TEST(test_failure_level)
+{
+    struct disc_dev d;
+    char err[DISC_ERR_MAX];
+    int rc;
+
+    ck_assert_int_eq(parse_with(rec_disk_417, DISC_KIND_DISK, NULL, NULL, &d,
+                                err), 0);
+    rc = parse_with(rec_disk_417, DISC_KIND_DISK, "params", NULL, &d, err);
+    ck_assert_int_eq(rc, -ENOENT);
+    ck_assert_int_eq(disc_failure_level(rc, true), LOG_LVL_INFO);
+    ck_assert_int_eq(disc_failure_level(rc, false), LOG_LVL_ERR);
+    rc = parse_with(rec_disk_417, DISC_KIND_DISK, "irq", "x", &d, err);
+    ck_assert_int_eq(rc, -EINVAL);
+    ck_assert_int_eq(disc_failure_level(rc, true), LOG_LVL_ERR);
+    rc = parse_with(rec_virtio_420, DISC_KIND_VIRTIO, "grant_usage", "1", &d,
+                    err);
+    ck_assert_int_eq(rc, -ENOTSUP);
+    ck_assert_int_eq(disc_failure_level(rc, true), LOG_LVL_ERR);
 }
 END_TEST
 
@@ -402,6 +429,7 @@ make_suite(void)
     CHECK_ADD(s, test_recorded_disk_417, 5);
     CHECK_ADD(s, test_disk_target_key, 5);
     CHECK_ADD(s, test_missing_keys, 5);
+    CHECK_ADD(s, test_failure_level, 5);
     CHECK_ADD(s, test_bad_base, 5);
     CHECK_ADD(s, test_bad_irq, 5);
     CHECK_ADD(s, test_bad_other, 5);

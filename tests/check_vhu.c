@@ -30,7 +30,7 @@
 #define PF(b) (1ull << (b))
 #define ALL_PF                                                                 \
     (PF(VHU_PF_MQ) | PF(VHU_PF_REPLY_ACK) | PF(VHU_PF_CONFIG) |                \
-     PF(VHU_PF_INFLIGHT_SHMFD) | PF(VHU_PF_RESET_DEVICE) | PF(VHU_PF_STATUS))
+     PF(VHU_PF_RESET_DEVICE) | PF(VHU_PF_STATUS))
 #define DEV_FEATURES (PF(32) | PF(VHU_F_PROTOCOL_FEATURES) | PF(1))
 
 struct fx {
@@ -176,13 +176,11 @@ START_TEST(test_all_requests)
     struct vhu_wire_state st;
     struct vhu_wire_addr ad;
     struct vhu_wire_config_hdr ch;
-    struct vhu_wire_inflight in;
     uint8_t cfgbuf[60], setbuf[4] = { 9, 8, 7, 6 };
-    uint64_t v, qn = 0, isize = 0, ioff = 1;
+    uint64_t v, qn = 0;
     unsigned base = 0;
     int mem = memfd_create("t-ram", MFD_CLOEXEC);
     int kick = eventfd(0, EFD_CLOEXEC);
-    int ifd = -1;
     struct fx x;
 
     ck_assert_int_ge(mem, 0);
@@ -213,21 +211,12 @@ START_TEST(test_all_requests)
     ck_assert_int_eq(vhu_set_vring_base(x.c, 1, 5), 0);
     ck_assert_int_eq(vhu_set_vring_kick(x.c, 1, kick), 0);
     ck_assert_int_eq(vhu_set_vring_call(x.c, 1, -1), 0);
-    ck_assert_int_eq(vhu_set_vring_err(x.c, 1, kick), 0);
     ck_assert_int_eq(vhu_set_vring_enable(x.c, 1, true), 0);
     ck_assert_int_eq(vhu_get_vring_base(x.c, 1, &base), 0);
     ck_assert_uint_eq(base, 42);
     ck_assert_int_eq(vhu_get_config(x.c, 4, cfgbuf, sizeof(cfgbuf)), 0);
     ck_assert_mem_eq(cfgbuf, cfg.config + 4, sizeof(cfgbuf));
     ck_assert_int_eq(vhu_set_config(x.c, 20, setbuf, sizeof(setbuf)), 0);
-    ck_assert_int_eq(vhu_get_inflight_fd(x.c, 2, 128, &ifd, &isize, &ioff), 0);
-    ck_assert_int_ge(ifd, 0);
-    /* 16 + 128 * 16 = 2064, rounded to 64: 2112 per queue. */
-    ck_assert_uint_eq(isize, 2 * 2112);
-    ck_assert_uint_eq(ioff, 0);
-    ck_assert_int_eq(vhu_set_inflight_fd(x.c, 2, 128, ifd, isize, ioff), 0);
-    ck_assert_int_eq(vhu_reset_device(x.c), 0);
-    ck_assert_int_eq(vhu_set_status(x.c, 0x0f), 0);
     ck_assert(!vhu_broken(x.c));
     fx_stop(&x);
 
@@ -236,8 +225,7 @@ START_TEST(test_all_requests)
         uint32_t rq = vhu_fake_msg(x.f, i)->request;
         bool natural = rq == VHU_REQ_GET_QUEUE_NUM ||
                        rq == VHU_REQ_GET_VRING_BASE ||
-                       rq == VHU_REQ_GET_CONFIG ||
-                       rq == VHU_REQ_GET_INFLIGHT_FD;
+                       rq == VHU_REQ_GET_CONFIG;
 
         ck_assert_uint_eq(vhu_fake_msg(x.f, i)->flags,
                           VHU_FLAG_VERSION |
@@ -284,8 +272,6 @@ START_TEST(test_all_requests)
     memcpy(&v, m->payload, 8);
     ck_assert_uint_eq(v, 1 | VHU_VRING_NOFD);
     ck_assert_uint_eq(m->nfds, 0);
-    m = vhu_fake_find(x.f, VHU_REQ_SET_VRING_ERR);
-    ck_assert_uint_eq(m->nfds, 1);
     m = vhu_fake_find(x.f, VHU_REQ_SET_VRING_ENABLE);
     memcpy(&st, m->payload, sizeof(st));
     ck_assert_uint_eq(st.index, 1);
@@ -301,22 +287,6 @@ START_TEST(test_all_requests)
     ck_assert_uint_eq(ch.off, 20);
     ck_assert_uint_eq(ch.flags, 0);
     ck_assert_mem_eq(m->payload + 12, setbuf, 4);
-    m = vhu_fake_find(x.f, VHU_REQ_GET_INFLIGHT_FD);
-    ck_assert_uint_eq(m->size, 24);
-    memcpy(&in, m->payload, sizeof(in));
-    ck_assert_uint_eq(in.num_queues, 2);
-    ck_assert_uint_eq(in.queue_size, 128);
-    m = vhu_fake_find(x.f, VHU_REQ_SET_INFLIGHT_FD);
-    memcpy(&in, m->payload, sizeof(in));
-    ck_assert_uint_eq(in.mmap_size, 2 * 2112);
-    ck_assert_uint_eq(m->nfds, 1);
-    ck_assert(same_file(m->fds[0], ifd));
-    ck_assert_uint_eq(vhu_fake_find(x.f, VHU_REQ_RESET_DEVICE)->size, 0);
-    m = vhu_fake_find(x.f, VHU_REQ_SET_STATUS);
-    memcpy(&v, m->payload, 8);
-    ck_assert_uint_eq(v, 0x0f);
-
-    close(ifd);
     fx_end(&x);
     close(kick);
     close(mem);
@@ -382,8 +352,6 @@ START_TEST(test_bad_arguments)
     struct vhu_fake_config cfg;
     struct vhu_region reg[VHU_MAX_REGIONS + 1];
     uint8_t buf[300];
-    uint64_t sz, off;
-    int fd = -1;
     struct fx x;
 
     fx_config(&cfg);
@@ -403,10 +371,6 @@ START_TEST(test_bad_arguments)
     ck_assert_int_eq(vhu_get_config(x.c, 0, buf, 0), -EINVAL);
     ck_assert_int_eq(vhu_get_config(x.c, 0, buf, 257), -EINVAL);
     ck_assert_int_eq(vhu_set_config(x.c, 0, buf, 257), -EINVAL);
-    ck_assert_int_eq(vhu_get_inflight_fd(x.c, 0, 128, &fd, &sz, &off),
-                     -EINVAL);
-    ck_assert_int_eq(vhu_set_inflight_fd(x.c, 1, 128, 0, 100, 0), -EINVAL);
-    ck_assert_int_eq(vhu_set_inflight_fd(x.c, 1, 128, -1, 4096, 0), -EINVAL);
     ck_assert_int_eq(vhu_set_features(x.c, PF(33)), -EINVAL);
     ck_assert(!vhu_broken(x.c));
     fx_stop(&x);
@@ -462,16 +426,14 @@ enum op {
     OP_VRING_NUM,
     OP_VRING_BASE,
     OP_CONFIG,
-    OP_INFLIGHT,
 };
 
 static int
 run_op(struct fx *x, enum op op)
 {
     uint8_t buf[60];
-    uint64_t v, sz, off;
+    uint64_t v;
     unsigned base;
-    int fd = -1;
     int r = fx_handshake(x, ALL_PF);
 
     if (r < 0 || op == OP_HANDSHAKE) {
@@ -486,12 +448,6 @@ run_op(struct fx *x, enum op op)
         return vhu_get_vring_base(x->c, 0, &base);
     case OP_CONFIG:
         return vhu_get_config(x->c, 0, buf, sizeof(buf));
-    case OP_INFLIGHT:
-        r = vhu_get_inflight_fd(x->c, 1, 256, &fd, &sz, &off);
-        if (r == 0) {
-            close(fd);
-        }
-        return r;
     default:
         return -ENOSYS;
     }
@@ -563,23 +519,9 @@ START_TEST(test_too_many_fds)
 }
 END_TEST
 
-START_TEST(test_too_many_fds_inflight)
-{
-    misbehave(VHU_REQ_GET_INFLIGHT_FD, VHU_FAKE_EXTRA_FD, OP_INFLIGHT,
-              -EPROTO);
-}
-END_TEST
-
 START_TEST(test_fd_with_ack)
 {
     misbehave(VHU_REQ_SET_VRING_NUM, VHU_FAKE_EXTRA_FD, OP_VRING_NUM, -EPROTO);
-}
-END_TEST
-
-START_TEST(test_too_few_fds)
-{
-    misbehave(VHU_REQ_GET_INFLIGHT_FD, VHU_FAKE_MISSING_FD, OP_INFLIGHT,
-              -EPROTO);
 }
 END_TEST
 
@@ -612,13 +554,6 @@ END_TEST
 START_TEST(test_close_instead_of_reply)
 {
     misbehave(VHU_REQ_GET_CONFIG, VHU_FAKE_CLOSE, OP_CONFIG, -EPIPE);
-}
-END_TEST
-
-START_TEST(test_inflight_too_small)
-{
-    misbehave(VHU_REQ_GET_INFLIGHT_FD, VHU_FAKE_INFLIGHT_SMALL, OP_INFLIGHT,
-              -EPROTO);
 }
 END_TEST
 
@@ -727,9 +662,8 @@ START_TEST(test_qemu_storage_daemon)
     char qsd[PATH_MAX], dir[PATH_MAX], img[PATH_MAX + 16], sock[PATH_MAX + 16];
     const char *tmp = getenv("TMPDIR");
     struct vhu_conn *c = NULL;
-    uint64_t f = 0, p = 0, qn = 0, cap, isize = 0, ioff = 0;
+    uint64_t f = 0, p = 0, qn = 0, cap;
     uint8_t cfg[60];
-    int ifd = -1;
     int fd, r = -1;
     pid_t pid;
 
@@ -764,8 +698,7 @@ START_TEST(test_qemu_storage_daemon)
     ck_assert_int_eq(r, 0);
 
     ck_assert_int_eq(vhu_handshake(c, PF(VHU_PF_MQ) | PF(VHU_PF_REPLY_ACK) |
-                                          PF(VHU_PF_CONFIG) |
-                                          PF(VHU_PF_INFLIGHT_SHMFD),
+                                          PF(VHU_PF_CONFIG),
                                    &f, &p),
                      0);
     ck_assert(f & PF(VHU_F_PROTOCOL_FEATURES));
@@ -776,13 +709,6 @@ START_TEST(test_qemu_storage_daemon)
     ck_assert_int_eq(vhu_get_config(c, 0, cfg, sizeof(cfg)), 0);
     memcpy(&cap, cfg, sizeof(cap)); /* virtio is little-endian, as is host */
     ck_assert_uint_eq(cap, QSD_IMG_BYTES / 512);
-    if (p & PF(VHU_PF_INFLIGHT_SHMFD)) {
-        /* Our per-queue size rule must agree with libvhost-user's. */
-        ck_assert_int_eq(vhu_get_inflight_fd(c, 1, 128, &ifd, &isize, &ioff),
-                         0);
-        ck_assert_uint_eq(isize, 2112);
-        close(ifd);
-    }
     ck_assert(!vhu_broken(c));
     vhu_close(c);
 
@@ -812,14 +738,11 @@ make_suite(void)
     CHECK_ADD(s, test_ack_size_disagrees, 10);
     CHECK_ADD(s, test_short_payload_then_close, 10);
     CHECK_ADD(s, test_too_many_fds, 10);
-    CHECK_ADD(s, test_too_many_fds_inflight, 10);
     CHECK_ADD(s, test_fd_with_ack, 10);
-    CHECK_ADD(s, test_too_few_fds, 10);
     CHECK_ADD(s, test_truncated_control_data, 10);
     CHECK_ADD(s, test_silence_times_out, 10);
     CHECK_ADD(s, test_close_mid_reply, 10);
     CHECK_ADD(s, test_close_instead_of_reply, 10);
-    CHECK_ADD(s, test_inflight_too_small, 10);
     CHECK_ADD(s, test_vring_base_wrong_index, 10);
     CHECK_ADD(s, test_config_wrong_offset, 10);
     CHECK_ADD(s, test_no_sigpipe, 10);

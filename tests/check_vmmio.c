@@ -30,14 +30,21 @@ dev_init(struct vmmio_dev *d)
                                 DEV_FEATURES, 2, NUM_MAX, test_config,
                                 sizeof(test_config)),
                      0);
-    d->rl.interval_ms = 3600 * 1000; /* no refill: log lines are countable */
+    for (unsigned k = 0; k < VMMIO_LOG_KINDS; k++) {
+        d->rl[k].interval_ms = 3600 * 1000; /* no refill: lines countable */
+    }
 }
 
 /* Log lines attempted through the device's rate limiter so far. */
 static uint64_t
 logs(const struct vmmio_dev *d)
 {
-    return (uint64_t)(d->rl.burst - d->rl.tokens) + d->rl.suppressed;
+    uint64_t n = 0;
+
+    for (unsigned k = 0; k < VMMIO_LOG_KINDS; k++) {
+        n += (uint64_t)(d->rl[k].burst - d->rl[k].tokens) + d->rl[k].suppressed;
+    }
+    return n;
 }
 
 static uint32_t
@@ -190,8 +197,35 @@ START_TEST(test_init_rejects)
                      -EINVAL);
     ck_assert_int_eq(vmmio_init(&d, "t", 1, 0, 0, 1, 8, NULL, 4), -EINVAL);
     ck_assert_int_eq(vmmio_init(&d, "t", 1, 0, 0, 1, 32768, NULL, 0), 0);
-    ck_assert_uint_eq(d.rl.burst, 10);
-    ck_assert_uint_eq(d.rl.interval_ms, 1000);
+    for (unsigned k = 0; k < VMMIO_LOG_KINDS; k++) {
+        ck_assert_uint_eq(d.rl[k].burst, 10);
+        ck_assert_uint_eq(d.rl[k].interval_ms, 1000);
+    }
+}
+END_TEST
+
+/* Checklist 32: a flood of one kind of bad access hides no other kind. */
+START_TEST(test_log_kinds_apart)
+{
+    struct vmmio_dev d;
+    uint64_t v = 0;
+
+    dev_init(&d);
+    for (int i = 0; i < 1000; i++) {
+        vmmio_access(&d, VMMIO_STATUS, 2, false, &v); /* bad width */
+    }
+    ck_assert_uint_eq(d.rl[VMMIO_LOG_ACCESS].tokens, 0);
+    ck_assert_uint_eq(d.rl[VMMIO_LOG_ACCESS].suppressed, 990);
+    /* Each other kind still gets its lines. */
+    ck_assert_uint_eq(rd(&d, 0x0f0), 0);                  /* unknown */
+    ck_assert_uint_eq(d.rl[VMMIO_LOG_REGISTER].tokens, 9);
+    vmmio_access(&d, VMMIO_CONFIG_OFF + 0x40, 4, false, &v); /* past end */
+    ck_assert_uint_eq(d.rl[VMMIO_LOG_CONFIG].tokens, 9);
+    wr_none(&d, VMMIO_QUEUE_NOTIFY, 0);                   /* before DRIVER_OK */
+    ck_assert_uint_eq(d.rl[VMMIO_LOG_NOTIFY].tokens, 9);
+    for (unsigned k = 0; k < VMMIO_LOG_KINDS; k++) {
+        ck_assert_uint_eq(d.rl[k].suppressed, k == VMMIO_LOG_ACCESS ? 990 : 0);
+    }
 }
 END_TEST
 
@@ -259,8 +293,8 @@ START_TEST(test_queue_sel_out_of_range)
         }
     }
     /* The rate limiter kept the flood to its burst. */
-    ck_assert_uint_gt(d.rl.suppressed, 0);
-    ck_assert_uint_eq(d.rl.tokens, 0);
+    ck_assert_uint_gt(d.rl[VMMIO_LOG_QUEUE].suppressed, 0);
+    ck_assert_uint_eq(d.rl[VMMIO_LOG_QUEUE].tokens, 0);
 }
 END_TEST
 
@@ -566,9 +600,17 @@ START_TEST(test_shm_and_generation)
         ck_assert_uint_eq(rd(&d, VMMIO_SHM_BASE_HIGH), 0xffffffff);
     }
     ck_assert_uint_eq(rd(&d, VMMIO_CONFIG_GENERATION), 0);
-    vmmio_update_config(&d, cfg, sizeof(cfg));
+    ck_assert(vmmio_update_config(&d, cfg, sizeof(cfg)));
     ck_assert_uint_eq(rd(&d, VMMIO_CONFIG_GENERATION), 1);
     ck_assert_uint_eq(d.config_len, 4);
+    /* The same contents again: no change, no new generation. */
+    ck_assert(!vmmio_update_config(&d, cfg, sizeof(cfg)));
+    ck_assert_uint_eq(rd(&d, VMMIO_CONFIG_GENERATION), 1);
+    cfg[3] = 8;
+    ck_assert(vmmio_update_config(&d, cfg, sizeof(cfg)));
+    ck_assert_uint_eq(rd(&d, VMMIO_CONFIG_GENERATION), 2);
+    ck_assert(vmmio_update_config(&d, cfg, 3)); /* shorter */
+    ck_assert_uint_eq(rd(&d, VMMIO_CONFIG_GENERATION), 3);
 }
 END_TEST
 
@@ -596,7 +638,14 @@ START_TEST(test_config_space)
     ck_assert_int_eq(ev.type, VMMIO_EV_CONFIG_WRITE);
     ck_assert_uint_eq(ev.off, 0x0a);
     ck_assert_uint_eq(ev.len, 2);
+    ck_assert_uint_eq(ev.val, 0xa1b2);
+    /* Reported, not stored: the device decides. */
+    ck_assert_uint_eq(d.config[0x0a], 0x0b);
+    ck_assert_uint_eq(d.config[0x0b], 0x0c);
+    vmmio_config_store(&d, ev.off, ev.len, ev.val);
     ck_assert_uint_eq(d.config[0x0a], 0xb2);
+    ck_assert_uint_eq(d.config[0x0b], 0xa1);
+    vmmio_config_store(&d, 0x0b, 2, 0xffff); /* crosses the end: ignored */
     ck_assert_uint_eq(d.config[0x0b], 0xa1);
 }
 END_TEST
@@ -671,6 +720,7 @@ make_suite(void)
 
     CHECK_ADD(s, test_linux_probe, 10);
     CHECK_ADD(s, test_init_rejects, 10);
+    CHECK_ADD(s, test_log_kinds_apart, 5);
     CHECK_ADD(s, test_feature_selectors, 10);
     CHECK_ADD(s, test_driver_features_state, 10);
     CHECK_ADD(s, test_queue_sel_out_of_range, 10);

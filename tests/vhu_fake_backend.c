@@ -171,27 +171,6 @@ fake_build(struct vhu_fake *f, const struct vhu_fake_msg *m,
         r->len = (uint32_t)sizeof(h) + h.size;
         break;
     }
-    case VHU_REQ_GET_INFLIGHT_FD: {
-        struct vhu_wire_inflight in;
-        int fd;
-
-        memcpy(&in, m->payload, sizeof(in));
-        in.mmap_size = in.num_queues *
-                       vhu_wire_inflight_queue_size(in.queue_size);
-        in.mmap_off = 0;
-        fd = memfd_create("fake-inflight", MFD_CLOEXEC);
-        if (fd >= 0 && ftruncate(fd, (off_t)in.mmap_size) == 0) {
-            r->fds[r->nfds++] = fd;
-        } else if (fd >= 0) {
-            close(fd);
-        }
-        if (fault == VHU_FAKE_INFLIGHT_SMALL) {
-            in.mmap_size -= 64;
-        }
-        memcpy(r->payload, &in, sizeof(in));
-        r->len = sizeof(in);
-        break;
-    }
     default:
         if (!(m->flags & VHU_FLAG_NEED_REPLY)) {
             return false;
@@ -248,10 +227,6 @@ fake_answer(struct vhu_fake *f, const struct vhu_fake_msg *m)
         break;
     case VHU_FAKE_EXTRA_FD:
         r.fds[r.nfds++] = eventfd(0, EFD_CLOEXEC);
-        break;
-    case VHU_FAKE_MISSING_FD:
-        fake_close_fds(r.fds, r.nfds);
-        r.nfds = 0;
         break;
     case VHU_FAKE_CTRUNC: {
         int e = eventfd(0, EFD_CLOEXEC);

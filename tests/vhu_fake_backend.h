@@ -20,12 +20,10 @@ enum vhu_fake_fault {
     VHU_FAKE_HUGE_SIZE,       /* header announces 0xffffffff bytes */
     VHU_FAKE_SHORT_PAYLOAD,   /* right header, half the payload, then close */
     VHU_FAKE_EXTRA_FD,        /* one fd more than the reply should carry */
-    VHU_FAKE_MISSING_FD,      /* reply without the fd it should carry */
     VHU_FAKE_CTRUNC,          /* 32 fds: more than the receiver can take */
     VHU_FAKE_SILENT,          /* never answer (keep reading) */
     VHU_FAKE_CLOSE_MID_REPLY, /* half a header, then close */
     VHU_FAKE_CLOSE,           /* close on receiving the request */
-    VHU_FAKE_INFLIGHT_SMALL,  /* GET_INFLIGHT_FD region 64 bytes short */
     VHU_FAKE_NACK,            /* REPLY_ACK status 1 */
     VHU_FAKE_CONFIG_ERROR,    /* GET_CONFIG: zero-size reply (spec's error) */
     VHU_FAKE_CONFIG_WRONG_OFF,/* GET_CONFIG: echo a different offset */

@@ -1,15 +1,18 @@
 /*
- * fuzz_vhu: libFuzzer target for vhu's reply decoder.
+ * fuzz_vhu: libFuzzer target for vhu's reply decoder and for the
+ * backend's request channel.
  *
  * The input plays the backend: its bytes arrive on the frontend's socket
  * (through a socketpair) while vhu runs a fixed conversation covering every
  * request that reads a reply: handshake, queue count, ring base, config,
- * inflight region, and acked requests.  Input layout:
- *   byte 0      number of fds (0..12, modulo 13; above 8 the frontend
- *               sees truncated control data) to attach
+ * and acked requests; or, when byte 0 is 0x80 or more, while vhu reads
+ * requests from it as from a backend request channel until it breaks.
+ * Input layout:
+ *   byte 0      number of fds to attach (modulo FUZZ_MAX_FDS + 1; above 8
+ *               the frontend sees truncated control data); bit 7: mode
  *   bytes 1..2  offset (le16) into the rest where those fds ride
  *   rest        the backend's byte stream, followed by EOF
- * The fds are memfds of 64 KiB, so an inflight reply can be valid.
+ * The fds are memfds of 64 KiB.
  * XVM_FUZZ_LOG=1 in the environment logs every rejection.
  * Checked: no crash or sanitizer report, and no fd left open afterwards.
  *
@@ -21,6 +24,7 @@
 #include <config.h>
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,10 +89,9 @@ send_chunk(int fd, const uint8_t *p, size_t len, const int *fds, unsigned n)
 static void
 converse(struct vhu_conn *c)
 {
-    uint64_t f, p, v, isize, ioff;
+    uint64_t f, p, v;
     uint8_t cfg[60];
     unsigned base;
-    int ifd = -1;
     int kick = -1;
     struct vhu_region reg = { .gpa = 0x40000000, .len = 0x1000, .fd = 0,
                               .xen_mmap_flags = VHU_XEN_MMAP_FOREIGN };
@@ -97,22 +100,15 @@ converse(struct vhu_conn *c)
     vhu_get_queue_num(c, &v);
     vhu_get_vring_base(c, 0, &base);
     vhu_get_config(c, 0, cfg, sizeof(cfg));
-    if (vhu_get_inflight_fd(c, 1, 4, &ifd, &isize, &ioff) == 0) {
-        close(ifd);
-    }
     vhu_set_features(c, f);
     vhu_set_vring_num(c, 0, 4);
     vhu_set_vring_addr(c, 0, 0x1000, 0x2000, 0x3000);
     vhu_set_vring_base(c, 0, 0);
     vhu_set_vring_call(c, 0, -1);
-    vhu_set_vring_err(c, 0, -1);
     vhu_set_vring_enable(c, 0, true);
-    vhu_set_inflight_fd(c, 1, 4, 0, 128, 0);
     vhu_set_mem_table(c, &reg, 1);
     vhu_set_vring_kick(c, 0, kick);
     vhu_set_config(c, 0, cfg, 4);
-    vhu_reset_device(c);
-    vhu_set_status(c, 0xf);
     vhu_get_vring_base(c, 1, &base);
 }
 
@@ -124,6 +120,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned nfds;
     size_t off;
     int before, sv[2];
+    bool mode_backend;
 
     if (size < 3 || size > FUZZ_MAX_INPUT) {
         return 0;
@@ -132,6 +129,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     log_set_level(getenv("XVM_FUZZ_LOG") ? LOG_LVL_DEBUG : LOG_LVL_ERR);
     before = count_fds();
     nfds = data[0] % (FUZZ_MAX_FDS + 1);
+    mode_backend = data[0] >= 0x80;
     off = (size_t)data[1] | (size_t)data[2] << 8;
     data += 3;
     size -= 3;
@@ -160,7 +158,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (vhu_adopt(&c, sv[0], "fuzz", 100) != 0) {
         abort();
     }
-    converse(c);
+    if (mode_backend) {
+        /* The input is what a backend sends on its request channel. */
+        while (vhu_backend_request(c, ~0ULL) >= 0) {
+        }
+    } else {
+        converse(c);
+    }
     vhu_close(c);
     close(sv[1]); /* drops any fds vhu never read */
     if (count_fds() != before) {

@@ -92,7 +92,9 @@ hdev_open(struct hdev *d, struct hguest *g, unsigned slot, const char *sock,
     rc.mmio_base = HGUEST_MMIO + 0x200ULL * slot;
     rc.irq = HGUEST_IRQ + slot;
     rc.device_id = 2;
-    rc.config_len = sock ? 0 : 60;
+    if (!rc.config_len) {
+        rc.config_len = sock ? 0 : 60;
+    }
     memset(d, 0, sizeof(*d));
     rawdrv_bind(&d->drv, g->sim, g->loop, rc.mmio_base, rc.irq,
                 HV_ARM_RAM0_GPA + (1ULL + slot) * (1u << 20), 1u << 20);

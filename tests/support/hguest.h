@@ -47,7 +47,8 @@ int hguest_qsd_restart(struct hguest *g);
 
 /*
  * Device `slot` (0..2) served from `sock` (NULL: the guest's qsd).
- * `cfg` may preset timeout_ms and reconnect_giveup_ms; NULL for defaults.
+ * `cfg` may preset timeout_ms, reconnect_giveup_ms and the config-space
+ * settings (config_len, device_features, writable); NULL for defaults.
  */
 int hdev_open(struct hdev *d, struct hguest *g, unsigned slot,
               const char *sock, enum relay_mode mode,

@@ -36,9 +36,17 @@ struct hb_region {
 };
 
 struct hostile {
-    struct hostile_config cfg;
+    struct hostile_config cfg;    /* cfg.config: guarded by lock */
+    pthread_mutex_t lock;
+    uint8_t config[256];          /* this connection's config space */
+    unsigned set_configs;
     char path[108];
     int listen_fd, conn_fd, stop_fd, kick_fd, call_fd;
+    int breq_fd;                  /* our end of the backend channel */
+    int wake_fd;                  /* a config change is pending */
+    uint8_t change[256];          /* the pending change, under lock */
+    uint32_t change_off, change_len;
+    unsigned config_acks;
     pthread_t thread;
     int fault; /* enum hostile_fault, atomic */
     unsigned connections, chains;
@@ -80,6 +88,7 @@ hb_drop_conn(struct hostile *h)
     hb_close(&h->conn_fd);
     hb_close(&h->kick_fd);
     hb_close(&h->call_fd);
+    hb_close(&h->breq_fd);
     hb_unmap(h);
 }
 
@@ -143,7 +152,7 @@ hb_read(int fd, void *buf, size_t len, int *fds, unsigned *nfds)
 static void
 hb_reply(struct hostile *h, uint32_t req, const void *payload, uint32_t len)
 {
-    uint8_t buf[sizeof(struct vhu_wire_hdr) + 64];
+    uint8_t buf[sizeof(struct vhu_wire_hdr) + HB_MAX_PAYLOAD];
     struct vhu_wire_hdr hdr = { req, VHU_FLAG_VERSION | VHU_FLAG_REPLY, len };
 
     memcpy(buf, &hdr, sizeof(hdr));
@@ -322,6 +331,71 @@ hb_mem_table(struct hostile *h, const uint8_t *p, uint32_t size, int *fds,
     }
 }
 
+/* GET_CONFIG / SET_CONFIG; false to drop the connection. */
+static bool
+hb_config(struct hostile *h, uint32_t req, uint8_t *p, uint32_t size)
+{
+    struct vhu_wire_config_hdr ch;
+
+    if (size < sizeof(ch)) {
+        return false;
+    }
+    memcpy(&ch, p, sizeof(ch));
+    if (ch.off > h->cfg.config_len || ch.size > h->cfg.config_len - ch.off ||
+        size != sizeof(ch) + ch.size) {
+        return false;
+    }
+    if (req == VHU_REQ_GET_CONFIG) {
+        memcpy(p + sizeof(ch), h->config + ch.off, ch.size);
+        hb_reply(h, req, p, size);
+        return true;
+    }
+    __atomic_fetch_add(&h->set_configs, 1, __ATOMIC_RELEASE);
+    if (h->cfg.strict_config && (ch.off != 32 || ch.size != 1)) {
+        return false; /* what libvhost-user does when set_config fails */
+    }
+    memcpy(h->config + ch.off, p + sizeof(ch), ch.size);
+    return true;
+}
+
+/*
+ * Apply the pending config change and announce it on the backend channel
+ * the way libvhost-user does: with NEED_REPLY (REPLY_ACK negotiated),
+ * blocking until the answer comes.
+ */
+static void
+hb_config_change(struct hostile *h)
+{
+    struct vhu_wire_hdr hdr = { VHU_BACKEND_CONFIG_CHANGE_MSG,
+                                VHU_FLAG_VERSION | VHU_FLAG_NEED_REPLY, 0 };
+    uint8_t rep[sizeof(hdr) + sizeof(uint64_t)];
+    struct pollfd pfd = { .events = POLLIN };
+    uint64_t n, status;
+
+    if (read(h->wake_fd, &n, sizeof(n)) < 0) {
+        return;
+    }
+    pthread_mutex_lock(&h->lock);
+    memcpy(h->cfg.config + h->change_off, h->change, h->change_len);
+    memcpy(h->config + h->change_off, h->change, h->change_len);
+    pthread_mutex_unlock(&h->lock);
+    if (h->breq_fd < 0 ||
+        send(h->breq_fd, &hdr, sizeof(hdr), MSG_NOSIGNAL) != sizeof(hdr)) {
+        return;
+    }
+    pfd.fd = h->breq_fd;
+    if (poll(&pfd, 1, 2000) != 1 ||
+        recv(h->breq_fd, rep, sizeof(rep), 0) != sizeof(rep)) {
+        return;
+    }
+    memcpy(&hdr, rep, sizeof(hdr));
+    memcpy(&status, rep + sizeof(hdr), sizeof(status));
+    if (hdr.request == VHU_BACKEND_CONFIG_CHANGE_MSG &&
+        (hdr.flags & VHU_FLAG_REPLY) && status == 0) {
+        __atomic_fetch_add(&h->config_acks, 1, __ATOMIC_RELEASE);
+    }
+}
+
 /* One message from the relay; false when the connection is gone. */
 static bool
 hb_message(struct hostile *h)
@@ -354,13 +428,24 @@ hb_message(struct hostile *h)
     switch (hdr.request) {
     case VHU_REQ_GET_FEATURES:
         hb_reply_u64(h, hdr.request, (1ULL << VIRTIO_F_VERSION_1) |
-                                         (1ULL << VHU_F_PROTOCOL_FEATURES));
+                                         (1ULL << VHU_F_PROTOCOL_FEATURES) |
+                                         h->cfg.features);
         reply_ack = false;
         break;
     case VHU_REQ_GET_PROTOCOL_FEATURES:
-        hb_reply_u64(h, hdr.request, h->cfg.protocol ? h->cfg.protocol
-                                                     : 1ULL << VHU_PF_REPLY_ACK);
+        hb_reply_u64(h, hdr.request,
+                     (1ULL << VHU_PF_REPLY_ACK) | h->cfg.protocol |
+                         (h->cfg.config_len ? (1ULL << VHU_PF_CONFIG) |
+                                                  (1ULL << VHU_PF_BACKEND_REQ)
+                                            : 0));
         reply_ack = false;
+        break;
+    case VHU_REQ_GET_CONFIG:
+    case VHU_REQ_SET_CONFIG:
+        if (!hb_config(h, hdr.request, p, hdr.size)) {
+            hb_drop_conn(h);
+        }
+        reply_ack = reply_ack && hdr.request == VHU_REQ_SET_CONFIG;
         break;
     case VHU_REQ_SET_PROTOCOL_FEATURES:
         __atomic_store_n(&h->protocol, u, __ATOMIC_RELEASE);
@@ -390,6 +475,13 @@ hb_message(struct hostile *h)
         hb_close(&h->kick_fd);
         if (nfds > 0) {
             h->kick_fd = fds[0];
+            nfds = 0;
+        }
+        break;
+    case VHU_REQ_SET_BACKEND_REQ_FD:
+        hb_close(&h->breq_fd);
+        if (nfds > 0) {
+            h->breq_fd = fds[0];
             nfds = 0;
         }
         break;
@@ -430,6 +522,9 @@ hb_accept(struct hostile *h)
     }
     h->conn_fd = fd;
     h->protocol = 0;
+    pthread_mutex_lock(&h->lock);
+    memcpy(h->config, h->cfg.config, sizeof(h->config));
+    pthread_mutex_unlock(&h->lock);
     h->num = 0;
     h->last_avail = h->used_idx = 0;
     __atomic_fetch_add(&h->connections, 1, __ATOMIC_RELEASE);
@@ -441,18 +536,23 @@ hb_main(void *arg)
     struct hostile *h = arg;
 
     for (;;) {
-        struct pollfd pfd[3] = {
+        struct pollfd pfd[4] = {
             { .fd = h->stop_fd, .events = POLLIN },
             { .fd = h->conn_fd >= 0 ? h->conn_fd : h->listen_fd,
               .events = POLLIN },
             { .fd = h->kick_fd, .events = POLLIN },
+            { .fd = h->wake_fd, .events = POLLIN },
         };
 
-        if (poll(pfd, 3, 1000) < 0 && errno != EINTR) {
+        if (poll(pfd, 4, 1000) < 0 && errno != EINTR) {
             break;
         }
         if (pfd[0].revents) {
             break;
+        }
+        if (pfd[3].revents) {
+            hb_config_change(h);
+            continue;
         }
         if (pfd[1].revents) {
             if (h->conn_fd < 0) {
@@ -485,13 +585,15 @@ hostile_start(struct hostile **out, const struct hostile_config *cfg)
         return -ENOMEM;
     }
     h->cfg = *cfg;
-    h->listen_fd = h->conn_fd = h->kick_fd = h->call_fd = -1;
+    pthread_mutex_init(&h->lock, NULL);
+    h->listen_fd = h->conn_fd = h->kick_fd = h->call_fd = h->breq_fd = -1;
     snprintf(h->path, sizeof(h->path), "%s", cfg->sock_path);
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", cfg->sock_path);
     unlink(h->path);
     h->stop_fd = eventfd(0, EFD_CLOEXEC);
+    h->wake_fd = eventfd(0, EFD_CLOEXEC);
     h->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (h->stop_fd < 0 || h->listen_fd < 0 ||
+    if (h->stop_fd < 0 || h->wake_fd < 0 || h->listen_fd < 0 ||
         bind(h->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
         listen(h->listen_fd, 4) < 0) {
         rc = -errno;
@@ -507,7 +609,9 @@ hostile_start(struct hostile **out, const struct hostile_config *cfg)
 fail:
     hb_close(&h->listen_fd);
     hb_close(&h->stop_fd);
+    hb_close(&h->wake_fd);
     unlink(h->path);
+    pthread_mutex_destroy(&h->lock);
     free(h);
     return rc;
 }
@@ -526,7 +630,9 @@ hostile_stop(struct hostile *h)
     hb_drop_conn(h);
     hb_close(&h->listen_fd);
     hb_close(&h->stop_fd);
+    hb_close(&h->wake_fd);
     unlink(h->path);
+    pthread_mutex_destroy(&h->lock);
     free(h);
 }
 
@@ -558,4 +664,45 @@ unsigned
 hostile_mem_tables(const struct hostile *h)
 {
     return __atomic_load_n(&h->mem_tables, __ATOMIC_ACQUIRE);
+}
+
+unsigned
+hostile_set_configs(const struct hostile *h)
+{
+    return __atomic_load_n(&h->set_configs, __ATOMIC_ACQUIRE);
+}
+
+void
+hostile_set_config(struct hostile *h, uint32_t off, const void *buf,
+                   uint32_t len)
+{
+    pthread_mutex_lock(&h->lock);
+    if (off <= sizeof(h->cfg.config) && len <= sizeof(h->cfg.config) - off) {
+        memcpy(h->cfg.config + off, buf, len);
+    }
+    pthread_mutex_unlock(&h->lock);
+}
+
+void
+hostile_config_change(struct hostile *h, uint32_t off, const void *buf,
+                      uint32_t len)
+{
+    uint64_t one = 1;
+
+    pthread_mutex_lock(&h->lock);
+    if (off <= sizeof(h->change) && len <= sizeof(h->change) - off) {
+        memcpy(h->change, buf, len);
+        h->change_off = off;
+        h->change_len = len;
+    }
+    pthread_mutex_unlock(&h->lock);
+    if (write(h->wake_fd, &one, sizeof(one)) != sizeof(one)) {
+        return;
+    }
+}
+
+unsigned
+hostile_config_acks(const struct hostile *h)
+{
+    return __atomic_load_n(&h->config_acks, __ATOMIC_ACQUIRE);
 }

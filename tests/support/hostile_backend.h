@@ -9,12 +9,20 @@
  * misbehave on the ring or on the socket.  After it closes a connection
  * it accepts the next one, so reconnects can be exercised.
  *
+ * With a config space it offers the CONFIG protocol feature: GET_CONFIG
+ * reads it, SET_CONFIG writes it; with `strict_config`, like
+ * qemu-storage-daemon, any SET_CONFIG but the virtio-blk writeback byte
+ * (offset 32, one byte) makes it drop the connection.  It then also offers
+ * a request channel (BACKEND_REQ) on which it can announce config changes.  Each new connection
+ * starts from the configured contents, as a restarted backend would.
+ *
  * Test code: it trusts the relay only as far as keeping its own memory
  * accesses in bounds.
  */
 #ifndef XVM_TEST_HOSTILE_BACKEND_H
 #define XVM_TEST_HOSTILE_BACKEND_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 enum hostile_fault {
@@ -29,8 +37,13 @@ enum hostile_fault {
 
 struct hostile_config {
     const char *sock_path;
-    uint8_t fill;      /* byte written into writable buffers */
-    uint64_t protocol; /* protocol features offered; 0: REPLY_ACK only */
+    uint8_t fill;         /* byte written into writable buffers */
+    uint64_t protocol;    /* protocol features offered besides REPLY_ACK
+                           * (and CONFIG, BACKEND_REQ with a config) */
+    uint64_t features;    /* device feature bits offered besides VERSION_1 */
+    uint32_t config_len;  /* 0: no config space */
+    uint8_t config[256];
+    bool strict_config;
 };
 
 struct hostile;
@@ -49,5 +62,18 @@ unsigned hostile_chains_seen(const struct hostile *h);
 uint64_t hostile_acked_protocol(const struct hostile *h);
 /* SET_MEM_TABLE messages received so far (all connections). */
 unsigned hostile_mem_tables(const struct hostile *h);
+/* SET_CONFIG messages received so far (all connections). */
+unsigned hostile_set_configs(const struct hostile *h);
+/* Change the config the next connection starts from. */
+void hostile_set_config(struct hostile *h, uint32_t off, const void *buf,
+                        uint32_t len);
+/*
+ * Change the config now and announce it (CONFIG_CHANGE_MSG asking for a
+ * reply), from the backend's thread; returns at once.
+ */
+void hostile_config_change(struct hostile *h, uint32_t off, const void *buf,
+                           uint32_t len);
+/* CONFIG_CHANGE_MSGs the relay answered with success. */
+unsigned hostile_config_acks(const struct hostile *h);
 
 #endif

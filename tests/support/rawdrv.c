@@ -307,31 +307,39 @@ logcap_mark(struct logcap *c)
     c->mark = (long)lseek(c->file_fd, 0, SEEK_END);
 }
 
-bool
-logcap_has(struct logcap *c, const char *needle)
+unsigned
+logcap_count(struct logcap *c, const char *needle)
 {
+    unsigned found = 0;
     long end;
     char *buf;
-    bool found;
 
     fflush(stderr);
     end = (long)lseek(c->file_fd, 0, SEEK_END);
     if (c->file_fd < 0 || end <= c->mark) {
-        return false;
+        return 0;
     }
     buf = malloc((size_t)(end - c->mark) + 1);
     if (!buf) {
-        return false;
+        return 0;
     }
     if (pread(c->file_fd, buf, (size_t)(end - c->mark), c->mark) !=
         end - c->mark) {
         free(buf);
-        return false;
+        return 0;
     }
     buf[end - c->mark] = '\0';
-    found = strstr(buf, needle) != NULL;
+    for (const char *p = strstr(buf, needle); p; p = strstr(p + 1, needle)) {
+        found++;
+    }
     free(buf);
     return found;
+}
+
+bool
+logcap_has(struct logcap *c, const char *needle)
+{
+    return logcap_count(c, needle) > 0;
 }
 
 void

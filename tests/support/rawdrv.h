@@ -111,6 +111,8 @@ void logcap_start(struct logcap *c);
 void logcap_mark(struct logcap *c);
 /* True when a line captured since the last mark contains `needle`. */
 bool logcap_has(struct logcap *c, const char *needle);
+/* How many times `needle` occurs in what was captured since the mark. */
+unsigned logcap_count(struct logcap *c, const char *needle);
 /* Restore stderr and replay the capture onto it. */
 void logcap_stop(struct logcap *c);
 

@@ -2,7 +2,8 @@
 # lifecycle: five rounds of create -> guest I/O -> power-off, plus five of
 # create -> xl destroy while the guest is busy, against one daemon. Every
 # destroy must be quick (the daemon answers 5 -> 6), no dying domain may be
-# left, and the daemon must survive all of it.
+# left, and the daemon must survive all of it.  Error-level lines logged
+# meanwhile (none should be: checklist item 32) are counted and shown.
 . /xvm/env; . /xvm/tests/lib.sh
 N=lifecycle G=xvm-life
 require_daemon $N || exit 0
@@ -15,6 +16,7 @@ start_daemon $N --config="$CFG" || { stop_pid "$QSD_PID"; exit 0; }
 fds() { ls /proc/"$DAEMON_PID"/fd 2>/dev/null | wc -l; }
 maps() { wc -l </proc/"$DAEMON_PID"/maps 2>/dev/null || echo 0; }
 fd0=$(fds) map0=$(maps)
+log0=$(wc -l <"$DAEMON_LOG")
 bad=""
 i=0
 while [ $i -lt 5 ] && [ -z "$bad" ]; do
@@ -35,7 +37,11 @@ while [ $i -lt 5 ] && [ -z "$bad" ]; do
 done
 sleep 1
 fd1=$(fds) map1=$(maps)
+errs=$(tail -n +$((log0 + 1)) "$DAEMON_LOG" | grep ' error: ' || true)
 note "service fds $fd0 -> $fd1, mappings $map0 -> $map1 after $i rounds"
+fact lifecycle "$(printf '%s\n' "$errs" | grep -c ' error: ') error-level lines over $i create/power-off/destroy rounds"
+# Reported, not yet enforced: the first run on Xen tells what is left.
+[ -z "$errs" ] || note "error-level lines for normal power-off and xl destroy: $(printf '%s\n' "$errs" | head -n 3 | tr '\n' ' ')"
 fact lifecycle "fds $fd0 -> $fd1, mappings $map0 -> $map1 over $i create/destroy rounds"
 [ -n "$bad" ] || [ "$fd1" -le "$fd0" ] || bad="service fds grew from $fd0 to $fd1"
 [ -n "$bad" ] || [ "$map1" -le "$map0" ] || bad="service mappings grew from $map0 to $map1"
