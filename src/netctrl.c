@@ -100,8 +100,8 @@ void
 netctrl_exec(const uint8_t *in, uint32_t len, uint64_t features,
              unsigned max_pairs, struct netctrl_result *res)
 {
-    const uint8_t *d = in + 2;
-    uint32_t dlen = len - 2;
+    const uint8_t *d;
+    uint32_t dlen;
     const char *why;
 
     memset(res, 0, sizeof(*res));
@@ -110,6 +110,8 @@ netctrl_exec(const uint8_t *in, uint32_t len, uint64_t features,
         res->why = "request shorter than its class and command";
         return;
     }
+    d = in + 2;
+    dlen = len - 2;
     switch (in[0]) {
     case NETCTRL_RX:
         why = netctrl_rx(in[1], dlen, features);

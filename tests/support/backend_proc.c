@@ -170,11 +170,12 @@ backend_start_testpmd(struct backend_proc *b, const char *dir,
              pairs);
     snprintf(q, sizeof(q), "%u", pairs);
     testpmd_prefix(prefix, sizeof(prefix), dir);
-    /* No hugepages, no PCI, no shared config; --stats-period keeps it
-     * forwarding without a terminal. */
+    /* No hugepages, no PCI, no shared config, no telemetry socket;
+     * --stats-period keeps it forwarding without a terminal. */
     char *const argv[] = {
         (char *)pmd, "--no-huge", "-m", "256", "--no-pci", "--no-shconf",
-        prefix, "-l", "0,1", "--vdev", vdev, "--", "--no-mlockall",
+        "--no-telemetry", prefix, "-l", "0,1", "--vdev", vdev, "--",
+        "--no-mlockall",
         "--total-num-mbufs=8192", "--forward-mode=io", "--disable-link-check",
         "--rxq", q, "--txq", q, "--auto-start", "--stats-period=3600", NULL,
     };
