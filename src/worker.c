@@ -131,8 +131,10 @@ worker_guest_add(struct worker_guest *g, const struct worker_dev *d)
     }
     s->kind = d->kind;
     s->devid = d->devid;
-    log_info("%s: serving from %s (%s mode)", d->name, d->socket,
-             relay_mode_name(relay_mode(s->relay)));
+    log_info("%s: serving a %s device from %s (%s mode); the daemon itself "
+             "serves %s", d->name, devtype_name(d->device_id), d->socket,
+             relay_mode_name(relay_mode(s->relay)),
+             devtype_serves(d->device_id));
     return 0;
 }
 

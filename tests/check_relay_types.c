@@ -268,6 +268,26 @@ START_TEST(test_net_ctrl_queue_without_mq)
 }
 END_TEST
 
+/* A type without a profile keeps the generic behaviour: the backend's
+ * queue count, config space and every device feature it offers. */
+START_TEST(test_unprofiled_type_generic)
+{
+    struct fake f = { .id = 8 /* scsi */, .backend = "vhost-user-scsi",
+                      .features = B(0) | B(1) | B(23), .config_len = 36,
+                      .config = { 1, 2, 3, 4, 5, 6, 7, 8, 9 }, .queue_num = 3 };
+    uint8_t cfg[36] = { 0 };
+    struct env e;
+
+    ck_assert_int_eq(env_up(&e, &f, RELAY_MODE_SHADOW), 0);
+    ck_assert_int_eq(simdrv_init(e.drv, ~0ULL, 3, 0), 0);
+    ck_assert_uint_eq(simdrv_features(e.drv) & DEVICE_BITS, f.features);
+    simdrv_config(e.drv, 0, cfg, sizeof(cfg));
+    ck_assert_mem_eq(cfg, f.config, sizeof(cfg));
+    ck_assert_str_eq(devtype_name(8), "device");
+    env_down(&e);
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -279,6 +299,7 @@ make_suite(void)
     CHECK_ADD(s, test_vsock_cid_configured, 10);
     CHECK_ADD(s, test_net_mq_enables_pairs, 10);
     CHECK_ADD(s, test_net_ctrl_queue_without_mq, 10);
+    CHECK_ADD(s, test_unprofiled_type_generic, 10);
     return s;
 }
 
