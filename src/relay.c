@@ -258,8 +258,10 @@ relay_queue_wire(struct relay *r, struct relay_queue *q, bool resume)
     if ((rc = vhu_set_vring_num(r->conn, q->idx, q->gvq.num)) < 0 ||
         (rc = vhu_set_vring_base(r->conn, q->idx, 0)) < 0 ||
         (rc = r->ops->queue_wire(r, q, resume)) < 0 ||
-        (rc = vhu_set_vring_kick(r->conn, q->idx, q->kick_fd)) < 0 ||
-        (rc = vhu_set_vring_call(r->conn, q->idx, q->call_fd)) < 0) {
+        /* CALL before KICK: a backend may start the ring on KICK and
+         * complete at once, and must have its call fd by then. */
+        (rc = vhu_set_vring_call(r->conn, q->idx, q->call_fd)) < 0 ||
+        (rc = vhu_set_vring_kick(r->conn, q->idx, q->kick_fd)) < 0) {
         goto fail;
     }
     rc = loop_add_fd(r->loop, q->call_fd, EPOLLIN, relay_on_call, q);

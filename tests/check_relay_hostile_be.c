@@ -23,6 +23,7 @@
 #include "check_common.h"
 #include "hguest.h"
 #include "hostile_backend.h"
+#include "vhu_wire.h"
 #include "vmmio.h"
 #include "vq.h"
 
@@ -374,6 +375,36 @@ START_TEST(test_be_epipe)
 }
 END_TEST
 
+/*
+ * A backend may start a ring on SET_VRING_KICK; it must have its call fd
+ * by then, so every KICK follows the ring's CALL (first start, and the
+ * re-start after a guest reset).
+ */
+START_TEST(test_be_call_before_kick)
+{
+    struct env e;
+    uint32_t req[256];
+    unsigned n, kicks = 0;
+    bool have_call = false;
+
+    env_up(&e);
+    ck_assert_uint_eq(rawdrv_init(&e.a.drv, WANT, 64), ST_OK);
+    n = hostile_requests(e.hb, req, 256);
+    for (unsigned i = 0; i < n; i++) {
+        if (req[i] == VHU_REQ_SET_VRING_CALL) {
+            have_call = true;
+        } else if (req[i] == VHU_REQ_SET_VRING_KICK) {
+            ck_assert_msg(have_call, "SET_VRING_KICK (message %u) before "
+                          "SET_VRING_CALL", i);
+            have_call = false;
+            kicks++;
+        }
+    }
+    ck_assert_uint_eq(kicks, 2);
+    env_down(&e);
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -386,6 +417,7 @@ make_suite(void)
     CHECK_ADD(s, test_be_stops_answering, 30);
     CHECK_ADD(s, test_be_close_mid_request, 30);
     CHECK_ADD(s, test_be_epipe, 30);
+    CHECK_ADD(s, test_be_call_before_kick, 30);
     return s;
 }
 

@@ -27,6 +27,7 @@
 #include "vq.h"
 
 #define HB_MAX_PAYLOAD 1024u
+#define HB_MAX_LOG 256u
 
 struct hb_region {
     uint64_t gpa, len, uaddr;
@@ -42,6 +43,8 @@ struct hostile {
     pthread_t thread;
     int fault; /* enum hostile_fault, atomic */
     unsigned connections, chains;
+    uint32_t log[HB_MAX_LOG]; /* request codes received, in order */
+    unsigned nlog;            /* atomic; entries below it are final */
     uint64_t protocol;
     unsigned nreg;
     struct hb_region reg[VHU_MAX_REGIONS];
@@ -338,6 +341,10 @@ hb_message(struct hostile *h)
     if (hdr.size >= 8) {
         memcpy(&u, p, 8);
     }
+    if (h->nlog < HB_MAX_LOG) {
+        h->log[h->nlog] = hdr.request;
+        __atomic_store_n(&h->nlog, h->nlog + 1, __ATOMIC_RELEASE);
+    }
     if (hb_fault(h) == HOSTILE_HOLD) {
         for (unsigned i = 0; i < nfds; i++) {
             close(fds[i]);
@@ -539,4 +546,14 @@ unsigned
 hostile_chains_seen(const struct hostile *h)
 {
     return __atomic_load_n(&h->chains, __ATOMIC_ACQUIRE);
+}
+
+unsigned
+hostile_requests(const struct hostile *h, uint32_t *out, unsigned max)
+{
+    unsigned n = __atomic_load_n(&h->nlog, __ATOMIC_ACQUIRE);
+
+    n = n < max ? n : max;
+    memcpy(out, h->log, n * sizeof(*out));
+    return n;
 }

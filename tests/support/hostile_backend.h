@@ -44,5 +44,10 @@ void hostile_set_fault(struct hostile *h, enum hostile_fault f);
 unsigned hostile_connections(const struct hostile *h);
 /* Chains taken off the avail ring so far (all connections). */
 unsigned hostile_chains_seen(const struct hostile *h);
+/*
+ * Request codes received so far (all connections, in order, the first 256):
+ * copies up to max into out and returns how many.
+ */
+unsigned hostile_requests(const struct hostile *h, uint32_t *out, unsigned max);
 
 #endif
