@@ -36,6 +36,12 @@ struct relay_config {
     uint32_t bounce_kib;     /* shadow bounce pool per queue; 0: 8192 */
     unsigned timeout_ms;     /* per backend request; 0: 5000 */
     /*
+     * Bound on all backend round trips of one guest register access or
+     * reconnect attempt together; a step that hits it drops the connection
+     * and recovery continues from the loop.  0: 30.
+     */
+    unsigned step_budget_ms;
+    /*
      * A lost backend that has not come back after this long makes the
      * device report DEVICE_NEEDS_RESET (retries go on); 0: 15000.
      */

@@ -49,6 +49,7 @@ relay_conn_handshake(struct relay *r, struct vhu_conn **out)
     if (rc < 0) {
         return rc;
     }
+    vhu_set_deadline(c, r->step_end_ns);
     rc = vhu_handshake(c, want, &r->backend_features, &r->protocol);
     if (rc < 0) {
         vhu_close(c);
@@ -144,8 +145,8 @@ relay_conn_lost(struct relay *r, const char *why)
     if (!r->conn) {
         return;
     }
-    log_warn("%s: backend connection lost (%s); reconnecting to %s", r->name,
-             why, r->socket_path);
+    log_rl(&r->rl, LOG_LVL_WARN, "%s: backend connection lost (%s); "
+           "reconnecting to %s", r->name, why, r->socket_path);
     for (unsigned i = 0; i < VMMIO_MAX_QUEUES; i++) {
         if (r->q[i].wired) {
             relay_queue_unwire(r, &r->q[i]);
@@ -211,7 +212,9 @@ relay_conn_retry(void *opaque)
     int rc;
 
     r->reconnect_timer = 0;
+    relay_step_begin(r);
     rc = relay_conn_resume(r);
+    relay_step_end(r);
     if (rc == 0) {
         r->stats.reconnects++;
         log_info("%s: backend reconnected after %llu ms", r->name,

@@ -90,11 +90,19 @@ struct shadow_queue {
     struct vq_chain pending;
 };
 
+/*
+ * Shadow RAM comes in generations: each connection gets a memfd of its
+ * own (SET_MEM_TABLE), so whatever a backend writes through an older
+ * connection's mapping (late completions after a reset, a dropped
+ * connection still finishing requests) lands in memory the relay no
+ * longer reads.
+ */
 struct shadow_dev {
     int fd;
     uint8_t *base;
     uint64_t len;
     uint64_t per_queue;
+    bool handed;   /* this generation was given to a connection */
 };
 
 static uint64_t
@@ -102,6 +110,34 @@ shadow_ring_bytes(uint16_t num)
 {
     return PAGE_ALIGN(VQ_DESC_BYTES(num)) + PAGE_ALIGN(VQ_AVAIL_BYTES(num)) +
            PAGE_ALIGN(VQ_USED_BYTES(num));
+}
+
+/* A zeroed shared memfd of len bytes, mapped: 0 or -errno. */
+static int
+shadow_mem_new(struct relay *r, uint64_t len, int *fd_out, uint8_t **base_out)
+{
+    int fd = memfd_create("xvm-shadow", MFD_CLOEXEC);
+    void *base;
+    int rc;
+
+    if (fd < 0 || ftruncate(fd, (off_t)len) < 0) {
+        goto fail;
+    }
+    base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED) {
+        goto fail;
+    }
+    *fd_out = fd;
+    *base_out = base;
+    return 0;
+
+fail:
+    rc = -errno;
+    log_err("%s: cannot create shadow RAM: %s", r->name, strerror(errno));
+    if (fd >= 0) {
+        close(fd);
+    }
+    return rc;
 }
 
 /* The device's shadow RAM, created on first use. */
@@ -120,26 +156,65 @@ shadow_dev_get(struct relay *r)
     sd->per_queue = shadow_ring_bytes(r->dev.q[0].num_max) +
                     PAGE_ALIGN((uint64_t)r->cfg.bounce_kib * 1024);
     sd->len = sd->per_queue * r->dev.nr_queues;
-    sd->fd = memfd_create("xvm-shadow", MFD_CLOEXEC);
-    if (sd->fd < 0 || ftruncate(sd->fd, (off_t)sd->len) < 0) {
-        goto fail;
-    }
-    sd->base = mmap(NULL, sd->len, PROT_READ | PROT_WRITE, MAP_SHARED, sd->fd, 0);
-    if (sd->base == MAP_FAILED) {
-        goto fail;
+    if (shadow_mem_new(r, sd->len, &sd->fd, &sd->base) < 0) {
+        free(sd);
+        return NULL;
     }
     r->mode_state = sd;
     log_info("%s: shadow RAM %llu KiB (%u queues)", r->name,
              (unsigned long long)(sd->len >> 10), r->dev.nr_queues);
     return sd;
+}
 
-fail:
-    log_err("%s: cannot create shadow RAM: %s", r->name, strerror(errno));
-    if (sd->fd >= 0) {
-        close(sd->fd);
+/*
+ * A new generation of shadow RAM for a new connection.  Live queues (a
+ * reconnect that resumes them) keep their rings and bounce data: their
+ * share is copied and their pointers moved; the guest-physical layout
+ * the backend sees is unchanged.
+ */
+static int
+shadow_dev_renew(struct relay *r, struct shadow_dev *sd)
+{
+    uint8_t *base;
+    int fd, rc;
+
+    rc = shadow_mem_new(r, sd->len, &fd, &base);
+    if (rc < 0) {
+        return rc;
     }
-    free(sd);
-    return NULL;
+    for (unsigned i = 0; i < r->dev.nr_queues; i++) {
+        struct shadow_queue *sq = r->q[i].sh;
+        uint64_t off = sd->per_queue * i;
+
+        if (!sq) {
+            continue;
+        }
+        /* Rings, then the pool's live bytes [tail, head) modulo wrap:
+         * copying the whole pool would commit all its pages. */
+        memcpy(base + off, sd->base + off, shadow_ring_bytes(sq->num));
+        if (sq->fifo_n > 0) {
+            uint8_t *to = base + (sq->pool - sd->base);
+
+            if (sq->pool_head > sq->pool_tail) {
+                memcpy(to + sq->pool_tail, sq->pool + sq->pool_tail,
+                       sq->pool_head - sq->pool_tail);
+            } else {
+                memcpy(to + sq->pool_tail, sq->pool + sq->pool_tail,
+                       sq->pool_len - sq->pool_tail);
+                memcpy(to, sq->pool, sq->pool_head);
+            }
+        }
+        sq->desc = base + (sq->desc - sd->base);
+        sq->avail = base + (sq->avail - sd->base);
+        sq->used = base + (sq->used - sd->base);
+        sq->pool = base + (sq->pool - sd->base);
+    }
+    munmap(sd->base, sd->len);
+    close(sd->fd);
+    sd->base = base;
+    sd->fd = fd;
+    sd->handed = false;
+    return 0;
 }
 
 static int
@@ -147,10 +222,18 @@ shadow_mem_table(struct relay *r)
 {
     struct shadow_dev *sd = shadow_dev_get(r);
     struct vhu_region vr;
+    int rc;
 
     if (!sd) {
         return -ENOMEM;
     }
+    if (sd->handed) {
+        rc = shadow_dev_renew(r, sd);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    sd->handed = true;
     vr = (struct vhu_region){
         .gpa = SHADOW_GPA,
         .len = sd->len,
@@ -653,16 +736,17 @@ shadow_call(struct relay *r, struct relay_queue *q)
 /*
  * After GET_VRING_BASE the backend has stopped the ring.  Whatever it
  * completed is reaped (and dropped: the guest reset the device); what it
- * still holds can only ever land in shadow RAM, never in guest memory, so
- * there is nothing to wait for.
+ * still holds it may complete later, into this generation of shadow RAM
+ * only, never into guest memory.
  */
 static unsigned
 shadow_in_flight(struct relay *r, struct relay_queue *q)
 {
-    if (q->sh) {
-        shadow_reap(r, q, false);
+    if (!q->sh) {
+        return 0;
     }
-    return 0;
+    shadow_reap(r, q, false);
+    return q->sh->inflight;
 }
 
 static void

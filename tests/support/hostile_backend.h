@@ -25,11 +25,23 @@ enum hostile_fault {
     HOSTILE_JUMP_IDX,      /* complete correctly, then used->idx += 1000 */
     HOSTILE_HOLD,          /* take chains, never complete, answer nothing */
     HOSTILE_CLOSE_ON_KICK, /* close the socket when chains arrive (once) */
+    /*
+     * Take chains and hold them while answering every message.  At
+     * GET_VRING_BASE (answered at once) the held chains, the ring and
+     * memory mappings and the call fd of that session are kept aside and
+     * the fault returns to NONE; when the next chain arrives (after the
+     * next session's SET_VRING_ADDR, on any connection) it is served,
+     * then the old chains are completed through the old mappings: their
+     * writable bytes filled with late_fill, used entries and used->idx
+     * written in the old used ring, the old call fd signalled.
+     */
+    HOSTILE_LATE,
 };
 
 struct hostile_config {
     const char *sock_path;
     uint8_t fill; /* byte written into writable buffers */
+    uint8_t late_fill; /* HOSTILE_LATE: byte of the late completions */
 };
 
 struct hostile;
@@ -44,6 +56,8 @@ void hostile_set_fault(struct hostile *h, enum hostile_fault f);
 unsigned hostile_connections(const struct hostile *h);
 /* Chains taken off the avail ring so far (all connections). */
 unsigned hostile_chains_seen(const struct hostile *h);
+/* HOSTILE_LATE: old chains completed late so far. */
+unsigned hostile_late_completed(const struct hostile *h);
 /*
  * Request codes received so far (all connections, in order, the first 256):
  * copies up to max into out and returns how many.
