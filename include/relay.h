@@ -34,6 +34,13 @@ struct relay_config {
     unsigned nr_queues;      /* 0: ask the backend (GET_QUEUE_NUM), else 1 */
     uint16_t queue_size;     /* QueueNumMax offered; 0: 256 */
     uint32_t bounce_kib;     /* shadow bounce pool per queue; 0: 8192 */
+    /*
+     * Shadow mode: the largest request relayed (all its buffers, as laid
+     * out in bounce space).  Larger than the pool: it goes through a
+     * per-queue window of this size, committed only while in use.
+     * 0: 65536 (64 MiB); at most 1 GiB.
+     */
+    uint32_t max_request_kib;
     unsigned timeout_ms;     /* per backend request; 0: 5000 */
     /*
      * Bound on all backend round trips of one guest register access or

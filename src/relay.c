@@ -605,6 +605,12 @@ relay_new(struct relay **out, struct hv *hv, struct loop *loop,
     if (!r->cfg.bounce_kib) {
         r->cfg.bounce_kib = 8192;
     }
+    if (!r->cfg.max_request_kib) {
+        r->cfg.max_request_kib = 65536;
+    }
+    if (r->cfg.max_request_kib > (1u << 20)) {
+        r->cfg.max_request_kib = 1u << 20;
+    }
     if (!r->cfg.timeout_ms) {
         r->cfg.timeout_ms = 5000;
     }

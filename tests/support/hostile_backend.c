@@ -251,7 +251,7 @@ hb_late_keep(struct hostile *h)
 {
     struct hb_late *l = &h->late;
 
-    if (h->nheld == 0 || l->n > 0) {
+    if (hb_fault(h) != HOSTILE_LATE || h->nheld == 0 || l->n > 0) {
         return;
     }
     l->desc = hb_ptr(&h->mem, h->desc_ua, VQ_DESC_BYTES(h->num), true);
@@ -321,7 +321,9 @@ hb_ring(struct hostile *h)
             hb_drop_conn(h);
             return;
         }
-        if (fault == HOSTILE_LATE && head < h->num && h->nheld < HB_MAX_HELD) {
+        if (head < h->num && h->nheld < HB_MAX_HELD &&
+            (fault == HOSTILE_LATE ||
+             (fault == HOSTILE_HOLD_FIRST && h->nheld == 0))) {
             h->held[h->nheld++] = head;
             continue;
         }

@@ -36,6 +36,8 @@ enum hostile_fault {
      * written in the old used ring, the old call fd signalled.
      */
     HOSTILE_LATE,
+    /* Hold the first chain taken (never complete it), serve all others. */
+    HOSTILE_HOLD_FIRST,
 };
 
 struct hostile_config {
