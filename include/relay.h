@@ -69,6 +69,8 @@ struct relay_stats {
     uint64_t irqs;           /* 0->1 line raises */
     uint64_t backpressure;   /* times a queue waited for bounce space */
     uint64_t reconnects;
+    /* stops after which the backend still held requests (dropped) */
+    uint64_t stop_drops;
     uint64_t trapped_kicks;  /* QueueNotify writes that came as traps */
 };
 

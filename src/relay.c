@@ -11,13 +11,12 @@
  *    queue, and at its end every queue is stopped and drained (bounded) so
  *    nothing completes into guest memory after the guest reset the device.
  *  - Where it blocks, and for how long: only on backend round trips (each
- *    bounded by cfg.timeout_ms) and, at a queue stop, on the backend's
- *    call eventfd.  In the loop (every guest register access, every
- *    reconnect attempt, teardown) all of a step's waits together end by
- *    cfg.step_budget_ms (relay_step_begin); a step that hits the bound
- *    loses the connection, the access is answered at once, and recovery
- *    (reconnect, resume) continues from the loop.  Nothing waits on
- *    memory the guest writes.
+ *    bounded by cfg.timeout_ms) and, at a queue stop, polling for the
+ *    backend's last completions (1 ms steps).  In the loop (every guest
+ *    register access, every reconnect attempt, teardown) all of a step's
+ *    waits together end by cfg.step_budget_ms (relay_step_begin); a step
+ *    that hits the bound loses the connection, the access is answered at
+ *    once, and recovery (reconnect, resume) continues from the loop.
  *  - The interrupt line follows InterruptStatus != 0; it is raised only on
  *    the 0 -> 1 transition and lowered when the guest acknowledges, so an
  *    edge-triggered SPI never misses a completion (relay_sync_line).
@@ -26,7 +25,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,31 +310,22 @@ fail:
 }
 
 /*
- * After GET_VRING_BASE: what the backend still holds, waiting for its
- * completions on the call eventfd until the end of the current step at
- * most (never on guest-written memory, never without a step).
+ * After GET_VRING_BASE: what the backend still holds, after giving it
+ * until the end of the current step (never longer; no wait without a
+ * step) to finish.  Polled: libvhost-user closes the call fd on
+ * GET_VRING_BASE but still completes what it popped.  The zero-copy
+ * count comes from the guest's used->idx, so a guest scribbling it
+ * delays only its own access, by at most the step.  Waiting at all is
+ * worth it there: a zero-copy backend completes straight into guest
+ * memory, which a guest reuses right after a reset (kexec, kdump).
  */
 static unsigned
 relay_queue_drain(struct relay *r, struct relay_queue *q)
 {
     unsigned held = r->ops->in_flight(r, q);
 
-    while (held > 0 && r->step_end_ns != 0) {
-        uint64_t now = log_now_ns();
-        struct pollfd pfd = { .fd = q->call_fd, .events = POLLIN };
-        uint64_t n;
-        int rc;
-
-        if (now >= r->step_end_ns) {
-            break;
-        }
-        rc = poll(&pfd, 1, (int)((r->step_end_ns - now + 999999) / 1000000));
-        if (rc < 0 && errno != EINTR) {
-            break;
-        }
-        if (rc > 0 && read(q->call_fd, &n, sizeof(n)) < 0 && errno != EAGAIN) {
-            break;
-        }
+    while (held > 0 && r->step_end_ns != 0 && log_now_ns() < r->step_end_ns) {
+        usleep(1000);
         held = r->ops->in_flight(r, q);
     }
     return held;
@@ -374,6 +363,7 @@ relay_queue_stop(struct relay *r, struct relay_queue *q)
         held = relay_queue_drain(r, q);
         relay_queue_unwire(r, q);
         if (held > 0) {
+            r->stats.stop_drops++;
             log_rl(&r->rl, LOG_LVL_WARN, "%s: backend still holds %u "
                    "requests after stop", q->name, held);
             relay_conn_lost(r, "requests outstanding after stop");

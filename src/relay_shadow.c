@@ -737,19 +737,26 @@ shadow_call(struct relay *r, struct relay_queue *q)
 }
 
 /*
- * After GET_VRING_BASE the backend has stopped the ring.  Whatever it
- * completed is reaped (and dropped: the guest reset the device); what it
- * still holds it may complete later, into this generation of shadow RAM
- * only, never into guest memory.
+ * After GET_VRING_BASE (q->gvq.last_avail = its base) the backend has
+ * stopped the ring.  Whatever it completed is reaped (and dropped: the
+ * guest reset the device); what it took and still holds it may complete
+ * later, into this generation of shadow RAM only, never into guest
+ * memory.  A base that does not fit what was published counts as
+ * holding everything.
  */
 static unsigned
 shadow_in_flight(struct relay *r, struct relay_queue *q)
 {
-    if (!q->sh) {
+    struct shadow_queue *sq = q->sh;
+    uint16_t unseen;
+
+    if (!sq) {
         return 0;
     }
     shadow_reap(r, q, false);
-    return q->sh->inflight;
+    /* Chains published past the backend's base were never taken. */
+    unseen = (uint16_t)(sq->avail_idx - q->gvq.last_avail);
+    return unseen <= sq->inflight ? sq->inflight - unseen : sq->inflight;
 }
 
 static void
