@@ -163,8 +163,10 @@ shadow_dev_get(struct relay *r)
         return NULL;
     }
     r->mode_state = sd;
-    log_info("%s: shadow RAM %llu KiB (%u queues)", r->name,
-             (unsigned long long)(sd->len >> 10), r->dev.nr_queues);
+    log_info("%s: shadow RAM %llu KiB (%u queues; %llu KiB each of it an "
+             "oversize window, committed only while used)", r->name,
+             (unsigned long long)(sd->len >> 10), r->dev.nr_queues,
+             (unsigned long long)(sd->window >> 10));
     return sd;
 }
 
@@ -325,9 +327,7 @@ shadow_queue_start(struct relay *r, struct relay_queue *q)
     sq->pool_len = sq->alloc.len;
     sq->window_len = (uint32_t)sd->window;
     sq->window_memfd_off = off + PAGE_ALIGN((uint64_t)r->cfg.bounce_kib * 1024);
-    memset(sq->desc, 0, shadow_ring_bytes(num));
-    memset(sq->avail, 0, VQ_AVAIL_BYTES(num));
-    memset(sq->used, 0, VQ_USED_BYTES(num));
+    memset(sq->desc, 0, shadow_ring_bytes(num)); /* all three rings */
     for (uint16_t i = 0; i < num; i++) {
         sq->next_free[i] = (uint16_t)(i + 1);
     }
