@@ -73,7 +73,20 @@ struct relay_config {
     unsigned queue_num_unit;
     uint16_t queue_size;     /* QueueNumMax offered; 0: 256 */
     uint32_t bounce_kib;     /* shadow bounce pool per queue; 0: 8192 */
+    /*
+     * Shadow mode: the largest request relayed (all its buffers, as laid
+     * out in bounce space).  Larger than the pool: it goes through a
+     * per-queue window of this size, committed only while in use.
+     * 0: 65536 (64 MiB); at most 1 GiB.
+     */
+    uint32_t max_request_kib;
     unsigned timeout_ms;     /* per backend request; 0: 5000 */
+    /*
+     * Bound on all backend round trips of one guest register access or
+     * reconnect attempt together; a step that hits it drops the connection
+     * and recovery continues from the loop.  0: 30.
+     */
+    unsigned step_budget_ms;
     /*
      * A lost backend that has not come back after this long makes the
      * device report DEVICE_NEEDS_RESET (retries go on); 0: 15000.
@@ -119,6 +132,8 @@ struct relay_stats {
     uint64_t irqs;           /* 0->1 line raises */
     uint64_t backpressure;   /* times a queue waited for bounce space */
     uint64_t reconnects;
+    /* stops after which the backend still held requests (dropped) */
+    uint64_t stop_drops;
     uint64_t trapped_kicks;  /* QueueNotify writes that came as traps */
 };
 

@@ -78,6 +78,13 @@ int vhu_adopt(struct vhu_conn **out, int fd, const char *name,
 void vhu_close(struct vhu_conn *c);
 /* The socket, for an event loop to watch for hang-up. */
 int vhu_fd(const struct vhu_conn *c);
+/*
+ * Bound every later request also by the absolute time deadline_ns (the
+ * log_now_ns() clock), whichever of it and timeout_ms comes first; a
+ * request that hits it fails with -ETIMEDOUT like any timeout.  0 removes
+ * the cap.  Lets a caller bound a whole sequence of requests.
+ */
+void vhu_set_deadline(struct vhu_conn *c, uint64_t deadline_ns);
 /* True once the connection failed (sticky): every call returns -EPIPE. */
 bool vhu_broken(const struct vhu_conn *c);
 

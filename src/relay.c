@@ -10,6 +10,13 @@
  *    and memory table are sent at its start, rings are handed over per
  *    queue, and at its end every queue is stopped and drained (bounded) so
  *    nothing completes into guest memory after the guest reset the device.
+ *  - Where it blocks, and for how long: only on backend round trips (each
+ *    bounded by cfg.timeout_ms) and, at a queue stop, polling for the
+ *    backend's last completions (1 ms steps).  In the loop (every guest
+ *    register access, every reconnect attempt, teardown) all of a step's
+ *    waits together end by cfg.step_budget_ms (relay_step_begin); a step
+ *    that hits the bound loses the connection, the access is answered at
+ *    once, and recovery (reconnect, resume) continues from the loop.
  *  - The interrupt line follows InterruptStatus != 0; it is raised only on
  *    the 0 -> 1 transition and lowered when the guest acknowledges, so an
  *    edge-triggered SPI never misses a completion (relay_sync_line).
@@ -33,7 +40,6 @@
     ((1ULL << VIRTIO_F_INDIRECT_DESC) | (1ULL << VIRTIO_F_EVENT_IDX) |          \
      (1ULL << VIRTIO_F_VERSION_1))
 #define RELAY_VENDOR_ID 0x4d4d5658u /* "XVMM" */
-#define RELAY_DRAIN_MS 2000
 
 static const char *const mode_names[] = {
     [RELAY_MODE_AUTO] = "auto",
@@ -126,6 +132,24 @@ relay_backend_failed(struct relay *r, int rc, const char *what)
     }
     relay_fail(r, what);
     return rc;
+}
+
+void
+relay_step_begin(struct relay *r)
+{
+    r->step_end_ns = log_now_ns() + r->cfg.step_budget_ms * 1000000ULL;
+    if (r->conn) {
+        vhu_set_deadline(r->conn, r->step_end_ns);
+    }
+}
+
+void
+relay_step_end(struct relay *r)
+{
+    r->step_end_ns = 0;
+    if (r->conn) {
+        vhu_set_deadline(r->conn, 0);
+    }
 }
 
 void
@@ -259,8 +283,10 @@ relay_queue_wire(struct relay *r, struct relay_queue *q, bool resume)
     if ((rc = vhu_set_vring_num(r->conn, q->idx, q->gvq.num)) < 0 ||
         (rc = vhu_set_vring_base(r->conn, q->idx, 0)) < 0 ||
         (rc = r->ops->queue_wire(r, q, resume)) < 0 ||
-        (rc = vhu_set_vring_kick(r->conn, q->idx, q->kick_fd)) < 0 ||
-        (rc = vhu_set_vring_call(r->conn, q->idx, q->call_fd)) < 0) {
+        /* CALL before KICK: a backend may start the ring on KICK and
+         * complete at once, and must have its call fd by then. */
+        (rc = vhu_set_vring_call(r->conn, q->idx, q->call_fd)) < 0 ||
+        (rc = vhu_set_vring_kick(r->conn, q->idx, q->kick_fd)) < 0) {
         goto fail;
     }
     rc = loop_add_fd(r->loop, q->call_fd, EPOLLIN, relay_on_call, q);
@@ -285,12 +311,40 @@ fail:
     return rc;
 }
 
-/* Stop one queue: backend first, then drain (bounded), then local state. */
+/*
+ * After GET_VRING_BASE: what the backend still holds, after giving it
+ * until the end of the current step (never longer; no wait without a
+ * step) to finish.  Polled: libvhost-user closes the call fd on
+ * GET_VRING_BASE but still completes what it popped.  The zero-copy
+ * count comes from the guest's used->idx, so a guest scribbling it
+ * delays only its own access, by at most the step.  Waiting at all is
+ * worth it there: a zero-copy backend completes straight into guest
+ * memory, which a guest reuses right after a reset (kexec, kdump).
+ */
+static unsigned
+relay_queue_drain(struct relay *r, struct relay_queue *q)
+{
+    unsigned held = r->ops->in_flight(r, q);
+
+    while (held > 0 && r->step_end_ns != 0 && log_now_ns() < r->step_end_ns) {
+        usleep(1000);
+        held = r->ops->in_flight(r, q);
+    }
+    return held;
+}
+
+/*
+ * Stop one queue: GET_VRING_BASE, a drain bounded by the step, then local
+ * state.  A backend that still holds requests may complete them at any
+ * later time, so its connection is dropped (a well-behaved backend
+ * finishes them before it serves the next connection) and the next
+ * connection gets fresh shadow memory, where such late completions
+ * cannot land.
+ */
 static void
 relay_queue_stop(struct relay *r, struct relay_queue *q)
 {
-    unsigned base = 0;
-    uint64_t deadline;
+    unsigned base = 0, held;
 
     if (!q->started) {
         return;
@@ -307,19 +361,16 @@ relay_queue_stop(struct relay *r, struct relay_queue *q)
                 return;
             }
         }
-        q->gvq.last_avail = (uint16_t)base; /* zero-copy drain target */
-        deadline = log_now_ns() + RELAY_DRAIN_MS * 1000000ULL;
-        while (r->ops->in_flight(r, q) > 0) {
-            if (log_now_ns() >= deadline || vhu_broken(r->conn)) {
-                relay_log(r, RELAY_LOG_SESSION, LOG_LVL_WARN,
-                          "%s: backend still holds %u requests after stop",
-                          q->name, r->ops->in_flight(r, q));
-                relay_conn_lost(r, "requests not drained after stop");
-                break;
-            }
-            usleep(1000);
-        }
+        q->gvq.last_avail = (uint16_t)base;
+        held = relay_queue_drain(r, q);
         relay_queue_unwire(r, q);
+        if (held > 0) {
+            r->stats.stop_drops++;
+            relay_log(r, RELAY_LOG_SESSION, LOG_LVL_WARN,
+                      "%s: backend still holds %u requests after stop",
+                      q->name, held);
+            relay_conn_lost(r, "requests outstanding after stop");
+        }
     }
     r->ops->queue_stop(r, q);
 }
@@ -438,6 +489,7 @@ relay_mmio(void *opaque, uint64_t off, unsigned size, bool is_write,
     struct relay *r = opaque;
     struct vmmio_event ev = vmmio_access(&r->dev, off, size, is_write, val);
 
+    relay_step_begin(r);
     switch (ev.type) {
     case VMMIO_EV_RESET:
     case VMMIO_EV_FAILED:
@@ -471,6 +523,7 @@ relay_mmio(void *opaque, uint64_t off, unsigned size, bool is_write,
     case VMMIO_EV_NONE:
         break;
     }
+    relay_step_end(r);
     relay_sync_line(r);
 }
 
@@ -593,8 +646,17 @@ relay_new(struct relay **out, struct hv *hv, struct loop *loop,
     if (!r->cfg.bounce_kib) {
         r->cfg.bounce_kib = 8192;
     }
+    if (!r->cfg.max_request_kib) {
+        r->cfg.max_request_kib = 65536;
+    }
+    if (r->cfg.max_request_kib > (1u << 20)) {
+        r->cfg.max_request_kib = 1u << 20;
+    }
     if (!r->cfg.timeout_ms) {
         r->cfg.timeout_ms = 5000;
+    }
+    if (!r->cfg.step_budget_ms) {
+        r->cfg.step_budget_ms = RELAY_STEP_BUDGET_MS;
     }
     if (!r->cfg.reconnect_giveup_ms) {
         r->cfg.reconnect_giveup_ms = RELAY_RECONNECT_GIVEUP_MS;
@@ -648,7 +710,9 @@ relay_free(struct relay *r)
     if (r->cfg.mmio_base != UINT64_MAX) {
         hv_mmio_del(r->hv, r->cfg.mmio_base);
     }
+    relay_step_begin(r);
     relay_session_stop(r);
+    relay_step_end(r);
     if (r->ops) {
         r->ops->fini(r);
     }

@@ -57,6 +57,7 @@ relay_conn_handshake(struct relay *r, struct vhu_conn **out)
     if (rc < 0) {
         return rc;
     }
+    vhu_set_deadline(c, r->step_end_ns);
     rc = vhu_handshake(c, want, &r->backend_features, &r->protocol);
     if (rc < 0) {
         vhu_close(c);
@@ -364,7 +365,9 @@ relay_conn_retry(void *opaque)
     int rc;
 
     r->reconnect_timer = 0;
+    relay_step_begin(r);
     rc = relay_conn_resume(r);
+    relay_step_end(r);
     if (rc == 0) {
         r->stats.reconnects++;
         relay_log(r, RELAY_LOG_BACKEND, LOG_LVL_INFO,

@@ -19,6 +19,8 @@
 
 /* Default of relay_config.reconnect_giveup_ms. */
 #define RELAY_RECONNECT_GIVEUP_MS 15000u
+/* Default of relay_config.step_budget_ms. */
+#define RELAY_STEP_BUDGET_MS 30u
 
 struct relay;
 struct relay_queue;
@@ -61,7 +63,11 @@ struct relay_mode_ops {
     void (*kick)(struct relay *r, struct relay_queue *q);
     /* Backend signalled q's call eventfd. */
     void (*call)(struct relay *r, struct relay_queue *q);
-    /* Chains the backend still holds on q (for drains). */
+    /*
+     * After GET_VRING_BASE (q->gvq.last_avail = the backend's base):
+     * reap what the backend completed, return how many chains it still
+     * holds.  Never waits.
+     */
     unsigned (*in_flight)(struct relay *r, struct relay_queue *q);
     /* Free mode state of the whole device. */
     void (*fini)(struct relay *r);
@@ -101,6 +107,7 @@ struct relay {
     int reconnect_timer;       /* loop timer id, 0 = none */
     unsigned reconnect_ms;     /* current back-off */
     uint64_t lost_ns;          /* when the connection was lost */
+    uint64_t step_end_ns;      /* budget of the current step; 0: none */
     uint64_t backend_features;  /* as offered, incl. bit 30 */
     uint64_t protocol;
     bool running;              /* DRIVER_OK session active */
@@ -150,6 +157,12 @@ int relay_cfg_resume(struct relay *r);
  * interrupt.  0 or -errno.
  */
 int relay_cfg_refresh(struct relay *r);
+/*
+ * A step run from the loop (guest access, reconnect attempt): every
+ * backend round trip until relay_step_end() ends by now + step_budget_ms.
+ */
+void relay_step_begin(struct relay *r);
+void relay_step_end(struct relay *r);
 
 /* relay_conn.c: the backend connection's lifecycle. */
 /* First connection: connect, handshake, queue count, config. */

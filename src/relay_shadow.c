@@ -17,7 +17,12 @@
  *    reported nor more than the guest offered.  Then the guest's used ring
  *    is written and the guest interrupted if its ring asks for it.
  *  - Bounce pool exhaustion is back-pressure: the popped chain waits and is
- *    retried when completions free space.
+ *    retried when completions free space.  The pool is reclaimed out of
+ *    order (relay_pool.c), so a request the backend holds for a long time
+ *    never stalls the others.  A request larger than the pool (up to
+ *    cfg.max_request_kib) uses the queue's oversize window right after
+ *    the pool, one at a time; its pages are touched only then and given
+ *    back (hole punched) when it completes.
  *  - Metadata (slots, free lists, allocator) lives in private memory,
  *    never in the shared memfd.
  */
@@ -25,12 +30,14 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "le.h"
+#include "relay_pool.h"
 #include "relay_priv.h"
 
 /* Where the shadow memfd appears in the backend's address space. */
@@ -44,27 +51,16 @@ struct shadow_seg {
     uint32_t off; /* in the bounce pool */
 };
 
-/*
- * One bounce-pool allocation, in allocation order.  A slot's head can be
- * reused while an older allocation still holds the pool's tail, so the
- * same head may appear twice: liveness is per allocation (`done`), never
- * looked up through the slot.
- */
-struct shadow_alloc {
-    uint16_t head;
-    bool done;
-    uint32_t end; /* pool offset just past the allocation */
-};
-
 struct shadow_slot {
     bool busy;
-    uint16_t fifo_pos; /* this chain's entry in shadow_queue.fifo */
+    bool oversize;     /* bounce space is the oversize window */
     uint16_t guest_head;
     uint16_t ndesc;
     uint16_t nin;
     uint16_t in_cap;
-    uint32_t pool_start; /* allocator bookkeeping: start incl. wrap waste */
-    uint32_t pool_end;
+    uint32_t bounce_off;  /* in the pool (or window, past pool_len) */
+    uint32_t bounce_len;
+    uint64_t seq;         /* submission order, for resubmitting */
     uint64_t in_bytes;
     struct shadow_seg *in;
 };
@@ -75,26 +71,37 @@ struct shadow_queue {
     uint8_t *desc, *avail, *used, *pool;
     uint64_t desc_gpa, avail_gpa, used_gpa, pool_gpa;
     uint32_t pool_len;
+    uint32_t window_len;     /* oversize window, right after the pool */
+    uint64_t window_memfd_off;
+    bool window_busy;
+    struct shadow_dev *sd;
     uint16_t avail_idx, used_seen;
     uint16_t free_head, nfree;
     uint16_t *next_free;   /* free list links */
     uint16_t *chain_next;  /* private copy of each chain's links */
+    uint16_t *order;       /* scratch: heads to resubmit, oldest first */
     struct shadow_slot *slot;
-    /* Pool allocator: live bytes are [tail, head) modulo wrap; heads of
-     * the live allocations in allocation order in fifo[]. */
-    uint32_t pool_head, pool_tail;
-    struct shadow_alloc *fifo;
-    uint16_t fifo_rd, fifo_n;
+    struct relay_pool alloc;
+    uint64_t next_seq;
     unsigned inflight;
     bool has_pending;
     struct vq_chain pending;
 };
 
+/*
+ * Shadow RAM comes in generations: each connection gets a memfd of its
+ * own (SET_MEM_TABLE), so whatever a backend writes through an older
+ * connection's mapping (late completions after a reset, a dropped
+ * connection still finishing requests) lands in memory the relay no
+ * longer reads.
+ */
 struct shadow_dev {
     int fd;
     uint8_t *base;
     uint64_t len;
-    uint64_t per_queue;
+    uint64_t per_queue;   /* rings, pool, window */
+    uint64_t window;      /* oversize window per queue (0: none) */
+    bool handed;   /* this generation was given to a connection */
 };
 
 static uint64_t
@@ -102,6 +109,34 @@ shadow_ring_bytes(uint16_t num)
 {
     return PAGE_ALIGN(VQ_DESC_BYTES(num)) + PAGE_ALIGN(VQ_AVAIL_BYTES(num)) +
            PAGE_ALIGN(VQ_USED_BYTES(num));
+}
+
+/* A zeroed shared memfd of len bytes, mapped: 0 or -errno. */
+static int
+shadow_mem_new(struct relay *r, uint64_t len, int *fd_out, uint8_t **base_out)
+{
+    int fd = memfd_create("xvm-shadow", MFD_CLOEXEC);
+    void *base;
+    int rc;
+
+    if (fd < 0 || ftruncate(fd, (off_t)len) < 0) {
+        goto fail;
+    }
+    base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED) {
+        goto fail;
+    }
+    *fd_out = fd;
+    *base_out = base;
+    return 0;
+
+fail:
+    rc = -errno;
+    log_err("%s: cannot create shadow RAM: %s", r->name, strerror(errno));
+    if (fd >= 0) {
+        close(fd);
+    }
+    return rc;
 }
 
 /* The device's shadow RAM, created on first use. */
@@ -117,29 +152,69 @@ shadow_dev_get(struct relay *r)
     if (!sd) {
         return NULL;
     }
-    sd->per_queue = shadow_ring_bytes(r->dev.q[0].num_max) +
-                    PAGE_ALIGN((uint64_t)r->cfg.bounce_kib * 1024);
-    sd->len = sd->per_queue * r->dev.nr_queues;
-    sd->fd = memfd_create("xvm-shadow", MFD_CLOEXEC);
-    if (sd->fd < 0 || ftruncate(sd->fd, (off_t)sd->len) < 0) {
-        goto fail;
+    if (r->cfg.max_request_kib > r->cfg.bounce_kib) {
+        sd->window = PAGE_ALIGN((uint64_t)r->cfg.max_request_kib * 1024);
     }
-    sd->base = mmap(NULL, sd->len, PROT_READ | PROT_WRITE, MAP_SHARED, sd->fd, 0);
-    if (sd->base == MAP_FAILED) {
-        goto fail;
+    sd->per_queue = shadow_ring_bytes(r->dev.q[0].num_max) +
+                    PAGE_ALIGN((uint64_t)r->cfg.bounce_kib * 1024) + sd->window;
+    sd->len = sd->per_queue * r->dev.nr_queues;
+    if (shadow_mem_new(r, sd->len, &sd->fd, &sd->base) < 0) {
+        free(sd);
+        return NULL;
     }
     r->mode_state = sd;
-    log_info("%s: shadow RAM %llu KiB (%u queues)", r->name,
-             (unsigned long long)(sd->len >> 10), r->dev.nr_queues);
+    log_info("%s: shadow RAM %llu KiB (%u queues; %llu KiB each of it an "
+             "oversize window, committed only while used)", r->name,
+             (unsigned long long)(sd->len >> 10), r->dev.nr_queues,
+             (unsigned long long)(sd->window >> 10));
     return sd;
+}
 
-fail:
-    log_err("%s: cannot create shadow RAM: %s", r->name, strerror(errno));
-    if (sd->fd >= 0) {
-        close(sd->fd);
+/*
+ * A new generation of shadow RAM for a new connection.  Live queues (a
+ * reconnect that resumes them) keep their rings and bounce data: their
+ * share is copied and their pointers moved; the guest-physical layout
+ * the backend sees is unchanged.
+ */
+static int
+shadow_dev_renew(struct relay *r, struct shadow_dev *sd)
+{
+    uint8_t *base;
+    int fd, rc;
+
+    rc = shadow_mem_new(r, sd->len, &fd, &base);
+    if (rc < 0) {
+        return rc;
     }
-    free(sd);
-    return NULL;
+    for (unsigned i = 0; i < r->dev.nr_queues; i++) {
+        struct shadow_queue *sq = r->q[i].sh;
+        uint64_t off = sd->per_queue * i;
+
+        if (!sq) {
+            continue;
+        }
+        /* Rings, then the bounce space of chains still held: copying
+         * the whole pool and window would commit all their pages. */
+        memcpy(base + off, sd->base + off, shadow_ring_bytes(sq->num));
+        for (unsigned h = 0; h < sq->num; h++) {
+            const struct shadow_slot *sl = &sq->slot[h];
+
+            if (sl->busy) {
+                memcpy(base + (sq->pool - sd->base) + sl->bounce_off,
+                       sq->pool + sl->bounce_off, sl->bounce_len);
+            }
+        }
+        sq->desc = base + (sq->desc - sd->base);
+        sq->avail = base + (sq->avail - sd->base);
+        sq->used = base + (sq->used - sd->base);
+        sq->pool = base + (sq->pool - sd->base);
+    }
+    munmap(sd->base, sd->len);
+    close(sd->fd);
+    sd->base = base;
+    sd->fd = fd;
+    sd->handed = false;
+    return 0;
 }
 
 static int
@@ -147,10 +222,18 @@ shadow_mem_table(struct relay *r)
 {
     struct shadow_dev *sd = shadow_dev_get(r);
     struct vhu_region vr;
+    int rc;
 
     if (!sd) {
         return -ENOMEM;
     }
+    if (sd->handed) {
+        rc = shadow_dev_renew(r, sd);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    sd->handed = true;
     vr = (struct vhu_region){
         .gpa = SHADOW_GPA,
         .len = sd->len,
@@ -159,6 +242,18 @@ shadow_mem_table(struct relay *r)
         .fd = sd->fd,
     };
     return vhu_set_mem_table(r->conn, &vr, 1);
+}
+
+/* Give the oversize window's pages back (both sides' mappings stay). */
+static void
+shadow_window_release(struct shadow_queue *sq)
+{
+    if (fallocate(sq->sd->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  (off_t)sq->window_memfd_off, (off_t)sq->window_len) < 0) {
+        log_debug("shadow: cannot release the oversize window: %s",
+                  strerror(errno));
+    }
+    sq->window_busy = false;
 }
 
 static void
@@ -177,7 +272,11 @@ shadow_queue_free(struct relay_queue *q)
     free(sq->slot);
     free(sq->next_free);
     free(sq->chain_next);
-    free(sq->fifo);
+    free(sq->order);
+    relay_pool_fini(&sq->alloc);
+    if (sq->window_busy) {
+        shadow_window_release(sq);
+    }
     free(sq);
     q->sh = NULL;
 }
@@ -206,8 +305,10 @@ shadow_queue_start(struct relay *r, struct relay_queue *q)
     sq->next_free = calloc(num, sizeof(*sq->next_free));
     sq->chain_next = calloc(num, sizeof(*sq->chain_next));
     sq->slot = calloc(num, sizeof(*sq->slot));
-    sq->fifo = calloc(num, sizeof(*sq->fifo));
-    if (!sq->next_free || !sq->chain_next || !sq->slot || !sq->fifo) {
+    sq->order = calloc(num, sizeof(*sq->order));
+    sq->sd = sd;
+    if (!sq->next_free || !sq->chain_next || !sq->slot || !sq->order ||
+        relay_pool_init(&sq->alloc, r->cfg.bounce_kib * 1024u, num) < 0) {
         shadow_queue_free(q);
         return -ENOMEM;
     }
@@ -223,10 +324,10 @@ shadow_queue_start(struct relay *r, struct relay_queue *q)
     off = sd->per_queue * q->idx + shadow_ring_bytes(r->dev.q[0].num_max);
     sq->pool = sd->base + off;
     sq->pool_gpa = SHADOW_GPA + off;
-    sq->pool_len = r->cfg.bounce_kib * 1024u;
-    memset(sq->desc, 0, shadow_ring_bytes(num));
-    memset(sq->avail, 0, VQ_AVAIL_BYTES(num));
-    memset(sq->used, 0, VQ_USED_BYTES(num));
+    sq->pool_len = sq->alloc.len;
+    sq->window_len = (uint32_t)sd->window;
+    sq->window_memfd_off = off + PAGE_ALIGN((uint64_t)r->cfg.bounce_kib * 1024);
+    memset(sq->desc, 0, shadow_ring_bytes(num)); /* all three rings */
     for (uint16_t i = 0; i < num; i++) {
         sq->next_free[i] = (uint16_t)(i + 1);
     }
@@ -247,15 +348,24 @@ shadow_queue_wire(struct relay *r, struct relay_queue *q, bool resume)
     if (resume) {
         uint16_t n = 0;
 
-        for (uint16_t i = 0; i < sq->fifo_n; i++) {
-            const struct shadow_alloc *a =
-                &sq->fifo[(sq->fifo_rd + i) % sq->num];
-            uint16_t head = a->head;
+        /* Oldest first: insertion by submission order (rare path). */
+        for (uint16_t head = 0; head < sq->num; head++) {
+            uint16_t at;
 
-            if (!a->done) {
-                le16_store(sq->avail + 4 + 2 * n, head);
-                n++;
+            if (!sq->slot[head].busy) {
+                continue;
             }
+            for (at = n; at > 0; at--) {
+                if (sq->slot[sq->order[at - 1]].seq < sq->slot[head].seq) {
+                    break;
+                }
+                sq->order[at] = sq->order[at - 1];
+            }
+            sq->order[at] = head;
+            n++;
+        }
+        for (uint16_t i = 0; i < n; i++) {
+            le16_store(sq->avail + 4 + 2 * i, sq->order[i]);
         }
         memset(sq->used, 0, VQ_USED_BYTES(sq->num));
         le16_store(sq->avail + 4 + 2 * sq->num, 0); /* used_event */
@@ -273,67 +383,41 @@ shadow_queue_wire(struct relay *r, struct relay_queue *q, bool resume)
                               sq->avail_gpa);
 }
 
-/* Allocate len bytes of bounce pool for shadow head `head`. */
+/*
+ * Bounce space of len bytes for the chain at shadow head `head`: from the
+ * pool, or the oversize window for a request larger than the pool.
+ * -EAGAIN: not now (back-pressure); -E2BIG: never.
+ */
 static int
-pool_alloc(struct shadow_queue *sq, uint16_t head, uint32_t len, uint32_t *off)
+bounce_alloc(struct shadow_queue *sq, uint16_t head, uint64_t len)
 {
     struct shadow_slot *s = &sq->slot[head];
-    uint32_t start = sq->pool_head;
+    int rc;
 
-    if (sq->fifo_n == 0) {
-        sq->pool_head = sq->pool_tail = start = 0;
+    s->oversize = len > sq->pool_len;
+    s->bounce_len = (uint32_t)len;
+    if (!s->oversize) {
+        return relay_pool_alloc(&sq->alloc, (uint32_t)(len ? len : 1),
+                                &s->bounce_off);
     }
-    if (sq->fifo_n >= sq->num) {
-        return -EAGAIN; /* every fifo entry in use: wait for the oldest */
+    rc = len > sq->window_len ? -E2BIG : sq->window_busy ? -EAGAIN : 0;
+    if (rc == 0) {
+        sq->window_busy = true;
+        s->bounce_off = sq->pool_len;
     }
-    if (sq->fifo_n == 0 || sq->pool_head > sq->pool_tail ||
-        (sq->pool_head == sq->pool_tail && sq->fifo_n == 0)) {
-        /* live region is [tail, head): room at the end, or wrap to 0 */
-        if (sq->pool_len - sq->pool_head >= len) {
-            *off = sq->pool_head;
-        } else if (len <= sq->pool_tail) {
-            *off = 0;
-        } else {
-            return -EAGAIN;
-        }
+    return rc;
+}
+
+static void
+bounce_free(struct shadow_queue *sq, uint16_t head)
+{
+    struct shadow_slot *s = &sq->slot[head];
+
+    if (s->oversize) {
+        shadow_window_release(sq);
     } else {
-        /* wrapped (or full): room is [head, tail) */
-        if (sq->pool_tail - sq->pool_head < len) {
-            return -EAGAIN;
-        }
-        *off = sq->pool_head;
-    }
-    s->pool_start = start;
-    s->pool_end = *off + len;
-    sq->pool_head = s->pool_end;
-    s->fifo_pos = (uint16_t)((sq->fifo_rd + sq->fifo_n) % sq->num);
-    sq->fifo[s->fifo_pos] = (struct shadow_alloc){ head, false, s->pool_end };
-    sq->fifo_n++;
-    return 0;
-}
-
-/* Undo the newest allocation (it was never published). */
-static void
-pool_unalloc(struct shadow_queue *sq, uint16_t head)
-{
-    sq->fifo_n--;
-    sq->pool_head = sq->slot[head].pool_start;
-    if (sq->fifo_n == 0) {
-        sq->pool_head = sq->pool_tail = 0;
-    }
-}
-
-/* Reclaim pool space of completed allocations, oldest first. */
-static void
-pool_reclaim(struct shadow_queue *sq)
-{
-    while (sq->fifo_n > 0 && sq->fifo[sq->fifo_rd].done) {
-        sq->pool_tail = sq->fifo[sq->fifo_rd].end;
-        sq->fifo_rd = (uint16_t)((sq->fifo_rd + 1) % sq->num);
-        sq->fifo_n--;
-    }
-    if (sq->fifo_n == 0) {
-        sq->pool_head = sq->pool_tail = 0;
+        relay_pool_free(&sq->alloc, s->bounce_off,
+                        s->bounce_len ? s->bounce_len : 1);
     }
 }
 
@@ -386,9 +470,8 @@ slot_release(struct shadow_queue *sq, uint16_t head)
         cur = next;
     }
     s->busy = false;
-    sq->fifo[s->fifo_pos].done = true;
     sq->inflight--;
-    pool_reclaim(sq);
+    bounce_free(sq, head);
 }
 
 /*
@@ -412,10 +495,11 @@ shadow_submit(struct relay *r, struct relay_queue *q, const struct vq_chain *c)
         return -E2BIG;
     }
     total = bounce_layout(c, use_ind, seg_off);
-    if (total > sq->pool_len) {
+    if (total > sq->pool_len && total > sq->window_len) {
         log_rl(&r->rl, LOG_LVL_ERR, "%s: request of %llu bytes exceeds the "
-               "%u-byte bounce pool", q->name, (unsigned long long)total,
-               sq->pool_len);
+               "%u-byte limit (max_request_kib)", q->name,
+               (unsigned long long)total,
+               sq->window_len > sq->pool_len ? sq->window_len : sq->pool_len);
         return -E2BIG;
     }
     if (sq->nfree < ndesc) {
@@ -432,15 +516,16 @@ shadow_submit(struct relay *r, struct relay_queue *q, const struct vq_chain *c)
         s->in = in;
         s->in_cap = (uint16_t)(c->nseg - c->nout);
     }
-    rc = pool_alloc(sq, head, (uint32_t)(total ? total : 1), &base);
+    rc = bounce_alloc(sq, head, total);
     if (rc < 0) {
         return rc;
     }
+    base = s->bounce_off;
     for (unsigned i = 0; i < c->nout; i++) {
         rc = hv_mem_read(r->hv, c->seg[i].gpa, sq->pool + base + seg_off[i],
                          c->seg[i].len);
         if (rc < 0) {
-            pool_unalloc(sq, head);
+            bounce_free(sq, head);
             return rc;
         }
     }
@@ -453,6 +538,7 @@ shadow_submit(struct relay *r, struct relay_queue *q, const struct vq_chain *c)
     s->in_bytes = c->in_bytes;
     s->ndesc = ndesc;
     s->busy = true;
+    s->seq = sq->next_seq++;
     sq->inflight++;
 
     if (use_ind) {
@@ -651,18 +737,26 @@ shadow_call(struct relay *r, struct relay_queue *q)
 }
 
 /*
- * After GET_VRING_BASE the backend has stopped the ring.  Whatever it
- * completed is reaped (and dropped: the guest reset the device); what it
- * still holds can only ever land in shadow RAM, never in guest memory, so
- * there is nothing to wait for.
+ * After GET_VRING_BASE (q->gvq.last_avail = its base) the backend has
+ * stopped the ring.  Whatever it completed is reaped (and dropped: the
+ * guest reset the device); what it took and still holds it may complete
+ * later, into this generation of shadow RAM only, never into guest
+ * memory.  A base that does not fit what was published counts as
+ * holding everything.
  */
 static unsigned
 shadow_in_flight(struct relay *r, struct relay_queue *q)
 {
-    if (q->sh) {
-        shadow_reap(r, q, false);
+    struct shadow_queue *sq = q->sh;
+    uint16_t unseen;
+
+    if (!sq) {
+        return 0;
     }
-    return 0;
+    shadow_reap(r, q, false);
+    /* Chains published past the backend's base were never taken. */
+    unseen = (uint16_t)(sq->avail_idx - q->gvq.last_avail);
+    return unseen <= sq->inflight ? sq->inflight - unseen : sq->inflight;
 }
 
 static void

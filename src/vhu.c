@@ -120,6 +120,12 @@ vhu_fd(const struct vhu_conn *c)
     return c->fd;
 }
 
+void
+vhu_set_deadline(struct vhu_conn *c, uint64_t deadline_ns)
+{
+    c->deadline_cap_ns = deadline_ns;
+}
+
 bool
 vhu_broken(const struct vhu_conn *c)
 {

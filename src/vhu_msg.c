@@ -142,10 +142,18 @@ vhu_rx_close(struct vhu_rx *rx)
     rx->nfds = 0;
 }
 
+/* The request's deadline: timeout_ms from now, or the cap if sooner. */
 static uint64_t
-vhu_deadline(const struct vhu_conn *c)
+vhu_deadline(struct vhu_conn *c)
 {
-    return log_now_ns() + (uint64_t)c->timeout_ms * 1000000u;
+    uint64_t now = log_now_ns();
+    uint64_t d = now + (uint64_t)c->timeout_ms * 1000000u;
+
+    if (c->deadline_cap_ns != 0 && c->deadline_cap_ns < d) {
+        d = c->deadline_cap_ns > now ? c->deadline_cap_ns : now;
+    }
+    c->wait_ms = (unsigned)((d - now + 999999u) / 1000000u);
+    return d;
 }
 
 /* Wait for `events` until the deadline: 0, -ETIMEDOUT or -errno. */
@@ -210,7 +218,7 @@ vhu_send_all(struct vhu_conn *c, const uint8_t *buf, size_t len,
                 if (r == -ETIMEDOUT) {
                     return vhu_msg_fail(c, -ETIMEDOUT,
                                     "send timed out after %u ms (%zu of %zu "
-                                    "bytes sent)", c->timeout_ms, done, len);
+                                    "bytes sent)", c->wait_ms, done, len);
                 }
                 if (r < 0) {
                     return vhu_msg_fail(c, -EPIPE, "poll for send: %s",
@@ -292,7 +300,7 @@ vhu_recv_all(struct vhu_conn *c, void *buf, size_t len, struct vhu_rx *rx,
                     vhu_rx_close(rx);
                     return vhu_msg_fail(c, -ETIMEDOUT,
                                     "no %s within %u ms (%zu of %zu bytes)",
-                                    what, c->timeout_ms, done, len);
+                                    what, c->wait_ms, done, len);
                 }
                 if (r == 0) {
                     continue;

@@ -13,6 +13,8 @@ struct vhu_conn {
     int fd;
     bool broken;
     unsigned timeout_ms;
+    uint64_t deadline_cap_ns; /* vhu_set_deadline(); 0: none */
+    unsigned wait_ms;         /* the current request's bound, for logs */
     uint64_t features; /* offered by the backend (GET_FEATURES) */
     uint64_t protocol; /* negotiated protocol features */
     char name[64];

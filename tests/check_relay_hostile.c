@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "check_common.h"
+#include "blkdrv.h"
 #include "hguest.h"
 #include "vmmio.h"
 #include "vq.h"
@@ -551,6 +552,7 @@ START_TEST(test_reset_inflight)
 {
     struct env e;
     struct rawdrv *d;
+    struct relay_stats stats;
 
     env_up(&e, modes[_i]);
     d = e.drv;
@@ -575,8 +577,16 @@ START_TEST(test_reset_inflight)
     /* the guest reuses every byte it had offered, rings included */
     memset(rawdrv_ptr(d, e.area, 0x100000), 0xa5, 0x100000);
     rearm(&e);
-    settle(&e, 300);
-    assert_ram(&e, NULL, 0);
+    ck_assert_int_eq(blkdrv_wait_old_session(e.d.relay, e.g.loop, 10000), 0);
+    relay_get_stats(e.d.relay, &stats);
+    /*
+     * Zero-copy hands guest RAM to the backend: what it still held when
+     * dropped, qsd completes into guest memory (the relay waited for it
+     * only up to its step budget; docs/robustness.md, item 23).
+     */
+    if (modes[_i] == RELAY_MODE_SHADOW || stats.stop_drops == 0) {
+        assert_ram(&e, NULL, 0);
+    }
     serves_io(&e, WANT);
     env_down(&e);
 }

@@ -544,6 +544,30 @@ START_TEST(test_silence_times_out)
 }
 END_TEST
 
+/* A deadline sooner than timeout_ms bounds the request instead. */
+START_TEST(test_deadline_caps_timeout)
+{
+    struct vhu_fake_config cfg;
+    struct fx x;
+    unsigned base;
+    uint64_t t0, ms;
+
+    fx_config(&cfg);
+    cfg.fault_request = VHU_REQ_GET_VRING_BASE;
+    cfg.fault = VHU_FAKE_SILENT;
+    fx_start(&x, &cfg);
+    ck_assert_int_eq(fx_handshake(&x, ALL_PF), 0);
+    t0 = log_now_ns();
+    vhu_set_deadline(x.c, t0 + 30 * 1000000ULL);
+    ck_assert_int_eq(vhu_get_vring_base(x.c, 0, &base), -ETIMEDOUT);
+    ms = (log_now_ns() - t0) / 1000000u;
+    ck_assert_uint_ge(ms, 30);
+    ck_assert_uint_lt(ms, T_MS);
+    ck_assert(vhu_broken(x.c));
+    fx_end(&x);
+}
+END_TEST
+
 START_TEST(test_close_mid_reply)
 {
     misbehave(VHU_REQ_GET_FEATURES, VHU_FAKE_CLOSE_MID_REPLY, OP_HANDSHAKE,
@@ -741,6 +765,7 @@ make_suite(void)
     CHECK_ADD(s, test_fd_with_ack, 10);
     CHECK_ADD(s, test_truncated_control_data, 10);
     CHECK_ADD(s, test_silence_times_out, 10);
+    CHECK_ADD(s, test_deadline_caps_timeout, 10);
     CHECK_ADD(s, test_close_mid_reply, 10);
     CHECK_ADD(s, test_close_instead_of_reply, 10);
     CHECK_ADD(s, test_vring_base_wrong_index, 10);

@@ -225,6 +225,25 @@ blkdrv_sync(struct blkdrv *b, uint32_t type, uint64_t lba, void *buf,
     return rc;
 }
 
+int
+blkdrv_wait_old_session(struct relay *r, struct loop *loop,
+                        unsigned timeout_ms)
+{
+    uint64_t end = log_now_ns() + timeout_ms * 1000000ULL;
+    struct relay_stats st;
+
+    for (;;) {
+        relay_get_stats(r, &st);
+        if (st.reconnects >= st.stop_drops) {
+            return 0;
+        }
+        if (log_now_ns() >= end) {
+            return -ETIMEDOUT;
+        }
+        loop_run_once(loop, 10);
+    }
+}
+
 void
 blkdrv_pattern(uint64_t seed, uint64_t lba, uint8_t *sector)
 {

@@ -88,6 +88,16 @@ uint64_t blkdrv_pattern_hash(uint64_t seed, uint64_t bytes);
  * chains with up to `qd` in flight, read it all back the same way checking
  * every sector and each used length, then FLUSH.  0, or -1 with `err` set.
  */
+/*
+ * After a guest reset of relay r: run the loop until its old session is
+ * over, i.e. the stop drained, or the connection it dropped (requests
+ * still with the backend) was replaced: qemu-storage-daemon finishes a
+ * connection's requests before it accepts the next.  A bounded wait for
+ * that condition.  0, or -ETIMEDOUT after timeout_ms.
+ */
+int blkdrv_wait_old_session(struct relay *r, struct loop *loop,
+                            unsigned timeout_ms);
+
 int blkdrv_roundtrip(struct blkdrv *b, uint64_t bytes, uint64_t seed,
                      unsigned qd, char *err, size_t errlen);
 

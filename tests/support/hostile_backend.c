@@ -27,12 +27,30 @@
 #include "vq.h"
 
 #define HB_MAX_PAYLOAD 1024u
+#define HB_MAX_LOG 256u
+#define HB_MAX_HELD 256u
 
 struct hb_region {
     uint64_t gpa, len, uaddr;
     uint8_t *map;
     size_t map_len;
     uint64_t map_off;
+};
+
+/* The memory table of one session. */
+struct hb_mem {
+    unsigned nreg;
+    struct hb_region reg[VHU_MAX_REGIONS];
+};
+
+/* HOSTILE_LATE: what a stopped session still holds. */
+struct hb_late {
+    struct hb_mem mem;
+    uint8_t *desc, *used;
+    uint16_t num, used_idx;
+    int call_fd;
+    unsigned n;
+    uint16_t head[HB_MAX_HELD];
 };
 
 struct hostile {
@@ -49,15 +67,19 @@ struct hostile {
     unsigned config_acks;
     pthread_t thread;
     int fault; /* enum hostile_fault, atomic */
-    unsigned connections, chains;
+    unsigned connections, chains, late_done;
+    uint32_t log[HB_MAX_LOG]; /* request codes received, in order */
+    unsigned nlog;            /* atomic; entries below it are final */
     uint64_t protocol;
     unsigned mem_tables;
     uint64_t features;            /* SET_FEATURES, latest */
     uint32_t enabled;             /* bit i: ring i enabled (SET_VRING_ENABLE) */
-    unsigned nreg;
-    struct hb_region reg[VHU_MAX_REGIONS];
+    struct hb_mem mem;
     uint16_t num, last_avail, used_idx;
     uint64_t desc_ua, avail_ua, used_ua;
+    unsigned nheld;               /* HOSTILE_LATE: chains taken, held */
+    uint16_t held[HB_MAX_HELD];
+    struct hb_late late;          /* late.n > 0: a stopped session's */
 };
 
 static int
@@ -76,12 +98,12 @@ hb_close(int *fd)
 }
 
 static void
-hb_unmap(struct hostile *h)
+hb_unmap(struct hb_mem *m)
 {
-    for (unsigned i = 0; i < h->nreg; i++) {
-        munmap(h->reg[i].map, h->reg[i].map_len);
+    for (unsigned i = 0; i < m->nreg; i++) {
+        munmap(m->reg[i].map, m->reg[i].map_len);
     }
-    h->nreg = 0;
+    m->nreg = 0;
 }
 
 static void
@@ -91,15 +113,15 @@ hb_drop_conn(struct hostile *h)
     hb_close(&h->kick_fd);
     hb_close(&h->call_fd);
     hb_close(&h->breq_fd);
-    hb_unmap(h);
+    hb_unmap(&h->mem);
 }
 
 /* Pointer for [addr, addr+len) in the backend's view (by gpa or uaddr). */
 static uint8_t *
-hb_ptr(struct hostile *h, uint64_t addr, uint64_t len, bool by_uaddr)
+hb_ptr(const struct hb_mem *m, uint64_t addr, uint64_t len, bool by_uaddr)
 {
-    for (unsigned i = 0; i < h->nreg; i++) {
-        struct hb_region *r = &h->reg[i];
+    for (unsigned i = 0; i < m->nreg; i++) {
+        const struct hb_region *r = &m->reg[i];
         uint64_t base = by_uaddr ? r->uaddr : r->gpa;
 
         if (addr >= base && addr - base <= r->len && len <= r->len - (addr - base)) {
@@ -171,11 +193,11 @@ hb_reply_u64(struct hostile *h, uint32_t req, uint64_t v)
 }
 
 static void
-hb_call(struct hostile *h)
+hb_call(int call_fd)
 {
     uint64_t one = 1;
 
-    if (h->call_fd >= 0 && write(h->call_fd, &one, sizeof(one)) < 0) {
+    if (call_fd >= 0 && write(call_fd, &one, sizeof(one)) < 0) {
         return;
     }
 }
@@ -191,14 +213,18 @@ hb_push_used(uint8_t *used, uint16_t num, uint16_t *used_idx, uint32_t id,
     (*used_idx)++;
 }
 
-/* Walk one chain: fill writable bytes; -1 on a chain we cannot follow. */
+/*
+ * Walk one chain of a num-entry ring in memory m: fill writable bytes;
+ * -1 on a chain we cannot follow.
+ */
 static int64_t
-hb_serve_chain(struct hostile *h, const uint8_t *desc, uint16_t head)
+hb_serve_chain(const struct hb_mem *m, const uint8_t *desc, uint16_t num,
+               uint16_t head, uint8_t fill)
 {
     uint64_t writable = 0;
     uint16_t i = head;
 
-    for (unsigned n = 0; n < h->num; n++) {
+    for (unsigned n = 0; n < num; n++) {
         const uint8_t *d = desc + 16 * i;
         uint64_t addr;
         uint32_t len;
@@ -212,18 +238,18 @@ hb_serve_chain(struct hostile *h, const uint8_t *desc, uint16_t head)
         if (flags & VQ_DESC_F_INDIRECT) {
             return -1; /* never offered: the relay must not use it */
         }
-        p = hb_ptr(h, addr, len, false);
+        p = hb_ptr(m, addr, len, false);
         if (!p) {
             return -1;
         }
         if (flags & VQ_DESC_F_WRITE) {
-            memset(p, h->cfg.fill, len);
+            memset(p, fill, len);
             writable += len;
         }
         if (!(flags & VQ_DESC_F_NEXT)) {
             return (int64_t)writable;
         }
-        if (next >= h->num) {
+        if (next >= num) {
             return -1;
         }
         i = next;
@@ -231,12 +257,60 @@ hb_serve_chain(struct hostile *h, const uint8_t *desc, uint16_t head)
     return -1;
 }
 
+/* HOSTILE_LATE: the ring was stopped; keep what it holds aside. */
+static void
+hb_late_keep(struct hostile *h)
+{
+    struct hb_late *l = &h->late;
+
+    if (hb_fault(h) != HOSTILE_LATE || h->nheld == 0 || l->n > 0) {
+        return;
+    }
+    l->desc = hb_ptr(&h->mem, h->desc_ua, VQ_DESC_BYTES(h->num), true);
+    l->used = hb_ptr(&h->mem, h->used_ua, VQ_USED_BYTES(h->num), true);
+    if (!l->desc || !l->used) {
+        return;
+    }
+    l->mem = h->mem; /* the mappings move to the late batch */
+    h->mem.nreg = 0;
+    l->num = h->num;
+    l->used_idx = h->used_idx;
+    l->call_fd = h->call_fd >= 0 ? dup(h->call_fd) : -1;
+    l->n = h->nheld;
+    memcpy(l->head, h->held, sizeof(l->head[0]) * h->nheld);
+    h->nheld = 0;
+    __atomic_store_n(&h->fault, HOSTILE_NONE, __ATOMIC_RELEASE);
+}
+
+/* Complete the kept chains through the old session's memory. */
+static void
+hb_late_complete(struct hostile *h)
+{
+    struct hb_late *l = &h->late;
+    unsigned n = l->n;
+
+    for (unsigned i = 0; i < n; i++) {
+        int64_t w = hb_serve_chain(&l->mem, l->desc, l->num, l->head[i],
+                                   h->cfg.late_fill);
+
+        hb_push_used(l->used, l->num, &l->used_idx, l->head[i],
+                     w < 0 ? 0 : (uint32_t)w);
+    }
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    memcpy(l->used + 2, &l->used_idx, 2);
+    hb_call(l->call_fd);
+    hb_close(&l->call_fd);
+    hb_unmap(&l->mem);
+    l->n = 0;
+    __atomic_fetch_add(&h->late_done, n, __ATOMIC_RELEASE);
+}
+
 static void
 hb_ring(struct hostile *h)
 {
-    uint8_t *desc = hb_ptr(h, h->desc_ua, VQ_DESC_BYTES(h->num), true);
-    uint8_t *avail = hb_ptr(h, h->avail_ua, VQ_AVAIL_BYTES(h->num), true);
-    uint8_t *used = hb_ptr(h, h->used_ua, VQ_USED_BYTES(h->num), true);
+    uint8_t *desc = hb_ptr(&h->mem, h->desc_ua, VQ_DESC_BYTES(h->num), true);
+    uint8_t *avail = hb_ptr(&h->mem, h->avail_ua, VQ_AVAIL_BYTES(h->num), true);
+    uint8_t *used = hb_ptr(&h->mem, h->used_ua, VQ_USED_BYTES(h->num), true);
     int fault = hb_fault(h);
     uint16_t aidx, first = 0;
     unsigned batch = 0;
@@ -259,10 +333,16 @@ hb_ring(struct hostile *h)
             hb_drop_conn(h);
             return;
         }
+        if (head < h->num && h->nheld < HB_MAX_HELD &&
+            (fault == HOSTILE_LATE ||
+             (fault == HOSTILE_HOLD_FIRST && h->nheld == 0))) {
+            h->held[h->nheld++] = head;
+            continue;
+        }
         if (fault == HOSTILE_HOLD || head >= h->num) {
             continue;
         }
-        w = hb_serve_chain(h, desc, head);
+        w = hb_serve_chain(&h->mem, desc, h->num, head, h->cfg.fill);
         if (w < 0) {
             continue;
         }
@@ -290,12 +370,15 @@ hb_ring(struct hostile *h)
     if (batch == 0) {
         return;
     }
+    if (h->late.n > 0) {
+        hb_late_complete(h);
+    }
     if (fault == HOSTILE_JUMP_IDX) {
         h->used_idx = (uint16_t)(h->used_idx + 1000);
     }
     __atomic_thread_fence(__ATOMIC_RELEASE);
     memcpy(used + 2, &h->used_idx, 2);
-    hb_call(h);
+    hb_call(h->call_fd);
 }
 
 static void
@@ -307,7 +390,7 @@ hb_mem_table(struct hostile *h, const uint8_t *p, uint32_t size, int *fds,
     size_t stride = xen ? sizeof(struct vhu_wire_region_xen)
                         : sizeof(struct vhu_wire_region);
 
-    hb_unmap(h);
+    hb_unmap(&h->mem);
     if (size < sizeof(mh)) {
         return;
     }
@@ -316,7 +399,7 @@ hb_mem_table(struct hostile *h, const uint8_t *p, uint32_t size, int *fds,
                          sizeof(mh) + (i + 1) * stride <= size;
          i++) {
         struct vhu_wire_region wr;
-        struct hb_region *r = &h->reg[h->nreg];
+        struct hb_region *r = &h->mem.reg[h->mem.nreg];
 
         /* The Xen layout extends the plain one: its first 32 bytes. */
         memcpy(&wr, p + sizeof(mh) + i * stride, sizeof(wr));
@@ -328,7 +411,7 @@ hb_mem_table(struct hostile *h, const uint8_t *p, uint32_t size, int *fds,
         r->map = mmap(NULL, r->map_len, PROT_READ | PROT_WRITE, MAP_SHARED,
                       fds[i], 0);
         if (r->map != MAP_FAILED) {
-            h->nreg++;
+            h->mem.nreg++;
         }
     }
 }
@@ -418,6 +501,10 @@ hb_message(struct hostile *h)
     }
     if (hdr.size >= 8) {
         memcpy(&u, p, 8);
+    }
+    if (h->nlog < HB_MAX_LOG) {
+        h->log[h->nlog] = hdr.request;
+        __atomic_store_n(&h->nlog, h->nlog + 1, __ATOMIC_RELEASE);
     }
     if (hb_fault(h) == HOSTILE_HOLD) {
         for (unsigned i = 0; i < nfds; i++) {
@@ -516,6 +603,7 @@ hb_message(struct hostile *h)
     case VHU_REQ_GET_VRING_BASE: {
         struct vhu_wire_state st = { (uint32_t)u, h->last_avail };
 
+        hb_late_keep(h);
         hb_close(&h->kick_fd);
         hb_reply(h, hdr.request, &st, sizeof(st));
         reply_ack = false;
@@ -550,6 +638,7 @@ hb_accept(struct hostile *h)
     pthread_mutex_unlock(&h->lock);
     h->num = 0;
     h->last_avail = h->used_idx = 0;
+    h->nheld = 0;
     __atomic_fetch_add(&h->connections, 1, __ATOMIC_RELEASE);
 }
 
@@ -610,6 +699,7 @@ hostile_start(struct hostile **out, const struct hostile_config *cfg)
     h->cfg = *cfg;
     pthread_mutex_init(&h->lock, NULL);
     h->listen_fd = h->conn_fd = h->kick_fd = h->call_fd = h->breq_fd = -1;
+    h->late.call_fd = -1;
     snprintf(h->path, sizeof(h->path), "%s", cfg->sock_path);
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", cfg->sock_path);
     unlink(h->path);
@@ -651,6 +741,8 @@ hostile_stop(struct hostile *h)
         pthread_join(h->thread, NULL);
     }
     hb_drop_conn(h);
+    hb_close(&h->late.call_fd);
+    hb_unmap(&h->late.mem);
     hb_close(&h->listen_fd);
     hb_close(&h->stop_fd);
     hb_close(&h->wake_fd);
@@ -740,4 +832,20 @@ unsigned
 hostile_config_acks(const struct hostile *h)
 {
     return __atomic_load_n(&h->config_acks, __ATOMIC_ACQUIRE);
+}
+
+unsigned
+hostile_requests(const struct hostile *h, uint32_t *out, unsigned max)
+{
+    unsigned n = __atomic_load_n(&h->nlog, __ATOMIC_ACQUIRE);
+
+    n = n < max ? n : max;
+    memcpy(out, h->log, n * sizeof(*out));
+    return n;
+}
+
+unsigned
+hostile_late_completed(const struct hostile *h)
+{
+    return __atomic_load_n(&h->late_done, __ATOMIC_ACQUIRE);
 }

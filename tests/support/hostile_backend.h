@@ -33,6 +33,19 @@ enum hostile_fault {
     HOSTILE_JUMP_IDX,      /* complete correctly, then used->idx += 1000 */
     HOSTILE_HOLD,          /* take chains, never complete, answer nothing */
     HOSTILE_CLOSE_ON_KICK, /* close the socket when chains arrive (once) */
+    /*
+     * Take chains and hold them while answering every message.  At
+     * GET_VRING_BASE (answered at once) the held chains, the ring and
+     * memory mappings and the call fd of that session are kept aside and
+     * the fault returns to NONE; when the next chain arrives (after the
+     * next session's SET_VRING_ADDR, on any connection) it is served,
+     * then the old chains are completed through the old mappings: their
+     * writable bytes filled with late_fill, used entries and used->idx
+     * written in the old used ring, the old call fd signalled.
+     */
+    HOSTILE_LATE,
+    /* Hold the first chain taken (never complete it), serve all others. */
+    HOSTILE_HOLD_FIRST,
 };
 
 struct hostile_config {
@@ -45,6 +58,7 @@ struct hostile_config {
     uint8_t config[256];
     bool strict_config;
     uint64_t queue_num;   /* non-zero: offer MQ, answer GET_QUEUE_NUM */
+    uint8_t late_fill;    /* HOSTILE_LATE: byte of the late completions */
 };
 
 struct hostile;
@@ -80,5 +94,12 @@ void hostile_config_change(struct hostile *h, uint32_t off, const void *buf,
                            uint32_t len);
 /* CONFIG_CHANGE_MSGs the relay answered with success. */
 unsigned hostile_config_acks(const struct hostile *h);
+/* HOSTILE_LATE: old chains completed late so far. */
+unsigned hostile_late_completed(const struct hostile *h);
+/*
+ * Request codes received so far (all connections, in order, the first 256):
+ * copies up to max into out and returns how many.
+ */
+unsigned hostile_requests(const struct hostile *h, uint32_t *out, unsigned max);
 
 #endif
