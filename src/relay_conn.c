@@ -298,7 +298,9 @@ relay_conn_missing_protocol(struct relay *r)
 static int
 relay_conn_resume(struct relay *r)
 {
-    uint64_t old_features = r->backend_features;
+    /* What the guest was shown from the backend (not what the daemon
+     * serves itself). */
+    uint64_t need = r->dev.device_features & ~r->cfg.own_features;
     unsigned missing;
     int rc;
 
@@ -307,11 +309,11 @@ relay_conn_resume(struct relay *r)
         r->conn = NULL;
         return rc;
     }
-    if ((r->backend_features & r->dev.device_features) != r->dev.device_features) {
-        log_err("%s: returning backend offers features 0x%llx, fewer than "
-                "the 0x%llx the guest was shown", r->name,
+    if ((r->backend_features & need) != need) {
+        log_err("%s: returning backend offers features 0x%llx, without "
+                "0x%llx of those the guest was shown", r->name,
                 (unsigned long long)r->backend_features,
-                (unsigned long long)old_features);
+                (unsigned long long)(need & ~r->backend_features));
         relay_fail(r, "backend came back with fewer features");
         return relay_conn_watch(r);
     }

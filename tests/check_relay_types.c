@@ -251,6 +251,43 @@ START_TEST(test_net_mq_enables_pairs)
 }
 END_TEST
 
+/*
+ * A backend that comes back gets the pairs the driver chose, not all of
+ * them: held-disabled rings are disabled again after being rewired.
+ */
+START_TEST(test_net_pairs_kept_across_reconnect)
+{
+    static const uint8_t two[2] = { 2, 0 };
+    struct hostile_config h = { .fill = 0x5a, .features = fakes[0].features,
+                                .queue_num = fakes[0].queue_num };
+    struct relay_stats rs;
+    struct env e;
+    unsigned nq;
+    char err[200];
+
+    ck_assert_int_eq(env_up(&e, &fakes[0], RELAY_MODE_SHADOW), 0);
+    ck_assert_int_eq(linuxdrv_probe(e.drv, LINUX_6_1, &nq, err, sizeof(err)), 0);
+    ck_assert_uint_eq(hostile_enabled_rings(e.hb), 0x3);
+    /* The backend restarts: a new one on the same socket. */
+    hostile_stop(e.hb);
+    h.sock_path = e.sock;
+    ck_assert_int_eq(hostile_start(&e.hb, &h), 0);
+    for (unsigned i = 0; i < 500; i++) {
+        relay_get_stats(e.relay, &rs);
+        if (rs.reconnects == 1) {
+            break;
+        }
+        loop_run_once(e.loop, 10);
+    }
+    ck_assert_uint_eq(rs.reconnects, 1);
+    ck_assert_uint_eq(hostile_enabled_rings(e.hb), 0x3);
+    ck_assert_uint_eq(ctrl(&e, 4, NETCTRL_MQ, NETCTRL_MQ_VQ_PAIRS_SET, two, 2),
+                      NETCTRL_OK);
+    ck_assert_uint_eq(hostile_enabled_rings(e.hb), 0xf);
+    env_down(&e);
+}
+END_TEST
+
 /* Without MQ the control queue is queue 2, whatever the pair count. */
 START_TEST(test_net_ctrl_queue_without_mq)
 {
@@ -299,6 +336,7 @@ make_suite(void)
     CHECK_ADD(s, test_vsock_cid_configured, 10);
     CHECK_ADD(s, test_net_mq_enables_pairs, 10);
     CHECK_ADD(s, test_net_ctrl_queue_without_mq, 10);
+    CHECK_ADD(s, test_net_pairs_kept_across_reconnect, 20);
     CHECK_ADD(s, test_unprofiled_type_generic, 10);
     return s;
 }
