@@ -146,8 +146,9 @@ static const struct devtype_profile devtype_profiles[] = {
     /* hiprio + request queues; no NOTIFICATION (no notify queue) */
     { DEVTYPE_FS, "fs", DEVTYPE_Q_FS, 0, 0, 0, DEVTYPE_CFG_OWN,
       SET_QUEUES | SET_TAG, NULL, "config (tag, num_request_queues)" },
-    /* cmdq, eventq; P2A_CHANNELS, SHARED_MEMORY */
-    { DEVTYPE_SCMI, "scmi", DEVTYPE_Q_FIXED, 2, 0x3, 0, DEVTYPE_CFG_NONE, 0,
+    /* cmdq, eventq; P2A_CHANNELS (not SHARED_MEMORY: no shared memory
+     * regions are relayed) */
+    { DEVTYPE_SCMI, "scmi", DEVTYPE_Q_FIXED, 2, 0x1, 0, DEVTYPE_CFG_NONE, 0,
       NULL, "nothing" },
     /* requestq; ZERO_LENGTH_REQUEST */
     { DEVTYPE_I2C, "i2c", DEVTYPE_Q_FIXED, 1, 0x1, 0, DEVTYPE_CFG_NONE, 0,

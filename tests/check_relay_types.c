@@ -67,7 +67,7 @@ static const struct fake fakes[] = {
       .config = { [4] = 2 /* streams */, [8] = 1 /* chmaps */ } },
     { .id = 26, .backend = "virtiofsd",
       .set = { .queues = 2, .fs_tag = "docs" } },
-    { .id = 32, .backend = "vhost-device-scmi", .features = B(0) },
+    { .id = 32, .backend = "vhost-device-scmi", .features = B(0) | B(1) },
     { .id = 34, .backend = "vhost-device-i2c", .features = B(0) },
     { .id = 41, .backend = "vhost-device-gpio", .features = B(0),
       .config_len = 8, .config = { 8 } },
@@ -153,6 +153,11 @@ probe_all(enum relay_mode mode)
                           "%s: negotiated 0x%llx, nobody serves 0x%llx",
                           f->backend, (unsigned long long)got,
                           (unsigned long long)(got & ~served));
+            /* Offered: the profile's cut of the backend's, and the
+             * daemon's own (SHARED_MEMORY of scmi, say, is not). */
+            ck_assert_uint_eq(simdrv_device_features(e.drv) & DEVICE_BITS &
+                                  ~(e.rc.device_features | e.rc.own_features),
+                              0);
             /* What only the daemon serves never reaches the backend. */
             ck_assert_uint_eq(hostile_acked_features(e.hb) & e.rc.own_features,
                               0);

@@ -27,8 +27,9 @@
      B(22) | B(23) | B(53) /* NOTF_COAL */ | B(57) /* HASH_REPORT */ |         \
      B(60) /* RSS */ | B(62) /* STANDBY */ | B(63) /* SPEED_DUPLEX */)
 #define NET_6_12                                                               \
-    (NET_6_1 | B(52) /* VQ_NOTF_COAL */ | B(54) | B(55) /* GUEST_USO4/6 */ |  \
-     B(56) /* HOST_USO */ | B(59) /* GUEST_HDRLEN */)
+    (NET_6_1 | B(50) /* DEVICE_STATS */ | B(52) /* VQ_NOTF_COAL */ | B(54) |  \
+     B(55) /* GUEST_USO4/6 */ | B(56) /* HOST_USO */ |                         \
+     B(59) /* GUEST_HDRLEN */)
 /* drivers/block/virtio_blk.c features[] (6.12: ZONED) */
 #define BLK_6_1                                                                \
     (B(1) | B(2) | B(4) | B(5) | B(6) | B(9) | B(10) | B(11) | B(12) |        \
@@ -46,7 +47,7 @@ static const struct {
     { 19, { B(1), B(1) } },                            /* vsock: SEQPACKET */
     { 25, { 0, B(0) } },                               /* sound: CTLS */
     { 26, { 0, 0 } },                                  /* fs */
-    { 32, { B(0) | B(1), B(0) | B(1) } },              /* scmi */
+    { 32, { B(0), B(0) } },                            /* scmi: P2A_CHANNELS */
     { 34, { B(0), B(0) } },        /* i2c: ZERO_LENGTH_REQUEST */
     { 41, { B(0), B(0) } },        /* gpio: IRQ */
 };
