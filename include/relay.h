@@ -161,5 +161,11 @@ uint64_t relay_driver_features(const struct relay *r);
  * queue is left alone.  0 or -errno.
  */
 int relay_queues_enable(struct relay *r, unsigned n);
+/*
+ * The daemon's own device logic changed config[off, off+len) (len <= 8,
+ * value little-endian), as the driver asked: no ConfigGeneration change.
+ */
+void relay_config_store(struct relay *r, uint32_t off, uint32_t len,
+                        uint64_t val);
 
 #endif

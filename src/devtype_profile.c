@@ -112,6 +112,14 @@ net_serve(struct relay *r, const uint8_t *in, uint32_t in_len, uint8_t *out,
         res.ack = NETCTRL_ERR;
         res.why = "the backend refused SET_VRING_ENABLE";
     }
+    if (res.set_mac) {
+        uint64_t mac = 0;
+
+        for (unsigned i = 0; i < 6; i++) {
+            mac |= (uint64_t)res.mac[i] << (8 * i);
+        }
+        relay_config_store(r, 0, 6, mac);
+    }
     *refused = res.ack == NETCTRL_OK ? NULL : res.why;
     out[0] = res.ack;
     return 1;

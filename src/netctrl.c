@@ -1,7 +1,6 @@
 /* netctrl: the virtio-net control queue (see netctrl.h). */
 #include <config.h>
 
-#include <stdbool.h>
 #include <string.h>
 
 #include "netctrl.h"
@@ -118,6 +117,10 @@ netctrl_exec(const uint8_t *in, uint32_t len, uint64_t features,
         break;
     case NETCTRL_MAC:
         why = netctrl_mac(in[1], d, dlen, features);
+        if (!why && in[1] == NETCTRL_MAC_ADDR_SET) {
+            res->set_mac = true;
+            memcpy(res->mac, d, 6);
+        }
         break;
     case NETCTRL_VLAN:
         why = !netctrl_has(features, NETCTRL_F_CTRL_VLAN) ? "VLAN class without CTRL_VLAN"
@@ -143,5 +146,6 @@ netctrl_exec(const uint8_t *in, uint32_t len, uint64_t features,
     res->why = why;
     if (why) {
         res->pairs = 0;
+        res->set_mac = false;
     }
 }

@@ -10,6 +10,7 @@
 #ifndef XVM_NETCTRL_H
 #define XVM_NETCTRL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Feature bits of virtio-net (device-specific, 0-23). */
@@ -66,6 +67,8 @@
 struct netctrl_result {
     uint8_t ack;        /* NETCTRL_OK or NETCTRL_ERR */
     unsigned pairs;     /* VQ_PAIRS_SET accepted: pairs to use; else 0 */
+    bool set_mac;       /* MAC_ADDR_SET accepted: the config's mac is mac */
+    uint8_t mac[6];
     const char *why;    /* NETCTRL_ERR: what was wrong, for a log line */
 };
 
@@ -74,7 +77,8 @@ struct netctrl_result {
  * driver accepted `features` and that has max_pairs queue pairs: OK for
  * every well-formed command of a class the driver negotiated (receive
  * filters, MAC table, VLAN and announce acks change nothing a vhost-user
- * backend is told of), ERR for anything else.
+ * backend is told of; a new MAC address is what config space shows
+ * next), ERR for anything else.
  */
 void netctrl_exec(const uint8_t *in, uint32_t len, uint64_t features,
                   unsigned max_pairs, struct netctrl_result *res);

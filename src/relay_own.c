@@ -65,6 +65,12 @@ relay_enable_wired(struct relay *r, struct relay_queue *q)
     return vhu_set_vring_enable(r->conn, q->idx, false);
 }
 
+void
+relay_config_store(struct relay *r, uint32_t off, uint32_t len, uint64_t val)
+{
+    vmmio_config_store(&r->dev, off, len, val);
+}
+
 int
 relay_queues_enable(struct relay *r, unsigned n)
 {

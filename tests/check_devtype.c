@@ -324,6 +324,15 @@ START_TEST(test_netctrl_commands)
     ck_assert_uint_eq(ctrl(nobcast, 3, ALL_CTRL, NULL), NETCTRL_OK);
     ck_assert_uint_eq(ctrl(tables, sizeof(tables), ALL_CTRL, NULL), NETCTRL_OK);
     ck_assert_uint_eq(ctrl(addr, sizeof(addr), ALL_CTRL, NULL), NETCTRL_OK);
+    {
+        struct netctrl_result res;
+
+        netctrl_exec(addr, sizeof(addr), ALL_CTRL, 2, &res);
+        ck_assert(res.set_mac);
+        ck_assert_mem_eq(res.mac, addr + 2, 6);
+        netctrl_exec(tables, sizeof(tables), ALL_CTRL, 2, &res);
+        ck_assert(!res.set_mac);
+    }
     ck_assert_uint_eq(ctrl(vlan, sizeof(vlan), ALL_CTRL, NULL), NETCTRL_OK);
     ck_assert_uint_eq(ctrl(announce, 2, ALL_CTRL, NULL), NETCTRL_OK);
     ck_assert_uint_eq(ctrl(pairs2, 4, ALL_CTRL, &pairs), NETCTRL_OK);

@@ -293,6 +293,32 @@ START_TEST(test_net_pairs_kept_across_reconnect)
 }
 END_TEST
 
+/* MAC_ADDR_SET: config space shows the new address, same generation. */
+START_TEST(test_net_mac_addr_set)
+{
+    static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc };
+    struct fake f = fakes[0];
+    uint8_t got[6];
+    uint32_t gen;
+    struct env e;
+    unsigned nq;
+    char err[200];
+
+    f.set.has_mac = true;
+    memcpy(f.set.mac, (uint8_t[6]){ 0x52, 0x54, 0, 1, 2, 3 }, 6);
+    ck_assert_int_eq(env_up(&e, &f, RELAY_MODE_SHADOW), 0);
+    ck_assert_int_eq(linuxdrv_probe(e.drv, LINUX_6_12, &nq, err, sizeof(err)), 0);
+    gen = hv_sim_read32(e.sim, BASE + VMMIO_CONFIG_GENERATION);
+    ck_assert_uint_eq(ctrl(&e, 4, NETCTRL_MAC, NETCTRL_MAC_ADDR_SET, mac, 6),
+                      NETCTRL_OK);
+    simdrv_config(e.drv, 0, got, 6);
+    ck_assert_mem_eq(got, mac, 6);
+    ck_assert_uint_eq(hv_sim_read32(e.sim, BASE + VMMIO_CONFIG_GENERATION),
+                      gen);
+    env_down(&e);
+}
+END_TEST
+
 /* Without MQ the control queue is queue 2, whatever the pair count. */
 START_TEST(test_net_ctrl_queue_without_mq)
 {
@@ -342,6 +368,7 @@ make_suite(void)
     CHECK_ADD(s, test_net_mq_enables_pairs, 10);
     CHECK_ADD(s, test_net_ctrl_queue_without_mq, 10);
     CHECK_ADD(s, test_net_pairs_kept_across_reconnect, 20);
+    CHECK_ADD(s, test_net_mac_addr_set, 10);
     CHECK_ADD(s, test_unprofiled_type_generic, 10);
     return s;
 }
