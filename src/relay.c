@@ -492,6 +492,9 @@ relay_mmio(void *opaque, uint64_t off, unsigned size, bool is_write,
     relay_step_begin(r);
     switch (ev.type) {
     case VMMIO_EV_RESET:
+        relay_session_stop(r);
+        relay_own_reset(r);
+        break;
     case VMMIO_EV_FAILED:
         relay_session_stop(r);
         break;

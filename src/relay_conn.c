@@ -220,6 +220,8 @@ relay_conn_open(struct relay *r, uint8_t *config, uint32_t *config_len,
     } else if (r->cfg.config && r->cfg.config_len) {
         memcpy(config, r->cfg.config, r->cfg.config_len);
         *config_len = r->cfg.config_len;
+        memcpy(r->own_config, config, *config_len);
+        r->own_config_len = *config_len;
     } else if (r->cfg.config_required) {
         log_err("%s: the backend serves no config space (no CONFIG protocol "
                 "feature) and the configuration gives none for this device "

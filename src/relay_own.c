@@ -71,6 +71,14 @@ relay_config_store(struct relay *r, uint32_t off, uint32_t len, uint64_t val)
     vmmio_config_store(&r->dev, off, len, val);
 }
 
+void
+relay_own_reset(struct relay *r)
+{
+    if (r->own_config_len) {
+        vmmio_update_config(&r->dev, r->own_config, r->own_config_len);
+    }
+}
+
 int
 relay_queues_enable(struct relay *r, unsigned n)
 {
