@@ -228,29 +228,43 @@ ctrl(struct env *e, unsigned q, uint8_t cls, uint8_t cmd, const void *data,
     return (uint8_t)ack;
 }
 
+/* VQ_PAIRS_SET n on the control queue of 2 pairs (queue 4); the ack. */
+static uint8_t
+pairs_set(struct env *e, uint16_t n)
+{
+    uint8_t le[2] = { (uint8_t)n, (uint8_t)(n >> 8) };
+
+    return ctrl(e, 4, NETCTRL_MQ, NETCTRL_MQ_VQ_PAIRS_SET, le, 2);
+}
+
+/* The DPDK-like net device probed as Linux 6.1 does: pair 0 enabled. */
+static void
+net_probed(struct env *e)
+{
+    unsigned nq = 0;
+    char err[200];
+
+    ck_assert_int_eq(env_up(e, &fakes[0], RELAY_MODE_SHADOW), 0);
+    ck_assert_int_eq(linuxdrv_probe(e->drv, LINUX_6_1, &nq, err, sizeof(err)),
+                     0);
+    ck_assert_uint_eq(nq, 5);
+    ck_assert_uint_eq(hostile_enabled_rings(e->hb), 0x3);
+}
+
 /*
  * MQ: pairs beyond the first stay disabled at the backend until
  * VQ_PAIRS_SET; the control queue (2N) is never handed over.
  */
 START_TEST(test_net_mq_enables_pairs)
 {
-    static const uint8_t two[2] = { 2, 0 }, one[2] = { 1, 0 }, three[2] = { 3, 0 };
     struct env e;
-    unsigned nq;
-    char err[200];
 
-    ck_assert_int_eq(env_up(&e, &fakes[0], RELAY_MODE_SHADOW), 0);
-    ck_assert_int_eq(linuxdrv_probe(e.drv, LINUX_6_1, &nq, err, sizeof(err)), 0);
-    ck_assert_uint_eq(nq, 5);
-    ck_assert_uint_eq(hostile_enabled_rings(e.hb), 0x3);
-    ck_assert_uint_eq(ctrl(&e, 4, NETCTRL_MQ, NETCTRL_MQ_VQ_PAIRS_SET, two, 2),
-                      NETCTRL_OK);
+    net_probed(&e);
+    ck_assert_uint_eq(pairs_set(&e, 2), NETCTRL_OK);
     ck_assert_uint_eq(hostile_enabled_rings(e.hb), 0xf);
-    ck_assert_uint_eq(ctrl(&e, 4, NETCTRL_MQ, NETCTRL_MQ_VQ_PAIRS_SET, three, 2),
-                      NETCTRL_ERR);
+    ck_assert_uint_eq(pairs_set(&e, 3), NETCTRL_ERR);
     ck_assert_uint_eq(hostile_enabled_rings(e.hb), 0xf);
-    ck_assert_uint_eq(ctrl(&e, 4, NETCTRL_MQ, NETCTRL_MQ_VQ_PAIRS_SET, one, 2),
-                      NETCTRL_OK);
+    ck_assert_uint_eq(pairs_set(&e, 1), NETCTRL_OK);
     ck_assert_uint_eq(hostile_enabled_rings(e.hb), 0x3);
     env_down(&e);
 }
@@ -262,17 +276,12 @@ END_TEST
  */
 START_TEST(test_net_pairs_kept_across_reconnect)
 {
-    static const uint8_t two[2] = { 2, 0 };
     struct hostile_config h = { .fill = 0x5a, .features = fakes[0].features,
                                 .queue_num = fakes[0].queue_num };
     struct relay_stats rs;
     struct env e;
-    unsigned nq;
-    char err[200];
 
-    ck_assert_int_eq(env_up(&e, &fakes[0], RELAY_MODE_SHADOW), 0);
-    ck_assert_int_eq(linuxdrv_probe(e.drv, LINUX_6_1, &nq, err, sizeof(err)), 0);
-    ck_assert_uint_eq(hostile_enabled_rings(e.hb), 0x3);
+    net_probed(&e);
     /* The backend restarts: a new one on the same socket. */
     hostile_stop(e.hb);
     h.sock_path = e.sock;
@@ -286,8 +295,7 @@ START_TEST(test_net_pairs_kept_across_reconnect)
     }
     ck_assert_uint_eq(rs.reconnects, 1);
     ck_assert_uint_eq(hostile_enabled_rings(e.hb), 0x3);
-    ck_assert_uint_eq(ctrl(&e, 4, NETCTRL_MQ, NETCTRL_MQ_VQ_PAIRS_SET, two, 2),
-                      NETCTRL_OK);
+    ck_assert_uint_eq(pairs_set(&e, 2), NETCTRL_OK);
     ck_assert_uint_eq(hostile_enabled_rings(e.hb), 0xf);
     env_down(&e);
 }
