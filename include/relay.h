@@ -6,7 +6,9 @@
  *  - zero-copy: the backend maps guest RAM itself (hv_mem_regions());
  *  - shadow:    the backend sees only the relay's own memfd (shadow rings
  *               and bounce buffers); request data is copied in and out.
- * It is device-type agnostic: it never interprets request contents.
+ * It is device-type agnostic: it never interprets request contents, except
+ * on a queue the caller asks it to serve itself (relay_own_ops: the net
+ * control queue), whose requests go to the caller's function.
  * All I/O is driven from the loop it is given.
  */
 #ifndef XVM_RELAY_H
@@ -31,6 +33,30 @@ struct relay_config_field {
                            -1: none */
 };
 
+struct relay;
+
+/*
+ * A queue the daemon serves itself instead of the backend (for vhost-user
+ * net, the frontend owns the control queue).  Static storage.
+ */
+struct relay_own_ops {
+    /* Index of that queue for the features the driver accepted, or -1. */
+    int (*queue)(const struct relay *r, uint64_t driver_features);
+    /*
+     * Backend queues enabled at DRIVER_OK (0: all); the others stay
+     * disabled until relay_queues_enable().
+     */
+    unsigned (*initial_queues)(const struct relay *r, uint64_t driver_features);
+    /*
+     * One request: `in` holds the chain's readable bytes; write the reply
+     * into out (at most out_len bytes).  Returns the bytes written, or
+     * -errno to fail the device.  A request answered with an error sets
+     * *refused to why (the relay logs it, rate-limited).
+     */
+    int (*serve)(struct relay *r, const uint8_t *in, uint32_t in_len,
+                 uint8_t *out, uint32_t out_len, const char **refused);
+};
+
 struct relay_config {
     const char *name;        /* log prefix, e.g. "dom3/virtio0" */
     const char *socket_path; /* backend's vhost-user UNIX socket */
@@ -38,7 +64,13 @@ struct relay_config {
     uint64_t mmio_base;      /* guest physical base of the 0x200 window */
     unsigned irq;            /* interrupt line (SPI on Arm) */
     uint32_t device_id;      /* virtio device id shown to the guest */
-    unsigned nr_queues;      /* 0: ask the backend (GET_QUEUE_NUM), else 1 */
+    unsigned nr_queues;      /* 0: ask the backend (GET_QUEUE_NUM) */
+    /*
+     * With nr_queues set: the backend's GET_QUEUE_NUM answer counts units
+     * of this many queues (net: 2, a pair) and must cover every queue but
+     * the daemon's own; 0: the answer is not asked for.
+     */
+    unsigned queue_num_unit;
     uint16_t queue_size;     /* QueueNumMax offered; 0: 256 */
     uint32_t bounce_kib;     /* shadow bounce pool per queue; 0: 8192 */
     /*
@@ -67,12 +99,22 @@ struct relay_config {
      */
     uint32_t config_len;
     const uint8_t *config;
+    bool own_config;         /* never read config from the backend */
+    bool config_required;    /* refuse a device with neither source */
     /*
-     * Device feature bits (0-23) the guest may be offered: the backend's
-     * offer is cut to them (a feature whose config fields lie beyond
-     * config_len must not be offered).  0: every bit the backend offers.
+     * With mask_features: the device feature bits (0-23) the guest may be
+     * offered from the backend's offer (a feature whose config fields lie
+     * beyond config_len, or that nobody serves, must not be offered).
+     * Without: every bit the backend offers.
      */
+    bool mask_features;
     uint64_t device_features;
+    /*
+     * Device feature bits the daemon serves itself: offered to the guest
+     * whatever the backend offers, never sent to the backend.
+     */
+    uint64_t own_features;
+    const struct relay_own_ops *own; /* NULL: the backend serves every queue */
     /*
      * Config fields the driver may write: a write inside one of them is
      * forwarded as SET_CONFIG, any other is dropped (rate-limited log).
@@ -95,8 +137,6 @@ struct relay_stats {
     uint64_t trapped_kicks;  /* QueueNotify writes that came as traps */
 };
 
-struct relay;
-
 /*
  * Connect to the backend, read its features and config, and trap the MMIO
  * window.  0 or -errno (with a log line naming the cause).
@@ -112,5 +152,20 @@ const char *relay_mode_name(enum relay_mode m);
 /* "auto", "shadow", "zero-copy"; 0 or -EINVAL. */
 int relay_parse_mode(const char *s, enum relay_mode *out);
 void relay_get_stats(const struct relay *r, struct relay_stats *out);
+/* Queues of the device; features the driver accepted. */
+unsigned relay_nr_queues(const struct relay *r);
+uint64_t relay_driver_features(const struct relay *r);
+/*
+ * Enable the backend's queues [0, n) and disable the rest (SET_VRING_ENABLE
+ * for those handed over, the state kept for the others); the daemon's own
+ * queue is left alone.  0 or -errno.
+ */
+int relay_queues_enable(struct relay *r, unsigned n);
+/*
+ * The daemon's own device logic changed config[off, off+len) (len <= 8,
+ * value little-endian), as the driver asked: no ConfigGeneration change.
+ */
+void relay_config_store(struct relay *r, uint32_t off, uint32_t len,
+                        uint64_t val);
 
 #endif

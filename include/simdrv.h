@@ -38,6 +38,8 @@ void simdrv_free(struct simdrv *d);
 int simdrv_init(struct simdrv *d, uint64_t want, unsigned nr_queues,
                 uint16_t qsize);
 uint64_t simdrv_features(const struct simdrv *d);
+/* The device's DeviceFeatures (both halves), as a driver reads them. */
+uint64_t simdrv_device_features(struct simdrv *d);
 uint32_t simdrv_device_id(struct simdrv *d);
 /* Write Status 0 and forget the queues (their memory is not reused). */
 void simdrv_reset(struct simdrv *d);

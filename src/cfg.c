@@ -423,26 +423,6 @@ cfg_parse_selector(struct cfg_dev *d, const char *sel)
     return 0;
 }
 
-/* A virtio-fs tag: what the guest passes to mount, so no blanks. */
-static int
-cfg_parse_fs_tag(char *dst, size_t dstlen, const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n == 0 || n > DEVTYPE_FS_TAG_MAX || n >= dstlen) {
-        return -EINVAL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-
-        if (ch <= 0x20 || ch >= 0x7f) {
-            return -EINVAL;
-        }
-    }
-    memcpy(dst, s, n + 1);
-    return 0;
-}
-
 static int
 cfg_set_dev(struct cfg_dev *d, const char *key, const char *value,
             char *err, size_t errlen)
@@ -480,15 +460,15 @@ cfg_set_dev(struct cfg_dev *d, const char *key, const char *value,
         if (rc) {
             log_errbuf(err, errlen, "bad device-id '%s'", value);
         }
-    } else if (!strcmp(key, "fs-tag")) {
-        rc = cfg_parse_fs_tag(d->fs_tag, sizeof(d->fs_tag), value);
-        if (rc) {
-            log_errbuf(err, errlen, "bad fs-tag '%s': want 1 to %d printable "
-                       "characters without spaces", value, DEVTYPE_FS_TAG_MAX);
-        }
     } else {
-        log_errbuf(err, errlen, "unknown device key '%s'", key);
-        rc = -EINVAL;
+        const char *why;
+
+        rc = devtype_settings_parse(&d->set, key, value, &why);
+        if (rc == -ENOENT) {
+            log_errbuf(err, errlen, "unknown device key '%s'", key);
+        } else if (rc) {
+            log_errbuf(err, errlen, "bad %s '%s': %s", key, value, why);
+        }
     }
     return rc ? -EINVAL : 0;
 }
@@ -731,8 +711,6 @@ cfg_dump(const struct cfg *c, FILE *out)
         if (d->device_id) {
             fprintf(out, "device-id = %u\n", d->device_id);
         }
-        if (d->fs_tag[0]) {
-            fprintf(out, "fs-tag = %s\n", d->fs_tag);
-        }
+        devtype_settings_print(out, &d->set);
     }
 }

@@ -64,7 +64,7 @@ struct cfg_dev {
     uint16_t queue_size;           /* 0 = inherit */
     uint32_t bounce_kib;           /* 0 = inherit */
     uint32_t device_id;            /* 0 = from xenstore */
-    char fs_tag[DEVTYPE_FS_TAG_MAX + 1]; /* virtio-fs tag, "" = default */
+    struct devtype_settings set;   /* per-type settings, zero = default */
 };
 
 struct cfg {

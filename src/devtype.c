@@ -1,15 +1,13 @@
-/* devtype: per-device-type facts the relay does not know (see devtype.h). */
+/*
+ * devtype: the config-space layout of each virtio device type (see
+ * devtype.h); the profiles built on it are in devtype_profile.c.
+ */
 #include <config.h>
 
 #include <errno.h>
 #include <string.h>
 
 #include "devtype.h"
-
-#define DEVTYPE_NET 1
-#define DEVTYPE_CONSOLE 3
-#define DEVTYPE_BALLOON 5
-#define DEVTYPE_SCSI 8
 
 /* A device feature whose config fields end `end` bytes into config space. */
 struct devtype_feature {
@@ -81,6 +79,12 @@ static const struct devtype_feature fs_features[] = {
     { 0, 44 }, /* NOTIFICATION: notify_buf_size */
 };
 
+/* jacks, streams, chmaps (12 bytes relayed: the controls field of virtio
+ * 1.3 is not asked for, so CTLS is not offered), then: */
+static const struct devtype_feature sound_features[] = {
+    { 0, 16 }, /* CTLS: controls */
+};
+
 static const struct devtype_info devtype_table[] = {
     { DEVTYPE_NET, 12, net_features, DEVTYPE_N(net_features), NULL, 0 },
     { DEVTYPE_BLK, 60, blk_features, DEVTYPE_N(blk_features), blk_writable,
@@ -90,9 +94,11 @@ static const struct devtype_info devtype_table[] = {
     { DEVTYPE_BALLOON, 8, balloon_features, DEVTYPE_N(balloon_features),
       balloon_writable, DEVTYPE_N(balloon_writable) },
     { DEVTYPE_SCSI, 36, NULL, 0, scsi_writable, DEVTYPE_N(scsi_writable) },
-    { 16, 0, NULL, 0, NULL, 0 },  /* gpu: served by its backend only */
-    { 19, 8, NULL, 0, NULL, 0 },  /* vsock: guest_cid */
+    { DEVTYPE_GPU, 0, NULL, 0, NULL, 0 },   /* served by its backend only */
+    { DEVTYPE_VSOCK, 8, NULL, 0, NULL, 0 }, /* guest_cid */
+    { DEVTYPE_SOUND, 12, sound_features, DEVTYPE_N(sound_features), NULL, 0 },
     { DEVTYPE_FS, 40, fs_features, DEVTYPE_N(fs_features), NULL, 0 },
+    { DEVTYPE_GPIO, 8, NULL, 0, NULL, 0 },  /* ngpio, gpio_names_size */
 };
 
 static const struct devtype_info *
@@ -123,46 +129,12 @@ devtype_features(uint32_t device_id, uint32_t config_len)
     return bits;
 }
 
-int
-devtype_fill(struct relay_config *rc, uint32_t device_id, const char *fs_tag,
-             struct devtype_config *store)
+void
+devtype_layout(struct relay_config *rc, uint32_t device_id)
 {
     const struct devtype_info *t = devtype_info(device_id);
 
-    memset(store, 0, sizeof(*store));
     rc->config_len = t ? t->config_len : 0;
-    rc->config = NULL;
     rc->writable = t ? t->writable : NULL;
     rc->nr_writable = t ? t->nr_writable : 0;
-    if (device_id == DEVTYPE_FS) {
-        /* virtiofsd serves no config space: tag[36], num_request_queues. */
-        const char *tag = fs_tag ? fs_tag : DEVTYPE_FS_TAG_DEFAULT;
-        size_t n = strlen(tag);
-
-        if (n == 0 || n > DEVTYPE_FS_TAG_MAX) {
-            return -EINVAL;
-        }
-        memcpy(store->bytes, tag, n);
-        store->bytes[36] = 1; /* one request queue, little-endian u32 */
-        rc->config = store->bytes;
-        rc->nr_queues = 2;    /* hiprio + one request queue */
-    }
-    rc->device_features = devtype_features(device_id, rc->config_len);
-    return 0;
-}
-
-const char *
-devtype_name(uint32_t device_id)
-{
-    switch (device_id) {
-    case DEVTYPE_NET: return "net";
-    case DEVTYPE_BLK: return "blk";
-    case DEVTYPE_CONSOLE: return "console";
-    case 4:  return "rng";
-    case 19: return "vsock";
-    case DEVTYPE_FS: return "fs";
-    case 34: return "i2c";
-    case 41: return "gpio";
-    default: return "device";
-    }
 }

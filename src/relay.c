@@ -381,6 +381,9 @@ relay_queue_start(struct relay *r, struct relay_queue *q)
     struct vmmio_queue *mq = &r->dev.q[q->idx];
     int rc;
 
+    if (q->own) {
+        return relay_own_start(r, q);
+    }
     rc = vq_init(&q->gvq, r->hv, q->name, mq->num, mq->desc_gpa,
                  mq->avail_gpa, mq->used_gpa, r->dev.driver_features);
     if (rc < 0) {
@@ -396,6 +399,9 @@ relay_queue_start(struct relay *r, struct relay_queue *q)
     q->handed = false;
     if (r->conn) {
         rc = relay_queue_wire(r, q, false);
+        if (rc == 0) {
+            rc = relay_enable_wired(r, q);
+        }
         if (rc < 0) {
             return relay_backend_failed(r, rc, "backend refused the queue");
         }
@@ -406,6 +412,17 @@ relay_queue_start(struct relay *r, struct relay_queue *q)
     return 0;
 }
 
+/* Stop q, which may be the daemon's own (nothing held anywhere else). */
+static void
+relay_queue_end(struct relay *r, struct relay_queue *q)
+{
+    if (q->own) {
+        q->started = false;
+        return;
+    }
+    relay_queue_stop(r, q);
+}
+
 static void
 relay_session_stop(struct relay *r)
 {
@@ -414,7 +431,7 @@ relay_session_stop(struct relay *r)
     }
     r->running = false;
     for (unsigned i = 0; i < r->dev.nr_queues; i++) {
-        relay_queue_stop(r, &r->q[i]);
+        relay_queue_end(r, &r->q[i]);
     }
     relay_log(r, RELAY_LOG_SESSION, LOG_LVL_INFO, "%s: session stopped",
               r->name);
@@ -424,7 +441,7 @@ relay_session_stop(struct relay *r)
 int
 relay_session_send(struct relay *r)
 {
-    uint64_t features = r->dev.driver_features;
+    uint64_t features = r->dev.driver_features & ~r->cfg.own_features;
     int rc;
 
     features |= r->backend_features & (1ULL << VHU_F_PROTOCOL_FEATURES);
@@ -441,6 +458,7 @@ relay_session_start(struct relay *r)
     int rc;
 
     r->running = true;
+    relay_own_session(r);
     if (r->conn) {
         rc = relay_session_send(r);
         if (rc < 0 && relay_backend_failed(r, rc, "backend refused features "
@@ -474,6 +492,9 @@ relay_mmio(void *opaque, uint64_t off, unsigned size, bool is_write,
     relay_step_begin(r);
     switch (ev.type) {
     case VMMIO_EV_RESET:
+        relay_session_stop(r);
+        relay_own_reset(r);
+        break;
     case VMMIO_EV_FAILED:
         relay_session_stop(r);
         break;
@@ -486,12 +507,14 @@ relay_mmio(void *opaque, uint64_t off, unsigned size, bool is_write,
         }
         break;
     case VMMIO_EV_QUEUE_DISABLE:
-        relay_queue_stop(r, &r->q[ev.queue]);
+        relay_queue_end(r, &r->q[ev.queue]);
         break;
     case VMMIO_EV_NOTIFY:
         r->stats.trapped_kicks++;
         /* While reconnecting, the kick is picked up once rewired. */
-        if (r->q[ev.queue].wired) {
+        if (r->q[ev.queue].own) {
+            relay_own_kick(r, &r->q[ev.queue]);
+        } else if (r->q[ev.queue].wired) {
             r->ops->kick(r, &r->q[ev.queue]);
         }
         break;
@@ -580,16 +603,19 @@ relay_connect(struct relay *r)
     if (rc < 0) {
         return rc;
     }
-    offered = r->backend_features & (RELAY_DEVICE_BITS | RELAY_TRANSPORT_BITS);
-    if (r->cfg.device_features &&
+    offered = r->backend_features & (RELAY_DEVICE_BITS | RELAY_TRANSPORT_BITS) &
+              ~r->cfg.own_features;
+    if (r->cfg.mask_features &&
         (offered & RELAY_DEVICE_BITS & ~r->cfg.device_features)) {
-        log_info("%s: backend features 0x%llx not offered: their config "
-                 "fields lie beyond the %u bytes relayed", r->name,
+        log_info("%s: backend features 0x%llx not offered: the device "
+                 "profile cannot serve them (or their config fields lie "
+                 "beyond the %u bytes relayed)", r->name,
                  (unsigned long long)(offered & RELAY_DEVICE_BITS &
                                       ~r->cfg.device_features),
                  r->cfg.config_len);
         offered &= ~(RELAY_DEVICE_BITS & ~r->cfg.device_features);
     }
+    offered |= r->cfg.own_features & RELAY_DEVICE_BITS;
     return vmmio_init(&r->dev, r->name, r->cfg.device_id, RELAY_VENDOR_ID,
                       offered, (unsigned)nq, r->cfg.queue_size, config,
                       config_len);
@@ -603,7 +629,8 @@ relay_new(struct relay **out, struct hv *hv, struct loop *loop,
     int rc;
 
     if (!cfg->socket_path || cfg->device_id == 0 || cfg->nr_writable > 32 ||
-        (cfg->nr_writable && !cfg->writable)) {
+        (cfg->nr_writable && !cfg->writable) ||
+        (cfg->own && (!cfg->own->queue || !cfg->own->serve))) {
         return -EINVAL;
     }
     r = calloc(1, sizeof(*r));

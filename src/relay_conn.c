@@ -129,6 +129,47 @@ relay_conn_watch(struct relay *r)
     return vhu_broken(r->conn) ? -EPIPE : 0;
 }
 
+/*
+ * A configured queue count against the backend's GET_QUEUE_NUM answer,
+ * which counts units of cfg.queue_num_unit queues (DPDK answers its
+ * maximum number of net queue pairs, whatever it was started with).
+ */
+static int
+relay_conn_check_queues(struct relay *r)
+{
+    unsigned need = r->cfg.nr_queues - (r->cfg.own ? 1 : 0);
+    uint64_t n;
+    int rc;
+
+    if (!r->cfg.queue_num_unit) {
+        return 0;
+    }
+    if (!(r->protocol & (1ULL << VHU_PF_MQ))) {
+        /* Its count is unknown; a backend of pairs serves one pair. */
+        if (r->cfg.queue_num_unit > 1 && need > r->cfg.queue_num_unit) {
+            log_err("%s: %u backend queues configured, but the backend does "
+                    "not offer the MQ protocol feature", r->name, need);
+            return -ERANGE;
+        }
+        return 0;
+    }
+    rc = vhu_get_queue_num(r->conn, &n);
+    if (rc < 0) {
+        return rc;
+    }
+    if (n > UINT32_MAX / r->cfg.queue_num_unit ||
+        n * r->cfg.queue_num_unit < need) {
+        log_err("%s: %u backend queues configured, the backend serves %llu "
+                "(GET_QUEUE_NUM %llu in units of %u)", r->name, need,
+                (unsigned long long)(n > UINT32_MAX / r->cfg.queue_num_unit
+                                         ? n
+                                         : n * r->cfg.queue_num_unit),
+                (unsigned long long)n, r->cfg.queue_num_unit);
+        return -ERANGE;
+    }
+    return 0;
+}
+
 int
 relay_conn_open(struct relay *r, uint8_t *config, uint32_t *config_len,
                 uint64_t *nr_queues)
@@ -149,6 +190,10 @@ relay_conn_open(struct relay *r, uint8_t *config, uint32_t *config_len,
     *nr_queues = 1;
     if (r->cfg.nr_queues) {
         *nr_queues = r->cfg.nr_queues;
+        rc = relay_conn_check_queues(r);
+        if (rc < 0) {
+            return rc;
+        }
     } else if (r->protocol & (1ULL << VHU_PF_MQ)) {
         rc = vhu_get_queue_num(r->conn, nr_queues);
         if (rc < 0) {
@@ -164,7 +209,8 @@ relay_conn_open(struct relay *r, uint8_t *config, uint32_t *config_len,
         return -EINVAL;
     }
     *config_len = 0;
-    if ((r->protocol & (1ULL << VHU_PF_CONFIG)) && r->cfg.config_len) {
+    if ((r->protocol & (1ULL << VHU_PF_CONFIG)) && r->cfg.config_len &&
+        !r->cfg.own_config) {
         rc = vhu_get_config(r->conn, 0, config, r->cfg.config_len);
         if (rc < 0) {
             return rc;
@@ -174,6 +220,13 @@ relay_conn_open(struct relay *r, uint8_t *config, uint32_t *config_len,
     } else if (r->cfg.config && r->cfg.config_len) {
         memcpy(config, r->cfg.config, r->cfg.config_len);
         *config_len = r->cfg.config_len;
+        memcpy(r->own_config, config, *config_len);
+        r->own_config_len = *config_len;
+    } else if (r->cfg.config_required) {
+        log_err("%s: the backend serves no config space (no CONFIG protocol "
+                "feature) and the configuration gives none for this device "
+                "type", r->name);
+        return -ENOTSUP;
     }
     return relay_conn_watch(r);
 }
@@ -247,7 +300,9 @@ relay_conn_missing_protocol(struct relay *r)
 static int
 relay_conn_resume(struct relay *r)
 {
-    uint64_t old_features = r->backend_features;
+    /* What the guest was shown from the backend (not what the daemon
+     * serves itself). */
+    uint64_t need = r->dev.device_features & ~r->cfg.own_features;
     unsigned missing;
     int rc;
 
@@ -256,11 +311,11 @@ relay_conn_resume(struct relay *r)
         r->conn = NULL;
         return rc;
     }
-    if ((r->backend_features & r->dev.device_features) != r->dev.device_features) {
-        log_err("%s: returning backend offers features 0x%llx, fewer than "
-                "the 0x%llx the guest was shown", r->name,
+    if ((r->backend_features & need) != need) {
+        log_err("%s: returning backend offers features 0x%llx, without "
+                "0x%llx of those the guest was shown", r->name,
                 (unsigned long long)r->backend_features,
-                (unsigned long long)old_features);
+                (unsigned long long)(need & ~r->backend_features));
         relay_fail(r, "backend came back with fewer features");
         return relay_conn_watch(r);
     }
@@ -285,11 +340,14 @@ relay_conn_resume(struct relay *r)
     for (unsigned i = 0; rc == 0 && i < r->dev.nr_queues; i++) {
         struct relay_queue *q = &r->q[i];
 
-        if (!q->started) {
+        if (!q->started || q->own) {
             continue;
         }
         /* A queue started while disconnected has nothing to resume. */
         rc = relay_queue_wire(r, q, q->handed);
+        if (rc == 0) {
+            rc = relay_enable_wired(r, q);
+        }
         if (rc == -ENOTSUP) {
             relay_fail(r, "requests in flight cannot be recovered in this mode");
             rc = 0;

@@ -87,6 +87,8 @@ struct relay_queue {
     int call_fd;           /* backend writes: completion */
     int notify_fd;         /* kernel ioeventfd we watch (shadow), or -1 */
     bool ioeventfd;        /* QueueNotify bypasses the trap for this queue */
+    bool own;              /* served by the daemon (cfg.own), not the backend */
+    bool disabled;         /* backend queue held disabled (relay_queues_enable) */
     char name[80];
     struct shadow_queue *sh;  /* shadow mode only */
 };
@@ -118,7 +120,24 @@ struct relay {
     bool config_from_backend;  /* config space read with GET_CONFIG */
     uint32_t config_written;   /* bit i: cfg.writable[i] written by guest */
     void *mode_state;          /* shadow: struct shadow_dev */
+    /* Config space the daemon built (cfg.config): restored at reset, as
+     * the device logic it stands for may change it (net MAC_ADDR_SET). */
+    uint8_t own_config[VMMIO_CONFIG_MAX];
+    uint32_t own_config_len;
 };
+
+/* relay_own.c: the queue the daemon serves itself (cfg.own). */
+/* At DRIVER_OK: which queue is the daemon's, which backend queues start
+ * enabled. */
+void relay_own_session(struct relay *r);
+/* The driver reset the device: config the daemon built is as at start. */
+void relay_own_reset(struct relay *r);
+/* Start the daemon's queue q (q->own): its rings are checked, never wired. */
+int relay_own_start(struct relay *r, struct relay_queue *q);
+/* The guest kicked the daemon's queue: answer every request on it. */
+void relay_own_kick(struct relay *r, struct relay_queue *q);
+/* A backend queue was just wired: tell the backend if it is held disabled. */
+int relay_enable_wired(struct relay *r, struct relay_queue *q);
 
 /* Device side: signal the guest for q if its ring asks for it. */
 void relay_notify_guest(struct relay *r, struct relay_queue *q);

@@ -67,7 +67,7 @@ resolve_settings(const struct cfg *c, uint32_t domid, const char *guest,
         out->bounce_kib = best->bounce_kib;
     }
     out->device_id = best->device_id;
-    memcpy(out->fs_tag, best->fs_tag, sizeof(out->fs_tag));
+    out->set = best->set;
 }
 
 int
@@ -220,7 +220,7 @@ resolve_device(const struct cfg *c, const struct disc_dev *d,
     out->queue_size = r.queue_size;
     out->bounce_kib = r.bounce_kib;
     out->timeout_ms = c->timeout_ms;
-    memcpy(out->fs_tag, r.fs_tag, sizeof(out->fs_tag));
+    out->set = r.set;
     snprintf(out->name, sizeof(out->name), "dom%u/%s%u", d->domid,
              disc_kind_dir(d->kind), d->devid);
     if (!out->device_id) {

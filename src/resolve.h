@@ -37,7 +37,7 @@ struct resolve_settings {
     uint16_t queue_size;
     uint32_t bounce_kib;
     uint32_t device_id;              /* 0 = from xenstore */
-    char fs_tag[DEVTYPE_FS_TAG_MAX + 1]; /* "" = default */
+    struct devtype_settings set;     /* per-type settings */
 };
 
 /* What the caller must do to get out->socket served. */

@@ -213,11 +213,21 @@ simdrv_setup_queue(struct simdrv *d, unsigned qi, uint16_t qsize)
     return rd(d, VMMIO_QUEUE_READY) == 1 ? 0 : -EINVAL;
 }
 
+uint64_t
+simdrv_device_features(struct simdrv *d)
+{
+    uint64_t f;
+
+    wr(d, VMMIO_DEVICE_FEATURES_SEL, 1);
+    f = (uint64_t)rd(d, VMMIO_DEVICE_FEATURES) << 32;
+    wr(d, VMMIO_DEVICE_FEATURES_SEL, 0);
+    return f | rd(d, VMMIO_DEVICE_FEATURES);
+}
+
 int
 simdrv_init(struct simdrv *d, uint64_t want, unsigned nr_queues,
             uint16_t qsize)
 {
-    uint64_t dev_features;
     int rc;
 
     if (nr_queues == 0 || nr_queues > SIMDRV_MAX_QUEUES) {
@@ -231,11 +241,7 @@ simdrv_init(struct simdrv *d, uint64_t want, unsigned nr_queues,
     simdrv_reset(d);
     wr(d, VMMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
     wr(d, VMMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-    wr(d, VMMIO_DEVICE_FEATURES_SEL, 1);
-    dev_features = (uint64_t)rd(d, VMMIO_DEVICE_FEATURES) << 32;
-    wr(d, VMMIO_DEVICE_FEATURES_SEL, 0);
-    dev_features |= rd(d, VMMIO_DEVICE_FEATURES);
-    d->features = dev_features & want;
+    d->features = simdrv_device_features(d) & want;
     wr(d, VMMIO_DRIVER_FEATURES_SEL, 1);
     wr(d, VMMIO_DRIVER_FEATURES, (uint32_t)(d->features >> 32));
     wr(d, VMMIO_DRIVER_FEATURES_SEL, 0);

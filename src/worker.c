@@ -94,6 +94,7 @@ worker_guest_add(struct worker_guest *g, const struct worker_dev *d)
     struct worker_slot *s = NULL;
     struct relay_config rc_cfg;
     struct devtype_config dt;
+    const char *why;
     int rc;
 
     if (worker_find(g, d->kind, d->devid)) {
@@ -117,9 +118,10 @@ worker_guest_add(struct worker_guest *g, const struct worker_dev *d)
     rc_cfg.queue_size = (uint16_t)d->queue_size;
     rc_cfg.bounce_kib = d->bounce_kib;
     rc_cfg.timeout_ms = d->timeout_ms;
-    rc = devtype_fill(&rc_cfg, d->device_id, d->fs_tag[0] ? d->fs_tag : NULL,
-                      &dt);
+    rc = devtype_fill(&rc_cfg, d->device_id, &d->set, &dt, &why);
     if (rc) {
+        log_err("%s: %s device refused: %s", d->name,
+                devtype_name(d->device_id), why);
         return rc;
     }
     rc = relay_new(&s->relay, g->hv, g->loop, &rc_cfg);
@@ -129,8 +131,10 @@ worker_guest_add(struct worker_guest *g, const struct worker_dev *d)
     }
     s->kind = d->kind;
     s->devid = d->devid;
-    log_info("%s: serving from %s (%s mode)", d->name, d->socket,
-             relay_mode_name(relay_mode(s->relay)));
+    log_info("%s: serving a %s device from %s (%s mode); the daemon itself "
+             "serves %s", d->name, devtype_name(d->device_id), d->socket,
+             relay_mode_name(relay_mode(s->relay)),
+             devtype_serves(d->device_id));
     return 0;
 }
 
@@ -220,7 +224,7 @@ worker_ctl(void *opaque, uint32_t events)
     }
     m.dev.socket[sizeof(m.dev.socket) - 1] = '\0';
     m.dev.name[sizeof(m.dev.name) - 1] = '\0';
-    m.dev.fs_tag[sizeof(m.dev.fs_tag) - 1] = '\0';
+    m.dev.set.fs_tag[sizeof(m.dev.set.fs_tag) - 1] = '\0';
     switch (m.op) {
     case WORKER_ADD:
         rc = worker_guest_add(p->g, &m.dev);

@@ -38,7 +38,7 @@ struct worker_dev {
     uint32_t timeout_ms;
     char socket[CFG_SOCK_MAX];
     char name[48];            /* "dom3/virtio0" */
-    char fs_tag[DEVTYPE_FS_TAG_MAX + 1]; /* virtio-fs tag, "" = default */
+    struct devtype_settings set;  /* per-type settings (devtype.h) */
 };
 
 struct worker_opts {

@@ -132,7 +132,13 @@ static const char good_conf[] =
     "bounce-kib = 1024\n"
     "fs-tag = share-1\n"
     "[device 5:2]\n"
-    "device-id = rng\n";
+    "device-id = rng\n"
+    "[device net]\n"
+    "queues = 2\n"
+    "mac = 52:54:00:AB:cd:0f\n"
+    "mtu = 9000\n"
+    "[device vsock]\n"
+    "guest-cid = 0x10\n";
 
 START_TEST(test_file_and_lookup)
 {
@@ -142,7 +148,7 @@ START_TEST(test_file_and_lookup)
     cfg_init(&c);
     ck_assert_int_eq(cfg_parse_text(&c, good_conf, strlen(good_conf), "t",
                                     err, sizeof(err)), 0);
-    ck_assert_uint_eq(c.nr_devs, 5);
+    ck_assert_uint_eq(c.nr_devs, 7);
     ck_assert_str_eq(c.backend_dir, "/run/xvm");
 
     ck_assert_uint_eq(c.dev[0].sel, CFG_SEL_TYPE);
@@ -150,8 +156,14 @@ START_TEST(test_file_and_lookup)
     ck_assert_uint_eq(c.dev[2].sel, CFG_SEL_GUEST);
     ck_assert_str_eq(c.dev[2].guest, "web");
     ck_assert_str_eq(c.dev[2].socket, "/run/xvm/web1.sock");
-    ck_assert_str_eq(c.dev[3].fs_tag, "share-1");
+    ck_assert_str_eq(c.dev[3].set.fs_tag, "share-1");
     ck_assert_uint_eq(c.dev[4].device_id, 4);
+    ck_assert_uint_eq(c.dev[5].set.queues, 2);
+    ck_assert(c.dev[5].set.has_mac);
+    ck_assert_uint_eq(c.dev[5].set.mac[3], 0xab);
+    ck_assert_uint_eq(c.dev[5].set.mac[5], 0x0f);
+    ck_assert_uint_eq(c.dev[5].set.mtu, 9000);
+    ck_assert_uint_eq(c.dev[6].set.guest_cid, 16);
     /* (what applies to a device: check_resolve.c) */
 }
 END_TEST
@@ -177,6 +189,19 @@ START_TEST(test_file_errors)
         { "[device fs]\nfs-tag = my share\n", "bad fs-tag 'my share'" },
         { "[device fs]\nfs-tag = 0123456789012345678901234567890123456\n",
           "want 1 to 36 printable" },
+        { "[device net]\nqueues = 0\n", "bad queues '0': want 1 to 31" },
+        { "[device net]\nqueues = 32\n", "bad queues '32'" },
+        { "[device net]\nqueues = -1\n", "bad queues '-1'" },
+        { "[device net]\nqueues = 2x\n", "bad queues '2x'" },
+        { "[device net]\nmtu = 67\n", "bad mtu '67': want 68 to 65535" },
+        { "[device net]\nmtu = 65536\n", "bad mtu" },
+        { "[device net]\nmac = 01:00:5e:00:00:01\n", "want a unicast" },
+        { "[device net]\nmac = 52:54:00:12:34\n", "bad mac" },
+        { "[device net]\nmac = 52:54:00:12:34:56:78\n", "bad mac" },
+        { "[device net]\nmac = 52-54-00-12-34-56\n", "bad mac" },
+        { "[device net]\nmac = 52:54:00:12:34:5g\n", "bad mac" },
+        { "[device vsock]\nguest-cid = 2\n", "bad guest-cid '2'" },
+        { "[device vsock]\nguest-cid = 4294967295\n", "bad guest-cid" },
         { "service = yes\n", "not allowed" },
         { "config = /etc/x\n", "not allowed" },
         { "= x\n", "missing key" },
@@ -227,7 +252,7 @@ START_TEST(test_file_on_disk)
                           NULL), 0);
     ck_assert_int_eq(c.mode, RELAY_MODE_AUTO);
     ck_assert_uint_eq(c.queue_size, 256);
-    ck_assert_uint_eq(c.nr_devs, 5);
+    ck_assert_uint_eq(c.nr_devs, 7);
     ck_assert_str_eq(c.config_path, path);
     unlink(path);
     ck_assert_int_eq(args(&c, err, "--config", "/", NULL), -EINVAL);

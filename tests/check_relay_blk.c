@@ -15,6 +15,8 @@
 #include "backend_proc.h"
 #include "blkdrv.h"
 #include "check_common.h"
+#include "devtype.h"
+#include "linuxdrv.h"
 #include "vmmio.h"
 
 #define DISK_BYTES (64ULL << 20)
@@ -265,6 +267,97 @@ START_TEST(test_blk_unmappable_buffer)
 }
 END_TEST
 
+/*
+ * Issue 14: the device as the daemon sets it up (blk profile: the
+ * backend's queue count, config and features cut to 60 bytes), probed as
+ * Linux 6.1 and 6.12 do, then sector 1 read back as the test wrote it.
+ */
+static void
+profile_probe(enum relay_mode mode)
+{
+    struct hv_sim_config hc = { .ram0_len = 16u << 20 };
+    struct relay_config rc = {
+        .name = "sim/blk0", .mode = mode, .mmio_base = 0x02000000ULL,
+        .irq = 33, .device_id = DEVTYPE_BLK,
+    };
+    uint8_t pattern[512];
+    struct devtype_config st;
+    struct fixture f;
+    const char *why;
+    int fd;
+
+    for (unsigned i = 0; i < sizeof(pattern); i++) {
+        pattern[i] = (uint8_t)(i * 13 + 1);
+    }
+    fixture_up(&f);
+    fd = open(f.image, O_WRONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pwrite(fd, pattern, 512, 512), 512);
+    close(fd);
+    ck_assert_int_eq(devtype_fill(&rc, DEVTYPE_BLK, NULL, &st, &why), 0);
+    rc.socket_path = f.qsd.sock;
+    for (int k = LINUX_6_1; k <= LINUX_6_12; k++) {
+        struct hv_sim *sim;
+        struct loop *loop = loop_new();
+        struct relay *relay;
+        struct simdrv *drv;
+        struct simdrv_buf b[3];
+        uint64_t cap = 0, gpa;
+        uint8_t *p;
+        uint16_t head;
+        uint32_t used;
+        unsigned nq = 0;
+        char err[200];
+
+        ck_assert_int_eq(hv_sim_new(&sim, &hc), 0);
+        ck_assert_int_eq(relay_new(&relay, hv_sim_hv(sim), loop, &rc), 0);
+        ck_assert_int_eq(simdrv_new(&drv, sim, loop, rc.mmio_base, rc.irq), 0);
+        if (linuxdrv_probe(drv, (enum linuxdrv_kernel)k, &nq, err,
+                           sizeof(err)) < 0) {
+            ck_abort_msg("Linux %s probe: %s", k == LINUX_6_1 ? "6.1" : "6.12",
+                         err);
+        }
+        ck_assert_uint_eq(nq, 1);
+        /* no feature whose config fields lie beyond the 60 bytes */
+        ck_assert_uint_eq(simdrv_features(drv) & ((1ULL << 16) | (1ULL << 17)),
+                          0);
+        simdrv_config(drv, 0, &cap, 8);
+        ck_assert_uint_eq(cap, DISK_BYTES / 512);
+        gpa = simdrv_alloc(drv, 4096, 4096);
+        p = simdrv_ptr(drv, gpa, 4096);
+        memset(p, 0, 4096);
+        p[8] = 1; /* VIRTIO_BLK_T_IN, sector 1 */
+        p[2048 + 512] = 0xff;
+        b[0] = (struct simdrv_buf){ gpa, 16, false };
+        b[1] = (struct simdrv_buf){ gpa + 2048, 512, true };
+        b[2] = (struct simdrv_buf){ gpa + 2048 + 512, 1, true };
+        ck_assert_int_eq(simdrv_submit(drv, 0, b, 3, false, &head), 0);
+        simdrv_kick(drv, 0);
+        while (simdrv_poll(drv, 0, &head, &used) == 0) {
+            ck_assert_int_ge(simdrv_wait_irq(drv, 5000), 0);
+        }
+        ck_assert_uint_eq(p[2048 + 512], 0); /* VIRTIO_BLK_S_OK */
+        ck_assert_mem_eq(p + 2048, pattern, 512);
+        simdrv_free(drv);
+        relay_free(relay);
+        hv_sim_free(sim);
+        loop_free(loop);
+    }
+    fixture_down(&f);
+}
+
+START_TEST(test_blk_profile_shadow)
+{
+    profile_probe(RELAY_MODE_SHADOW);
+}
+END_TEST
+
+START_TEST(test_blk_profile_zerocopy)
+{
+    profile_probe(RELAY_MODE_ZEROCOPY);
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -276,6 +369,8 @@ make_suite(void)
     CHECK_ADD(s, test_blk_reset_reinit, 60);
     CHECK_ADD(s, test_blk_reset_inflight, 60);
     CHECK_ADD(s, test_blk_unmappable_buffer, 60);
+    CHECK_ADD(s, test_blk_profile_shadow, 60);
+    CHECK_ADD(s, test_blk_profile_zerocopy, 60);
     return s;
 }
 

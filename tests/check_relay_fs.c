@@ -1,7 +1,9 @@
 /*
  * End to end: a minimal FUSE client in a simulated guest -> virtio-mmio ->
- * relay (shadow mode) -> Debian's virtiofsd.  Reads a file the test made
- * on the host, writes one the test then verifies on the host.
+ * relay -> Debian's virtiofsd, in both relay modes, with the device set up
+ * from the fs profile (devtype_fill) and probed as Linux 6.1 and 6.12 do.
+ * Reads a file the test made on the host, writes one the test then
+ * verifies on the host.
  */
 #include <config.h>
 
@@ -15,7 +17,9 @@
 
 #include "backend_proc.h"
 #include "check_common.h"
+#include "devtype.h"
 #include "hv_sim.h"
+#include "linuxdrv.h"
 #include "loop.h"
 #include "relay.h"
 #include "simdrv.h"
@@ -108,17 +112,21 @@ fuse_call(struct fs *f, uint32_t opcode, uint64_t nodeid, const void *args,
     return get_error(f->out);
 }
 
-START_TEST(test_fs_read_write)
+static void
+fs_read_write(enum relay_mode mode, enum linuxdrv_kernel kernel)
 {
     static const char content[] = "hello from the host, through virtiofsd\n";
     char dir[256], shared[300], path[400], wpath[400], back[128];
     struct hv_sim_config hc = { .ram0_len = 32u << 20 };
-    uint8_t config[40] = "xvmfs";
     struct relay_config rc = {
-        .name = "sim/fs0", .mode = RELAY_MODE_SHADOW, .mmio_base = FS_BASE,
-        .irq = FS_IRQ, .device_id = 26, .nr_queues = 2, .queue_size = 128,
-        .config = config, .config_len = sizeof(config),
+        .name = "sim/fs0", .mode = mode, .mmio_base = FS_BASE, .irq = FS_IRQ,
+        .device_id = DEVTYPE_FS, .queue_size = 128,
     };
+    struct devtype_settings set = { .fs_tag = "share", .queues = 1 };
+    struct devtype_config st;
+    const char *why;
+    char tag[37] = { 0 }, err[200];
+    unsigned nq = 0;
     struct backend_proc vfs;
     struct fs f = { 0 };
     uint8_t args[64];
@@ -131,7 +139,7 @@ START_TEST(test_fs_read_write)
     if (geteuid() != 0) {
         ck_abort_msg("virtiofsd needs root for its sandbox; run as root");
     }
-    put32(config + 36, 1); /* num_request_queues */
+    ck_assert_int_eq(devtype_fill(&rc, DEVTYPE_FS, &set, &st, &why), 0);
     ck_assert_int_eq(backend_tmpdir(dir, sizeof(dir)), 0);
     snprintf(shared, sizeof(shared), "%s/shared", dir);
     ck_assert_int_eq(mkdir(shared, 0755), 0);
@@ -148,8 +156,14 @@ START_TEST(test_fs_read_write)
     rc.socket_path = vfs.sock;
     ck_assert_int_eq(relay_new(&f.relay, hv_sim_hv(f.sim), f.loop, &rc), 0);
     ck_assert_int_eq(simdrv_new(&f.drv, f.sim, f.loop, FS_BASE, FS_IRQ), 0);
+    ck_assert_int_eq(relay_mode(f.relay), mode);
     ck_assert_uint_eq(simdrv_device_id(f.drv), 26);
-    ck_assert_int_eq(simdrv_init(f.drv, ~0ULL, 2, 0), 0);
+    if (linuxdrv_probe(f.drv, kernel, &nq, err, sizeof(err)) < 0) {
+        ck_abort_msg("probe: %s", err);
+    }
+    ck_assert_uint_eq(nq, 2); /* hiprio + 1 request queue */
+    simdrv_config(f.drv, 0, tag, 36);
+    ck_assert_str_eq(tag, "share");
     f.in_gpa = simdrv_alloc(f.drv, 8192, 4096);
     f.out_gpa = simdrv_alloc(f.drv, 8192, 4096);
     f.in = simdrv_ptr(f.drv, f.in_gpa, 8192);
@@ -213,6 +227,17 @@ START_TEST(test_fs_read_write)
     backend_stop(&vfs);
     backend_rmtree(dir);
 }
+
+START_TEST(test_fs_shadow)
+{
+    fs_read_write(RELAY_MODE_SHADOW, LINUX_6_1);
+}
+END_TEST
+
+START_TEST(test_fs_zerocopy)
+{
+    fs_read_write(RELAY_MODE_ZEROCOPY, LINUX_6_12);
+}
 END_TEST
 
 static Suite *
@@ -220,7 +245,8 @@ make_suite(void)
 {
     Suite *s = suite_create("relay_fs");
 
-    CHECK_ADD(s, test_fs_read_write, 60);
+    CHECK_ADD(s, test_fs_shadow, 60);
+    CHECK_ADD(s, test_fs_zerocopy, 60);
     return s;
 }
 

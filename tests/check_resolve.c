@@ -83,10 +83,10 @@ START_TEST(test_settings_lookup)
     ck_assert_int_eq(r.mode, RELAY_MODE_ZEROCOPY);
     resolve_settings(&c, 4, "x", 0, 26, &r);
     ck_assert_uint_eq(r.bounce_kib, 1024);
-    ck_assert_str_eq(r.fs_tag, "shared");
+    ck_assert_str_eq(r.set.fs_tag, "shared");
     resolve_settings(&c, 5, NULL, 2, 0, &r);
     ck_assert_uint_eq(r.device_id, 4);
-    ck_assert_str_eq(r.fs_tag, "");
+    ck_assert_str_eq(r.set.fs_tag, "");
 }
 END_TEST
 
@@ -434,6 +434,7 @@ START_TEST(test_two_fs_tags)
         char err[CFG_ERR_MAX] = "", tag[DEVTYPE_FS_TAG_MAX + 1];
         struct hostile_config hc = { .fill = 0 };
         struct devtype_config store;
+        const char *why;
         struct relay_config rc;
         enum resolve_how how;
         struct worker_dev wd;
@@ -443,7 +444,7 @@ START_TEST(test_two_fs_tags)
         e.devid = i;
         ck_assert_msg(resolve_device(&d.cfg, &e, NULL, &wd, &how, err,
                                      sizeof(err)) == 0, "%s", err);
-        ck_assert_str_eq(wd.fs_tag, want[i]);
+        ck_assert_str_eq(wd.set.fs_tag, want[i]);
         hc.sock_path = wd.socket;
         ck_assert_int_eq(hostile_start(&be[i], &hc), 0);
         /* What worker_guest_add does with the resolved device. */
@@ -455,8 +456,8 @@ START_TEST(test_two_fs_tags)
         rc.irq = HGUEST_IRQ + i;
         rc.device_id = wd.device_id;
         rc.timeout_ms = 2000;
-        ck_assert_int_eq(devtype_fill(&rc, wd.device_id, wd.fs_tag, &store),
-                         0);
+        ck_assert_int_eq(devtype_fill(&rc, wd.device_id, &wd.set, &store,
+                                      &why), 0);
         ck_assert_int_eq(relay_new(&relay[i], hv_sim_hv(g.sim), g.loop, &rc),
                          0);
         rawdrv_bind(&drv[i], g.sim, g.loop, rc.mmio_base, rc.irq,

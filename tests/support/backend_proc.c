@@ -125,6 +125,64 @@ backend_start_qsd(struct backend_proc *b, const char *dir, const char *name,
     }
 }
 
+const char *
+backend_testpmd_path(void)
+{
+    static const char *const c[] = { "/usr/bin/dpdk-testpmd", NULL };
+
+    return first_exec(c);
+}
+
+/* --file-prefix=xvm-<last part of dir>: unique per test directory. */
+static void
+testpmd_prefix(char *out, size_t len, const char *dir)
+{
+    const char *base = strrchr(dir, '/');
+
+    snprintf(out, len, "--file-prefix=xvm-%s", base ? base + 1 : dir);
+}
+
+void
+backend_testpmd_cleanup(const char *dir)
+{
+    char prefix[300], path[400];
+
+    testpmd_prefix(prefix, sizeof(prefix), dir);
+    /* root's DPDK runtime directory, empty with --no-shconf */
+    snprintf(path, sizeof(path), "/var/run/dpdk/%s",
+             prefix + strlen("--file-prefix="));
+    rmdir(path);
+}
+
+int
+backend_start_testpmd(struct backend_proc *b, const char *dir,
+                      const char *name, unsigned pairs)
+{
+    const char *pmd = backend_testpmd_path();
+    char vdev[400], q[32], prefix[300];
+
+    if (!pmd) {
+        return -ENOENT;
+    }
+    snprintf(b->sock, sizeof(b->sock), "%s/%s.sock", dir, name);
+    unlink(b->sock);
+    snprintf(vdev, sizeof(vdev), "net_vhost0,iface=%s,queues=%u", b->sock,
+             pairs);
+    snprintf(q, sizeof(q), "%u", pairs);
+    testpmd_prefix(prefix, sizeof(prefix), dir);
+    /* No hugepages, no PCI, no shared config, no telemetry socket;
+     * --stats-period keeps it forwarding without a terminal. */
+    char *const argv[] = {
+        (char *)pmd, "--no-huge", "-m", "256", "--no-pci", "--no-shconf",
+        "--no-telemetry", prefix, "-l", "0,1", "--vdev", vdev, "--",
+        "--no-mlockall",
+        "--total-num-mbufs=8192", "--forward-mode=io", "--disable-link-check",
+        "--rxq", q, "--txq", q, "--auto-start", "--stats-period=3600", NULL,
+    };
+
+    return spawn(b, argv);
+}
+
 int
 backend_start_virtiofsd(struct backend_proc *b, const char *dir,
                         const char *name, const char *shared_dir)

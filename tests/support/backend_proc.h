@@ -1,6 +1,6 @@
 /*
  * Test support: start and stop real vhost-user backends (Debian's
- * qemu-storage-daemon and virtiofsd) as child processes.
+ * qemu-storage-daemon, virtiofsd and DPDK testpmd) as child processes.
  */
 #ifndef XVM_TEST_BACKEND_PROC_H
 #define XVM_TEST_BACKEND_PROC_H
@@ -28,6 +28,17 @@ int backend_tmpdir(char *out, size_t len);
  */
 int backend_start_qsd(struct backend_proc *b, const char *dir,
                       const char *name, const char *image);
+/* Path of DPDK's dpdk-testpmd (Debian dpdk-dev), or NULL. */
+const char *backend_testpmd_path(void);
+/*
+ * DPDK testpmd with a vhost-user net port of `pairs` queue pairs on
+ * <dir>/<name>.sock, forwarding each queue's frames back unchanged (io
+ * mode): what the guest sends on tx queue i comes back on rx queue i.
+ */
+int backend_start_testpmd(struct backend_proc *b, const char *dir,
+                          const char *name, unsigned pairs);
+/* After backend_stop: remove the runtime files DPDK left for it. */
+void backend_testpmd_cleanup(const char *dir);
 /* Serve `shared_dir` over vhost-user-fs on <dir>/<name>.sock. */
 int backend_start_virtiofsd(struct backend_proc *b, const char *dir,
                             const char *name, const char *shared_dir);

@@ -72,6 +72,8 @@ struct hostile {
     unsigned nlog;            /* atomic; entries below it are final */
     uint64_t protocol;
     unsigned mem_tables;
+    uint64_t features;            /* SET_FEATURES, latest */
+    uint32_t enabled;             /* bit i: ring i enabled (SET_VRING_ENABLE) */
     struct hb_mem mem;
     uint16_t num, last_avail, used_idx;
     uint64_t desc_ua, avail_ua, used_ua;
@@ -522,9 +524,14 @@ hb_message(struct hostile *h)
     case VHU_REQ_GET_PROTOCOL_FEATURES:
         hb_reply_u64(h, hdr.request,
                      (1ULL << VHU_PF_REPLY_ACK) | h->cfg.protocol |
+                         (h->cfg.queue_num ? 1ULL << VHU_PF_MQ : 0) |
                          (h->cfg.config_len ? (1ULL << VHU_PF_CONFIG) |
                                                   (1ULL << VHU_PF_BACKEND_REQ)
                                             : 0));
+        reply_ack = false;
+        break;
+    case VHU_REQ_GET_QUEUE_NUM:
+        hb_reply_u64(h, hdr.request, h->cfg.queue_num);
         reply_ack = false;
         break;
     case VHU_REQ_GET_CONFIG:
@@ -536,6 +543,20 @@ hb_message(struct hostile *h)
         break;
     case VHU_REQ_SET_PROTOCOL_FEATURES:
         __atomic_store_n(&h->protocol, u, __ATOMIC_RELEASE);
+        break;
+    case VHU_REQ_SET_FEATURES:
+        __atomic_store_n(&h->features, u, __ATOMIC_RELEASE);
+        break;
+    case VHU_REQ_SET_VRING_ENABLE:
+        if ((uint32_t)u < 32) {
+            uint32_t bit = 1u << (uint32_t)u;
+
+            if (u >> 32) {
+                __atomic_fetch_or(&h->enabled, bit, __ATOMIC_RELEASE);
+            } else {
+                __atomic_fetch_and(&h->enabled, ~bit, __ATOMIC_RELEASE);
+            }
+        }
         break;
     case VHU_REQ_SET_MEM_TABLE:
         hb_mem_table(h, p, hdr.size, fds, nfds);
@@ -610,6 +631,8 @@ hb_accept(struct hostile *h)
     }
     h->conn_fd = fd;
     h->protocol = 0;
+    __atomic_store_n(&h->features, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&h->enabled, 0, __ATOMIC_RELEASE);
     pthread_mutex_lock(&h->lock);
     memcpy(h->config, h->cfg.config, sizeof(h->config));
     pthread_mutex_unlock(&h->lock);
@@ -750,6 +773,18 @@ uint64_t
 hostile_acked_protocol(const struct hostile *h)
 {
     return __atomic_load_n(&h->protocol, __ATOMIC_ACQUIRE);
+}
+
+uint64_t
+hostile_acked_features(const struct hostile *h)
+{
+    return __atomic_load_n(&h->features, __ATOMIC_ACQUIRE);
+}
+
+uint32_t
+hostile_enabled_rings(const struct hostile *h)
+{
+    return __atomic_load_n(&h->enabled, __ATOMIC_ACQUIRE);
 }
 
 unsigned

@@ -57,6 +57,7 @@ struct hostile_config {
     uint32_t config_len;  /* 0: no config space */
     uint8_t config[256];
     bool strict_config;
+    uint64_t queue_num;   /* non-zero: offer MQ, answer GET_QUEUE_NUM */
     uint8_t late_fill;    /* HOSTILE_LATE: byte of the late completions */
 };
 
@@ -74,6 +75,10 @@ unsigned hostile_connections(const struct hostile *h);
 unsigned hostile_chains_seen(const struct hostile *h);
 /* Protocol features the frontend acked on the latest connection. */
 uint64_t hostile_acked_protocol(const struct hostile *h);
+/* Features the frontend set (SET_FEATURES) on the latest connection. */
+uint64_t hostile_acked_features(const struct hostile *h);
+/* Bit i: ring i enabled by the latest SET_VRING_ENABLE for it. */
+uint32_t hostile_enabled_rings(const struct hostile *h);
 /* SET_MEM_TABLE messages received so far (all connections). */
 unsigned hostile_mem_tables(const struct hostile *h);
 /* SET_CONFIG messages received so far (all connections). */
