@@ -4,7 +4,9 @@
  * Trust boundary: the rings and descriptors are written by the guest and
  * may change under us at any time.  Every guest-controlled value is read
  * exactly once (copied, then checked, then used); all guest memory goes
- * through hv_mem_read/hv_mem_write, which bound-check against guest RAM.
+ * through hv_mem_read/hv_mem_write, which bound-check against guest RAM,
+ * or, for the three rings when the hv offers it, through direct pointers
+ * from hv_mem_ptr (the same bank check, once) read by single atomic loads.
  * Any violation (avail index jumping by more than the queue size, head or
  * next out of range, loops, chains longer than the queue or VQ_MAX_SEGS,
  * zero-length descriptors, nested indirect tables, indirect lengths not a
@@ -69,6 +71,13 @@ struct vq {
     bool signalled_used_valid;
     bool broken;
     struct log_ratelimit rl;
+    /* Direct pointers to the rings (hv_mem_ptr), taken for map.gen. */
+    struct {
+        uint8_t *desc, *avail, *used;
+        uint64_t gen;
+        bool taken;  /* tried for gen */
+        bool ok;     /* all three pointers valid */
+    } map;
 };
 
 /*

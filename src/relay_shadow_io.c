@@ -7,7 +7,6 @@
  */
 #include <config.h>
 
-#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,26 +270,6 @@ shadow_copy_back(struct relay *r, struct shadow_queue *sq,
     return 0;
 }
 
-/*
- * Backend-written fields of the shadow used ring, each fetched exactly
- * once: an atomic load cannot be split or repeated by the compiler the way
- * plain reads of shared memory may be.  The ring layout keeps them aligned
- * (idx at +2 of a page-aligned ring, elements at +4 + 8n).
- */
-static uint16_t
-shared_le16(const uint8_t *p)
-{
-    return le16toh(__atomic_load_n((const uint16_t *)(const void *)p,
-                                   __ATOMIC_RELAXED));
-}
-
-static uint32_t
-shared_le32(const uint8_t *p)
-{
-    return le32toh(__atomic_load_n((const uint32_t *)(const void *)p,
-                                   __ATOMIC_RELAXED));
-}
-
 /* Consume shadow used entries; copy back into the guest unless draining. */
 unsigned
 shadow_reap(struct relay *r, struct relay_queue *q, bool deliver)
@@ -300,7 +279,7 @@ shadow_reap(struct relay *r, struct relay_queue *q, bool deliver)
     uint16_t used_idx;
 
 again:
-    used_idx = shared_le16(sq->used + 2);
+    used_idx = le16_load_once(sq->used + 2);
     /* Pairs with the backend's write barrier before it wrote used->idx. */
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
     if ((uint16_t)(used_idx - sq->used_seen) > sq->inflight) {
@@ -312,7 +291,7 @@ again:
     }
     while (sq->used_seen != used_idx) {
         const uint8_t *e = sq->used + 4 + 8 * (sq->used_seen % sq->num);
-        uint32_t id = shared_le32(e), len = shared_le32(e + 4);
+        uint32_t id = le32_load_once(e), len = le32_load_once(e + 4);
         struct shadow_slot *s;
 
         sq->used_seen++;
@@ -347,7 +326,7 @@ again:
         le16_store(sq->avail + 4 + 2 * sq->num, sq->used_seen);
         /* Pairs with the backend's barrier before it reads used_event. */
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        if (shared_le16(sq->used + 2) != sq->used_seen) {
+        if (le16_load_once(sq->used + 2) != sq->used_seen) {
             goto again;
         }
     }

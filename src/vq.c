@@ -10,7 +10,9 @@
  * Trust boundary: the guest owns all of this memory and may rewrite any
  * byte at any moment.  Guest memory is reached only through hv_mem_read,
  * hv_mem_write and the hv_*_le helpers, which check every range against
- * guest RAM.  Each guest value (avail idx, ring entry, 16-byte descriptor,
+ * guest RAM, or (the rings only, when the hv can) through direct pointers
+ * hv_mem_ptr gave for the whole ring after the same check; the ring
+ * accessors below hide which.  Each guest value (avail idx, ring entry, 16-byte descriptor,
  * used_event, flags) is copied into a local exactly once, checked there,
  * and only the copy is used.  The first violation breaks the queue for
  * good (vq->broken): from then on every call fails with -EIO and the
@@ -69,22 +71,82 @@ vq_pow2(uint32_t n)
     return n != 0 && (n & (n - 1)) == 0;
 }
 
+/* Offsets of the event-idx fields inside their rings. */
 static uint64_t
-vq_avail_idx_gpa(const struct vq *vq)
+vq_used_event_off(const struct vq *vq)
 {
-    return vq->avail_gpa + 2;
+    return 4 + 2ULL * vq->num;
 }
 
 static uint64_t
-vq_used_event_gpa(const struct vq *vq)
+vq_avail_event_off(const struct vq *vq)
 {
-    return vq->avail_gpa + 4 + 2ULL * vq->num;
+    return 4 + 8ULL * vq->num;
 }
 
-static uint64_t
-vq_avail_event_gpa(const struct vq *vq)
+/*
+ * Ring access.  With direct pointers (taken again whenever the hv says
+ * its mappings changed), each field is one atomic load or store; without,
+ * one hv_mem_read/write.  Either way a value is fetched once, here.
+ */
+static bool __attribute__((noinline))
+vq_map_take(struct vq *vq)
 {
-    return vq->used_gpa + 4 + 8ULL * vq->num;
+    vq->map.taken = true;
+    vq->map.gen = vq->hv->map_gen;
+    vq->map.desc = hv_mem_ptr(vq->hv, vq->desc_gpa, VQ_DESC_BYTES(vq->num));
+    vq->map.avail = hv_mem_ptr(vq->hv, vq->avail_gpa, VQ_AVAIL_BYTES(vq->num));
+    vq->map.used = hv_mem_ptr(vq->hv, vq->used_gpa, VQ_USED_BYTES(vq->num));
+    vq->map.ok = vq->map.desc && vq->map.avail && vq->map.used;
+    return vq->map.ok;
+}
+
+static inline bool
+vq_direct(struct vq *vq)
+{
+    if (vq->map.taken && vq->map.gen == vq->hv->map_gen) {
+        return vq->map.ok;
+    }
+    return vq_map_take(vq);
+}
+
+/* The 16-bit avail-ring field at byte offset off. */
+static inline int
+vq_avail_load16(struct vq *vq, uint64_t off, uint16_t *v)
+{
+    if (vq_direct(vq)) {
+        *v = le16_load_once(vq->map.avail + off);
+        return 0;
+    }
+    return hv_read_le16(vq->hv, vq->avail_gpa + off, v);
+}
+
+/* The 16-bit used-ring field at byte offset off. */
+static inline int
+vq_used_store16(struct vq *vq, uint64_t off, uint16_t v)
+{
+    if (vq_direct(vq)) {
+        le16_store_once(vq->map.used + off, v);
+        return 0;
+    }
+    return hv_write_le16(vq->hv, vq->used_gpa + off, v);
+}
+
+/* Used ring element `slot`. */
+static inline int
+vq_used_store_elem(struct vq *vq, uint16_t slot, uint32_t id, uint32_t len)
+{
+    uint8_t elem[8];
+
+    if (vq_direct(vq)) {
+        le32_store_once(vq->map.used + 4 + 8ULL * slot, id);
+        le32_store_once(vq->map.used + 8 + 8ULL * slot, len);
+        return 0;
+    }
+    le32_store(elem, id);
+    le32_store(elem + 4, len);
+    return hv_mem_write(vq->hv, vq->used_gpa + 4 + 8ULL * slot, elem,
+                        sizeof(elem));
 }
 
 int
@@ -149,7 +211,7 @@ vq_read_pending(struct vq *vq, uint16_t *pending)
     uint16_t idx;
     uint16_t n;
 
-    if (hv_read_le16(vq->hv, vq_avail_idx_gpa(vq), &idx) < 0) {
+    if (vq_avail_load16(vq, 2, &idx) < 0) {
         return vq_break(vq, "cannot read avail idx");
     }
     n = (uint16_t)(idx - vq->last_avail);
@@ -168,6 +230,15 @@ vq_read_desc(struct vq *vq, const struct vq_table *t, uint32_t i,
 {
     uint8_t raw[VQ_DESC_LEN];
 
+    if (!t->indirect && vq_direct(vq)) {
+        const uint8_t *p = vq->map.desc + (uint64_t)i * VQ_DESC_LEN;
+
+        d->addr = le64_load_once(p);
+        d->len = le32_load_once(p + 8);
+        d->flags = le16_load_once(p + 12);
+        d->next = le16_load_once(p + 14);
+        return 0;
+    }
     if (hv_mem_read(vq->hv, t->gpa + (uint64_t)i * VQ_DESC_LEN, raw,
                     sizeof(raw)) < 0) {
         return vq_break(vq, "cannot read %sdescriptor %u",
@@ -333,8 +404,7 @@ vq_pop(struct vq *vq, struct vq_chain *chain)
             return 0;
         }
         /* Ask for a kick when the driver publishes entry last_avail. */
-        if (hv_write_le16(vq->hv, vq_avail_event_gpa(vq), vq->last_avail) <
-            0) {
+        if (vq_used_store16(vq, vq_avail_event_off(vq), vq->last_avail) < 0) {
             return vq_break(vq, "cannot write avail_event");
         }
         /*
@@ -353,9 +423,8 @@ vq_pop(struct vq *vq, struct vq_chain *chain)
      * idx.  Pairs with the driver's write barrier before it writes avail idx.
      */
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    if (hv_read_le16(vq->hv,
-                     vq->avail_gpa + 4 + 2ULL * (vq->last_avail % vq->num),
-                     &head) < 0) {
+    if (vq_avail_load16(vq, 4 + 2ULL * (vq->last_avail % vq->num), &head) <
+        0) {
         return vq_break(vq, "cannot read avail ring entry %u",
                         vq->last_avail % vq->num);
     }
@@ -375,8 +444,6 @@ vq_pop(struct vq *vq, struct vq_chain *chain)
 int
 vq_push(struct vq *vq, uint16_t head, uint32_t len)
 {
-    uint8_t elem[8];
-
     if (vq->broken) {
         return -EIO;
     }
@@ -385,11 +452,7 @@ vq_push(struct vq *vq, uint16_t head, uint32_t len)
                 vq->name, head, vq->num);
         return -EINVAL;
     }
-    le32_store(elem, head);
-    le32_store(elem + 4, len);
-    if (hv_mem_write(vq->hv,
-                     vq->used_gpa + 4 + 8ULL * (vq->used_idx % vq->num), elem,
-                     sizeof(elem)) < 0) {
+    if (vq_used_store_elem(vq, vq->used_idx % vq->num, head, len) < 0) {
         return vq_break(vq, "cannot write used ring entry %u",
                         vq->used_idx % vq->num);
     }
@@ -398,8 +461,7 @@ vq_push(struct vq *vq, uint16_t head, uint32_t len)
      * driver's read barrier after it reads used idx.
      */
     __atomic_thread_fence(__ATOMIC_RELEASE);
-    if (hv_write_le16(vq->hv, vq->used_gpa + 2, (uint16_t)(vq->used_idx + 1)) <
-        0) {
+    if (vq_used_store16(vq, 2, (uint16_t)(vq->used_idx + 1)) < 0) {
         return vq_break(vq, "cannot write used idx");
     }
     vq->used_idx++;
@@ -428,7 +490,7 @@ vq_need_notify(struct vq *vq)
      */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     if (vq->event_idx) {
-        if (hv_read_le16(vq->hv, vq_used_event_gpa(vq), &v) < 0) {
+        if (vq_avail_load16(vq, vq_used_event_off(vq), &v) < 0) {
             vq_break(vq, "cannot read used_event");
             return false;
         }
@@ -440,7 +502,7 @@ vq_need_notify(struct vq *vq)
         }
         return vq_need_event(v, vq->used_idx, old);
     }
-    if (hv_read_le16(vq->hv, vq->avail_gpa, &v) < 0) {
+    if (vq_avail_load16(vq, 0, &v) < 0) {
         vq_break(vq, "cannot read avail flags");
         return false;
     }

@@ -628,6 +628,32 @@ START_TEST(test_memory_faults)
     ck_assert_uint_eq(get(&d, USED_GPA + 2, 2), 0); /* idx not published */
     ck_assert_int_eq(vq_pop(&d.vq, &d.chain), -EIO);
     drv_close(&d);
+
+    /*
+     * Faults injected after the rings were reached through direct
+     * pointers (a request already went through): the next access must
+     * still see them, a countdown and a ballooned-out used ring alike.
+     */
+    drv_open(&d, 8, 0);
+    desc(&d, 0, BUF_GPA, 8, 0, 0);
+    publish(&d, 0);
+    ck_assert_int_eq(vq_pop(&d.vq, &d.chain), 1);
+    ck_assert_int_eq(vq_push(&d.vq, 0, 8), 0);
+    ck_assert(d.vq.map.ok);
+    publish(&d, 0);
+    hv_sim_fail_mem(d.sim, 1);
+    expect_broken(&d);
+
+    drv_open(&d, 8, 0);
+    desc(&d, 0, BUF_GPA, 8, 0, 0);
+    publish(&d, 0);
+    ck_assert_int_eq(vq_pop(&d.vq, &d.chain), 1);
+    hv_sim_set_hole(d.sim, USED_GPA, 8);
+    ck_assert_int_eq(vq_push(&d.vq, 0, 8), -EIO);
+    ck_assert(d.vq.broken);
+    hv_sim_set_hole(d.sim, 0, 0);
+    ck_assert_uint_eq(get(&d, USED_GPA + 2, 2), 0);
+    drv_close(&d);
 }
 END_TEST
 
