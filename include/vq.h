@@ -66,7 +66,8 @@ struct vq {
     bool event_idx;     /* VIRTIO_F_EVENT_IDX negotiated */
     bool indirect;      /* VIRTIO_F_INDIRECT_DESC negotiated */
     uint16_t last_avail;    /* next avail ring slot to consume */
-    uint16_t used_idx;      /* our copy of used->idx */
+    uint16_t used_idx;      /* next used slot to fill */
+    uint16_t used_shown;    /* used->idx as last written to the guest */
     uint16_t signalled_used;     /* used_idx at the last notification */
     bool signalled_used_valid;
     bool broken;
@@ -101,15 +102,22 @@ void vq_set_indices(struct vq *vq, uint16_t last_avail, uint16_t used_idx);
 int vq_pop(struct vq *vq, struct vq_chain *chain);
 
 /*
- * Publish a used element (head, bytes written).  0, -EIO (broken, or the
- * guest's used ring could not be written), or -EINVAL for a head >= num
- * (a caller bug: logged, the queue stays usable).
+ * Write a used element (head, bytes written) without showing it to the
+ * guest yet: a batch of them is published by one used->idx write in
+ * vq_flush_used() (or vq_need_notify()).  0, -EIO (broken, or the guest's
+ * used ring could not be written), or -EINVAL for a head >= num (a caller
+ * bug: logged, the queue stays usable).
  */
+int vq_add_used(struct vq *vq, uint16_t head, uint32_t len);
+/* Publish the elements added since the last flush: 0 or -EIO. */
+int vq_flush_used(struct vq *vq);
+/* vq_add_used() and vq_flush_used() of one element. */
 int vq_push(struct vq *vq, uint16_t head, uint32_t len);
 
 /*
- * After one or more vq_push(): should the guest be interrupted?  Honours
- * VIRTQ_AVAIL_F_NO_INTERRUPT, or used_event with EVENT_IDX.
+ * After one or more completions: publish them (vq_flush_used) and say
+ * whether the guest should be interrupted, once for the whole batch.
+ * Honours VIRTQ_AVAIL_F_NO_INTERRUPT, or used_event with EVENT_IDX.
  */
 bool vq_need_notify(struct vq *vq);
 

@@ -9,13 +9,15 @@
  *  - Guest kick: pop validated chains from the guest ring (vq), copy the
  *    driver->device bytes into the bounce pool, publish a shadow chain with
  *    the same segment structure (or one indirect table), kick the backend.
- *  - Backend call: read the shadow used ring.  The backend is untrusted:
+ *  - Backend call: read the shadow used ring (a batch: every entry the
+ *    backend wrote by now).  The backend is untrusted:
  *    each used id must name a chain it holds, the count of new entries can
  *    not exceed what it holds, and a length beyond the chain's writable
  *    bytes is a protocol error.  Device->driver bytes are copied back into
  *    the guest's own writable buffers only, never more than the backend
- *    reported nor more than the guest offered.  Then the guest's used ring
- *    is written and the guest interrupted if its ring asks for it.
+ *    reported nor more than the guest offered.  The guest's used elements
+ *    are written as they come; used->idx once for the batch, and the
+ *    guest interrupted once if its ring asks for it (used_event).
  *  - Bounce pool exhaustion is back-pressure: the popped chain waits and is
  *    retried when completions free space.  The pool is reclaimed out of
  *    order (relay_pool.c), so a request the backend holds for a long time

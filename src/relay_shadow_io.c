@@ -310,7 +310,7 @@ again:
         }
         if (deliver) {
             if (shadow_copy_back(r, sq, s, len) < 0 ||
-                vq_push(&q->gvq, s->guest_head, len) < 0) {
+                vq_add_used(&q->gvq, s->guest_head, len) < 0) {
                 slot_release(sq, (uint16_t)id);
                 relay_fail(r, "guest ring or buffer not writable");
                 return done;

@@ -200,6 +200,7 @@ vq_set_indices(struct vq *vq, uint16_t last_avail, uint16_t used_idx)
 {
     vq->last_avail = last_avail;
     vq->used_idx = used_idx;
+    vq->used_shown = used_idx;
     vq->signalled_used = used_idx;
     vq->signalled_used_valid = false;
 }
@@ -442,7 +443,7 @@ vq_pop(struct vq *vq, struct vq_chain *chain)
 }
 
 int
-vq_push(struct vq *vq, uint16_t head, uint32_t len)
+vq_add_used(struct vq *vq, uint16_t head, uint32_t len)
 {
     if (vq->broken) {
         return -EIO;
@@ -456,16 +457,37 @@ vq_push(struct vq *vq, uint16_t head, uint32_t len)
         return vq_break(vq, "cannot write used ring entry %u",
                         vq->used_idx % vq->num);
     }
+    vq->used_idx++;
+    return 0;
+}
+
+int
+vq_flush_used(struct vq *vq)
+{
+    if (vq->broken) {
+        return -EIO;
+    }
+    if (vq->used_shown == vq->used_idx) {
+        return 0;
+    }
     /*
-     * Write barrier: the element before the index.  Pairs with the
+     * Write barrier: the elements before the index.  Pairs with the
      * driver's read barrier after it reads used idx.
      */
     __atomic_thread_fence(__ATOMIC_RELEASE);
-    if (vq_used_store16(vq, 2, (uint16_t)(vq->used_idx + 1)) < 0) {
+    if (vq_used_store16(vq, 2, vq->used_idx) < 0) {
         return vq_break(vq, "cannot write used idx");
     }
-    vq->used_idx++;
+    vq->used_shown = vq->used_idx;
     return 0;
+}
+
+int
+vq_push(struct vq *vq, uint16_t head, uint32_t len)
+{
+    int rc = vq_add_used(vq, head, len);
+
+    return rc < 0 ? rc : vq_flush_used(vq);
 }
 
 /* virtio's vring_need_event: did [old, new) step over event? */
@@ -480,7 +502,7 @@ vq_need_notify(struct vq *vq)
 {
     uint16_t old, v;
 
-    if (vq->broken) {
+    if (vq_flush_used(vq) < 0) {
         return false;
     }
     /*
