@@ -42,6 +42,13 @@
 #define VQ_AVAIL_BYTES(num) (6ULL + 2ULL * (num))
 #define VQ_USED_BYTES(num) (6ULL + 8ULL * (num))
 
+/* virtio's vring_need_event: did the indices [old, new) step over event? */
+static inline bool
+vq_need_event(uint16_t event, uint16_t new_idx, uint16_t old_idx)
+{
+    return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old_idx);
+}
+
 struct vq_seg {
     uint64_t gpa;
     uint32_t len;

@@ -490,13 +490,6 @@ vq_push(struct vq *vq, uint16_t head, uint32_t len)
     return rc < 0 ? rc : vq_flush_used(vq);
 }
 
-/* virtio's vring_need_event: did [old, new) step over event? */
-static bool
-vq_need_event(uint16_t event, uint16_t new_idx, uint16_t old_idx)
-{
-    return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old_idx);
-}
-
 bool
 vq_need_notify(struct vq *vq)
 {

@@ -14,16 +14,17 @@
 #define BLK_MMIO_BASE 0x02000000ULL
 #define BLK_IRQ 33
 
-static int
-blkdrv_open_hv(struct blkdrv *b, const char *sock, enum relay_mode mode,
-               uint64_t want, unsigned nslots, bool ioeventfd)
+int
+blkdrv_open_opts(struct blkdrv *b, const char *sock, enum relay_mode mode,
+                 uint64_t want, unsigned nslots, const struct blkdrv_opts *o)
 {
     struct hv_sim_config hc = { .name = "blk-guest", .ram0_len = 96u << 20,
-                                .ram1_len = 16u << 20, .ioeventfd = ioeventfd };
+                                .ram1_len = 16u << 20,
+                                .ioeventfd = o->ioeventfd };
     struct relay_config rc = {
         .name = "sim/blk0", .socket_path = sock, .mode = mode,
         .mmio_base = BLK_MMIO_BASE, .irq = BLK_IRQ, .device_id = 2,
-        .config_len = 60, .queue_size = 256,
+        .config_len = 60, .queue_size = 256, .bounce_kib = o->bounce_kib,
     };
     int err;
 
@@ -63,14 +64,18 @@ int
 blkdrv_open(struct blkdrv *b, const char *sock, enum relay_mode mode,
             uint64_t want, unsigned nslots)
 {
-    return blkdrv_open_hv(b, sock, mode, want, nslots, false);
+    const struct blkdrv_opts o = { 0 };
+
+    return blkdrv_open_opts(b, sock, mode, want, nslots, &o);
 }
 
 int
 blkdrv_open_ioeventfd(struct blkdrv *b, const char *sock,
                       enum relay_mode mode, uint64_t want, unsigned nslots)
 {
-    return blkdrv_open_hv(b, sock, mode, want, nslots, true);
+    const struct blkdrv_opts o = { .ioeventfd = true };
+
+    return blkdrv_open_opts(b, sock, mode, want, nslots, &o);
 }
 
 void
@@ -144,32 +149,40 @@ blkdrv_submit(struct blkdrv *b, uint32_t type, uint64_t lba, uint32_t len,
     return 0;
 }
 
-void
+bool
 blkdrv_kick(struct blkdrv *b)
 {
-    simdrv_kick(b->drv, 0);
+    return simdrv_kick(b->drv, 0);
+}
+
+int
+blkdrv_take(struct blkdrv *b, struct blkreq **out)
+{
+    uint16_t head;
+    uint32_t len;
+    int rc = simdrv_poll(b->drv, 0, &head, &len);
+
+    if (rc <= 0) {
+        return rc;
+    }
+    for (unsigned i = 0; i < b->nslots; i++) {
+        if (b->slot[i].busy && b->slot[i].head == head) {
+            b->slot[i].used_len = len;
+            *out = &b->slot[i];
+            return 1;
+        }
+    }
+    return -EIO;
 }
 
 int
 blkdrv_wait(struct blkdrv *b, struct blkreq **out, int timeout_ms)
 {
     for (;;) {
-        uint16_t head;
-        uint32_t len;
-        int rc = simdrv_poll(b->drv, 0, &head, &len);
+        int rc = blkdrv_take(b, out);
 
-        if (rc < 0) {
-            return rc;
-        }
-        if (rc == 1) {
-            for (unsigned i = 0; i < b->nslots; i++) {
-                if (b->slot[i].busy && b->slot[i].head == head) {
-                    b->slot[i].used_len = len;
-                    *out = &b->slot[i];
-                    return 0;
-                }
-            }
-            return -EIO;
+        if (rc != 0) {
+            return rc < 0 ? rc : 0;
         }
         rc = simdrv_wait_irq(b->drv, timeout_ms);
         if (rc < 0) {

@@ -52,6 +52,14 @@ struct blkdrv {
  */
 int blkdrv_open(struct blkdrv *b, const char *sock, enum relay_mode mode,
                 uint64_t want, unsigned nslots);
+/* Less common settings of blkdrv_open_opts (zero: the defaults). */
+struct blkdrv_opts {
+    bool ioeventfd;       /* the simulated hv offers kernel-style ioeventfds */
+    uint32_t bounce_kib;  /* shadow bounce pool per queue (relay default) */
+};
+int blkdrv_open_opts(struct blkdrv *b, const char *sock, enum relay_mode mode,
+                     uint64_t want, unsigned nslots,
+                     const struct blkdrv_opts *o);
 /* The same, with kernel-style ioeventfds offered by the simulated hv. */
 int blkdrv_open_ioeventfd(struct blkdrv *b, const char *sock,
                           enum relay_mode mode, uint64_t want, unsigned nslots);
@@ -62,8 +70,10 @@ struct blkreq *blkdrv_next_slot(struct blkdrv *b);
 /* Post a request on a free slot; data split into nseg pieces. */
 int blkdrv_submit(struct blkdrv *b, uint32_t type, uint64_t lba, uint32_t len,
                   unsigned nseg, bool indirect, struct blkreq **out);
-/* Kick queue 0. */
-void blkdrv_kick(struct blkdrv *b);
+/* Kick queue 0 if the device asks for it (simdrv_kick): true if it did. */
+bool blkdrv_kick(struct blkdrv *b);
+/* Take a completion already there, without waiting: 1, 0 (none), -errno. */
+int blkdrv_take(struct blkdrv *b, struct blkreq **out);
 /* Wait for and take one completion (its slot stays busy until released). */
 int blkdrv_wait(struct blkdrv *b, struct blkreq **out, int timeout_ms);
 uint8_t blkdrv_status(struct blkdrv *b, const struct blkreq *r);
