@@ -85,11 +85,12 @@ vq_avail_event_off(const struct vq *vq)
 }
 
 /*
- * Ring access.  With direct pointers (taken again whenever the hv says
- * its mappings changed), each field is one atomic load or store; without,
- * one hv_mem_read/write.  Either way a value is fetched once, here.
+ * Ring access.  With direct pointers (checked against the hv's map_gen
+ * once per entry point, vq_map_check, and taken again when it moved),
+ * each field is one atomic load or store; without, one hv_mem_read/write.
+ * Either way a value is fetched once, here.
  */
-static bool __attribute__((noinline))
+static void __attribute__((noinline))
 vq_map_take(struct vq *vq)
 {
     vq->map.taken = true;
@@ -98,23 +99,21 @@ vq_map_take(struct vq *vq)
     vq->map.avail = hv_mem_ptr(vq->hv, vq->avail_gpa, VQ_AVAIL_BYTES(vq->num));
     vq->map.used = hv_mem_ptr(vq->hv, vq->used_gpa, VQ_USED_BYTES(vq->num));
     vq->map.ok = vq->map.desc && vq->map.avail && vq->map.used;
-    return vq->map.ok;
 }
 
-static inline bool
-vq_direct(struct vq *vq)
+static inline void
+vq_map_check(struct vq *vq)
 {
-    if (vq->map.taken && vq->map.gen == vq->hv->map_gen) {
-        return vq->map.ok;
+    if (!vq->map.taken || vq->map.gen != vq->hv->map_gen) {
+        vq_map_take(vq);
     }
-    return vq_map_take(vq);
 }
 
 /* The 16-bit avail-ring field at byte offset off. */
 static inline int
 vq_avail_load16(struct vq *vq, uint64_t off, uint16_t *v)
 {
-    if (vq_direct(vq)) {
+    if (vq->map.ok) {
         *v = le16_load_once(vq->map.avail + off);
         return 0;
     }
@@ -125,7 +124,7 @@ vq_avail_load16(struct vq *vq, uint64_t off, uint16_t *v)
 static inline int
 vq_used_store16(struct vq *vq, uint64_t off, uint16_t v)
 {
-    if (vq_direct(vq)) {
+    if (vq->map.ok) {
         le16_store_once(vq->map.used + off, v);
         return 0;
     }
@@ -138,7 +137,7 @@ vq_used_store_elem(struct vq *vq, uint16_t slot, uint32_t id, uint32_t len)
 {
     uint8_t elem[8];
 
-    if (vq_direct(vq)) {
+    if (vq->map.ok) {
         le32_store_once(vq->map.used + 4 + 8ULL * slot, id);
         le32_store_once(vq->map.used + 8 + 8ULL * slot, len);
         return 0;
@@ -231,7 +230,7 @@ vq_read_desc(struct vq *vq, const struct vq_table *t, uint32_t i,
 {
     uint8_t raw[VQ_DESC_LEN];
 
-    if (!t->indirect && vq_direct(vq)) {
+    if (!t->indirect && vq->map.ok) {
         const uint8_t *p = vq->map.desc + (uint64_t)i * VQ_DESC_LEN;
 
         d->addr = le64_load_once(p);
@@ -396,6 +395,7 @@ vq_pop(struct vq *vq, struct vq_chain *chain)
     if (vq->broken) {
         return -EIO;
     }
+    vq_map_check(vq);
     rc = vq_read_pending(vq, &pending);
     if (rc < 0) {
         return rc;
@@ -448,6 +448,7 @@ vq_add_used(struct vq *vq, uint16_t head, uint32_t len)
     if (vq->broken) {
         return -EIO;
     }
+    vq_map_check(vq);
     if (head >= vq->num) {
         log_err("%s: internal error: push of head %u beyond queue size %u",
                 vq->name, head, vq->num);
@@ -467,6 +468,7 @@ vq_flush_used(struct vq *vq)
     if (vq->broken) {
         return -EIO;
     }
+    vq_map_check(vq);
     if (vq->used_shown == vq->used_idx) {
         return 0;
     }
