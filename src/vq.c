@@ -12,8 +12,9 @@
  * hv_mem_write and the hv_*_le helpers, which check every range against
  * guest RAM, or (the rings only, when the hv can) through direct pointers
  * hv_mem_ptr gave for the whole ring after the same check; the ring
- * accessors below hide which.  Each guest value (avail idx, ring entry, 16-byte descriptor,
- * used_event, flags) is copied into a local exactly once, checked there,
+ * accessors below hide which.  Each guest value (avail idx, ring entry,
+ * 16-byte descriptor, used_event, flags) is copied into a local exactly
+ * once (one atomic load per field on the direct path), checked there,
  * and only the copy is used.  The first violation breaks the queue for
  * good (vq->broken): from then on every call fails with -EIO and the
  * caller reports DEVICE_NEEDS_RESET to the driver.

@@ -111,7 +111,8 @@ blkdrv_submit(struct blkdrv *b, uint32_t type, uint64_t lba, uint32_t len,
 
 int
 blkdrv_submit_q(struct blkdrv *b, unsigned q, uint32_t type, uint64_t lba,
-                uint32_t len, unsigned nseg, bool indirect, struct blkreq **out)
+                uint32_t len, unsigned nseg, bool indirect,
+                struct blkreq **out)
 {
     struct simdrv_buf bufs[VQ_MAX_SEGS];
     struct blkreq *r = blkdrv_next_slot(b);
