@@ -134,6 +134,16 @@ expect_broken(struct drv *d)
     drv_close(d);
 }
 
+/* A queue of 8 with one chain posted and popped. */
+static void
+drv_open_popped(struct drv *d)
+{
+    drv_open(d, 8, 0);
+    desc(d, 0, BUF_GPA, 8, 0, 0);
+    publish(d, 0);
+    ck_assert_int_eq(vq_pop(&d->vq, &d->chain), 1);
+}
+
 START_TEST(test_init_rejects)
 {
     struct drv d;
@@ -378,10 +388,7 @@ START_TEST(test_no_interrupt_flag)
 {
     struct drv d;
 
-    drv_open(&d, 8, 0);
-    desc(&d, 0, BUF_GPA, 8, 0, 0);
-    publish(&d, 0);
-    ck_assert_int_eq(vq_pop(&d.vq, &d.chain), 1);
+    drv_open_popped(&d);
     ck_assert_int_eq(vq_push(&d.vq, 0, 0), 0);
     put(&d, AVAIL_GPA, VQ_AVAIL_F_NO_INTERRUPT, 2);
     ck_assert(!vq_need_notify(&d.vq));
@@ -653,10 +660,7 @@ START_TEST(test_memory_faults)
     expect_broken(&d);
 
     /* a failing used ring write */
-    drv_open(&d, 8, 0);
-    desc(&d, 0, BUF_GPA, 8, 0, 0);
-    publish(&d, 0);
-    ck_assert_int_eq(vq_pop(&d.vq, &d.chain), 1);
+    drv_open_popped(&d);
     hv_sim_fail_mem(d.sim, 1);
     ck_assert_int_eq(vq_push(&d.vq, 0, 8), -EIO);
     ck_assert(d.vq.broken);
@@ -669,20 +673,14 @@ START_TEST(test_memory_faults)
      * pointers (a request already went through): the next access must
      * still see them, a countdown and a ballooned-out used ring alike.
      */
-    drv_open(&d, 8, 0);
-    desc(&d, 0, BUF_GPA, 8, 0, 0);
-    publish(&d, 0);
-    ck_assert_int_eq(vq_pop(&d.vq, &d.chain), 1);
+    drv_open_popped(&d);
     ck_assert_int_eq(vq_push(&d.vq, 0, 8), 0);
     ck_assert(d.vq.map.ok);
     publish(&d, 0);
     hv_sim_fail_mem(d.sim, 1);
     expect_broken(&d);
 
-    drv_open(&d, 8, 0);
-    desc(&d, 0, BUF_GPA, 8, 0, 0);
-    publish(&d, 0);
-    ck_assert_int_eq(vq_pop(&d.vq, &d.chain), 1);
+    drv_open_popped(&d);
     hv_sim_set_hole(d.sim, USED_GPA, 8);
     ck_assert_int_eq(vq_push(&d.vq, 0, 8), -EIO);
     ck_assert(d.vq.broken);
