@@ -77,6 +77,13 @@ struct hv_ops {
                     size_t len);
     int (*mem_write)(struct hv *hv, unsigned bank, uint64_t off,
                      const void *buf, size_t len);
+    /*
+     * Optional (NULL = none): a host pointer to len bytes at bank/off
+     * (already validated), aligned as the guest address is (mod 8), valid
+     * while hv->map_gen is unchanged; NULL when the range cannot be
+     * reached directly now.
+     */
+    void *(*mem_ptr)(struct hv *hv, unsigned bank, uint64_t off, size_t len);
     /* Fill out[] with mappable regions; count, or -EOPNOTSUPP. */
     int (*mem_regions)(struct hv *hv, struct hv_region *out, unsigned max);
     /* Trap guest accesses to [base, base+len).  0 or -errno. */
@@ -101,11 +108,23 @@ struct hv {
     uint32_t domid;
     char name[32];         /* for log lines: "dom3", "sim0" */
     struct hv_layout ram;  /* what the guest really has */
+    /* Bumped whenever pointers from hv_mem_ptr() may have gone stale. */
+    uint64_t map_gen;
 };
 
 /* Copy guest memory; -EFAULT if not wholly inside one RAM bank. */
 int hv_mem_read(struct hv *hv, uint64_t gpa, void *buf, size_t len);
 int hv_mem_write(struct hv *hv, uint64_t gpa, const void *buf, size_t len);
+
+/*
+ * Direct access for hot, small structures (virtqueue rings): a host
+ * pointer to [gpa, gpa+len) after the same bank check as hv_mem_read, or
+ * NULL (not wholly in one bank, or the hv cannot map it directly; then
+ * use hv_mem_read/write).  Valid only while hv->map_gen keeps the value
+ * it had when the pointer was taken.  Guest values behind it are still
+ * the guest's: read each once (le*_load_once) and check the copy.
+ */
+void *hv_mem_ptr(struct hv *hv, uint64_t gpa, size_t len);
 
 /* Little-endian scalar helpers over hv_mem_read/write (0 or -errno). */
 int hv_read_le16(struct hv *hv, uint64_t gpa, uint16_t *v);

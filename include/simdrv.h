@@ -57,8 +57,13 @@ void *simdrv_ptr(struct simdrv *d, uint64_t gpa, uint64_t len);
  */
 int simdrv_submit(struct simdrv *d, unsigned q, const struct simdrv_buf *b,
                   unsigned n, bool indirect, uint16_t *head);
-/* QueueNotify for q. */
-void simdrv_kick(struct simdrv *d, unsigned q);
+/*
+ * Notify the device of what was posted on q since the last call, as Linux
+ * does: with EVENT_IDX only if the device asked for it (avail_event),
+ * without it unless the device set VRING_USED_F_NO_NOTIFY.  True when
+ * QueueNotify was written.
+ */
+bool simdrv_kick(struct simdrv *d, unsigned q);
 
 /* Take one used element of q if any: 1 (head/len set), else 0. */
 int simdrv_poll(struct simdrv *d, unsigned q, uint16_t *head, uint32_t *len);

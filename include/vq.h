@@ -4,7 +4,9 @@
  * Trust boundary: the rings and descriptors are written by the guest and
  * may change under us at any time.  Every guest-controlled value is read
  * exactly once (copied, then checked, then used); all guest memory goes
- * through hv_mem_read/hv_mem_write, which bound-check against guest RAM.
+ * through hv_mem_read/hv_mem_write, which bound-check against guest RAM,
+ * or, for the three rings when the hv offers it, through direct pointers
+ * from hv_mem_ptr (the same bank check, once) read by single atomic loads.
  * Any violation (avail index jumping by more than the queue size, head or
  * next out of range, loops, chains longer than the queue or VQ_MAX_SEGS,
  * zero-length descriptors, nested indirect tables, indirect lengths not a
@@ -40,6 +42,13 @@
 #define VQ_AVAIL_BYTES(num) (6ULL + 2ULL * (num))
 #define VQ_USED_BYTES(num) (6ULL + 8ULL * (num))
 
+/* virtio's vring_need_event: did the indices [old, new) step over event? */
+static inline bool
+vq_need_event(uint16_t event, uint16_t new_idx, uint16_t old_idx)
+{
+    return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old_idx);
+}
+
 struct vq_seg {
     uint64_t gpa;
     uint32_t len;
@@ -64,11 +73,19 @@ struct vq {
     bool event_idx;     /* VIRTIO_F_EVENT_IDX negotiated */
     bool indirect;      /* VIRTIO_F_INDIRECT_DESC negotiated */
     uint16_t last_avail;    /* next avail ring slot to consume */
-    uint16_t used_idx;      /* our copy of used->idx */
+    uint16_t used_idx;      /* next used slot to fill */
+    uint16_t used_shown;    /* used->idx as last written to the guest */
     uint16_t signalled_used;     /* used_idx at the last notification */
     bool signalled_used_valid;
     bool broken;
     struct log_ratelimit rl;
+    /* Direct pointers to the rings (hv_mem_ptr), taken for map.gen. */
+    struct {
+        uint8_t *desc, *avail, *used;
+        uint64_t gen;
+        bool taken;  /* tried for gen */
+        bool ok;     /* all three pointers valid */
+    } map;
 };
 
 /*
@@ -92,15 +109,22 @@ void vq_set_indices(struct vq *vq, uint16_t last_avail, uint16_t used_idx);
 int vq_pop(struct vq *vq, struct vq_chain *chain);
 
 /*
- * Publish a used element (head, bytes written).  0, -EIO (broken, or the
- * guest's used ring could not be written), or -EINVAL for a head >= num
- * (a caller bug: logged, the queue stays usable).
+ * Write a used element (head, bytes written) without showing it to the
+ * guest yet: a batch of them is published by one used->idx write in
+ * vq_flush_used() (or vq_need_notify()).  0, -EIO (broken, or the guest's
+ * used ring could not be written), or -EINVAL for a head >= num (a caller
+ * bug: logged, the queue stays usable).
  */
+int vq_add_used(struct vq *vq, uint16_t head, uint32_t len);
+/* Publish the elements added since the last flush: 0 or -EIO. */
+int vq_flush_used(struct vq *vq);
+/* vq_add_used() and vq_flush_used() of one element. */
 int vq_push(struct vq *vq, uint16_t head, uint32_t len);
 
 /*
- * After one or more vq_push(): should the guest be interrupted?  Honours
- * VIRTQ_AVAIL_F_NO_INTERRUPT, or used_event with EVENT_IDX.
+ * After one or more completions: publish them (vq_flush_used) and say
+ * whether the guest should be interrupted, once for the whole batch.
+ * Honours VIRTQ_AVAIL_F_NO_INTERRUPT, or used_event with EVENT_IDX.
  */
 bool vq_need_notify(struct vq *vq);
 

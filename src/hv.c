@@ -88,6 +88,19 @@ hv_mem_write(struct hv *hv, uint64_t gpa, const void *buf, size_t len)
     return len ? hv->ops->mem_write(hv, bank, off, buf, len) : 0;
 }
 
+void *
+hv_mem_ptr(struct hv *hv, uint64_t gpa, size_t len)
+{
+    unsigned bank;
+    uint64_t off;
+
+    if (!hv->ops->mem_ptr ||
+        hv_layout_find(&hv->ram, gpa, len, &bank, &off) < 0) {
+        return NULL;
+    }
+    return hv->ops->mem_ptr(hv, bank, off, len);
+}
+
 /* Read an n-byte little-endian scalar from guest memory. */
 static int
 hv_read_le(struct hv *hv, uint64_t gpa, unsigned n, uint64_t *v)

@@ -56,18 +56,27 @@ sim_of(struct hv *hv)
     return (struct hv_sim *)hv;
 }
 
+/* Injected fault: [gpa, gpa+len) touches the "ballooned out" range. */
+static bool
+sim_in_hole(const struct hv_sim *sim, unsigned bank, uint64_t off, size_t len)
+{
+    uint64_t gpa = sim->hv.ram.bank[bank].gpa + off;
+
+    return sim->hole_len && gpa < sim->hole_gpa + sim->hole_len &&
+           sim->hole_gpa < gpa + len;
+}
+
 /* Injected faults: a countdown, or a range that is not mapped. */
 static bool
 sim_fault(struct hv_sim *sim, unsigned bank, uint64_t off, size_t len)
 {
-    uint64_t gpa = sim->hv.ram.bank[bank].gpa + off;
-
     if (sim->fail_mem) {
-        sim->fail_mem--;
+        if (--sim->fail_mem == 0) {
+            sim->hv.map_gen++; /* direct pointers are good again */
+        }
         return true;
     }
-    return sim->hole_len && gpa < sim->hole_gpa + sim->hole_len &&
-           sim->hole_gpa < gpa + len;
+    return sim_in_hole(sim, bank, off, len);
 }
 
 static int
@@ -93,6 +102,20 @@ sim_mem_write(struct hv *hv, unsigned bank, uint64_t off, const void *buf,
     }
     memcpy(sim->ram + sim->bank_off[bank] + off, buf, len);
     return 0;
+}
+
+/* No direct pointer while a fault is injected on the range: the copy
+ * path then sees it. */
+static void *
+sim_mem_ptr(struct hv *hv, unsigned bank, uint64_t off, size_t len)
+{
+    struct hv_sim *sim = sim_of(hv);
+
+    if (sim->fail_mem || sim->bank_off[bank] % 8 ||
+        sim_in_hole(sim, bank, off, len)) {
+        return NULL;
+    }
+    return sim->ram + sim->bank_off[bank] + off;
 }
 
 static int
@@ -236,6 +259,7 @@ static const struct hv_ops hv_sim_ops = {
     .name = "sim",
     .mem_read = sim_mem_read,
     .mem_write = sim_mem_write,
+    .mem_ptr = sim_mem_ptr,
     .mem_regions = sim_mem_regions,
     .mmio_add = sim_mmio_add,
     .mmio_del = sim_mmio_del,
@@ -395,12 +419,14 @@ hv_sim_set_hole(struct hv_sim *sim, uint64_t gpa, uint64_t len)
 {
     sim->hole_gpa = gpa;
     sim->hole_len = len;
+    sim->hv.map_gen++;
 }
 
 void
 hv_sim_fail_mem(struct hv_sim *sim, unsigned n)
 {
     sim->fail_mem = n;
+    sim->hv.map_gen++;
 }
 
 unsigned

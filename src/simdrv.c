@@ -26,6 +26,7 @@ struct simdrv_queue {
     uint16_t *chain_len;          /* descriptors held by a posted head */
     uint64_t *indirect_gpa;       /* indirect table of a posted head, 0 none */
     uint16_t avail_idx;
+    uint16_t kicked_avail;        /* avail_idx at the last kick decision */
     uint16_t last_used;
     unsigned inflight;
 };
@@ -343,10 +344,39 @@ simdrv_submit(struct simdrv *d, unsigned qi, const struct simdrv_buf *b,
     return 0;
 }
 
-void
+/*
+ * As Linux's virtqueue_kick_prepare: with EVENT_IDX, notify only when the
+ * entries added since the last kick step over the device's avail_event
+ * (the device is not already working through them); without it, unless
+ * the device set VRING_USED_F_NO_NOTIFY.
+ */
+bool
 simdrv_kick(struct simdrv *d, unsigned qi)
 {
-    wr(d, VMMIO_QUEUE_NOTIFY, qi);
+    struct simdrv_queue *q;
+    uint16_t old, new_idx, event;
+    bool need;
+
+    if (qi >= d->nr_queues) {
+        return false;
+    }
+    q = &d->q[qi];
+    old = q->kicked_avail;
+    new_idx = q->avail_idx;
+    q->kicked_avail = new_idx;
+    /* Pairs with the device's barrier between writing avail_event and
+     * re-reading avail->idx. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (d->features & (1ULL << VIRTIO_F_EVENT_IDX)) {
+        event = le16_load(q->used + 4 + 8 * q->num);
+        need = vq_need_event(event, new_idx, old);
+    } else {
+        need = !(le16_load(q->used) & VQ_USED_F_NO_NOTIFY);
+    }
+    if (need) {
+        wr(d, VMMIO_QUEUE_NOTIFY, qi);
+    }
+    return need;
 }
 
 int

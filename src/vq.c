@@ -10,8 +10,11 @@
  * Trust boundary: the guest owns all of this memory and may rewrite any
  * byte at any moment.  Guest memory is reached only through hv_mem_read,
  * hv_mem_write and the hv_*_le helpers, which check every range against
- * guest RAM.  Each guest value (avail idx, ring entry, 16-byte descriptor,
- * used_event, flags) is copied into a local exactly once, checked there,
+ * guest RAM, or (the rings only, when the hv can) through direct pointers
+ * hv_mem_ptr gave for the whole ring after the same check; the ring
+ * accessors below hide which.  Each guest value (avail idx, ring entry,
+ * 16-byte descriptor, used_event, flags) is copied into a local exactly
+ * once (one atomic load per field on the direct path), checked there,
  * and only the copy is used.  The first violation breaks the queue for
  * good (vq->broken): from then on every call fails with -EIO and the
  * caller reports DEVICE_NEEDS_RESET to the driver.
@@ -69,22 +72,81 @@ vq_pow2(uint32_t n)
     return n != 0 && (n & (n - 1)) == 0;
 }
 
+/* Offsets of the event-idx fields inside their rings. */
 static uint64_t
-vq_avail_idx_gpa(const struct vq *vq)
+vq_used_event_off(const struct vq *vq)
 {
-    return vq->avail_gpa + 2;
+    return 4 + 2ULL * vq->num;
 }
 
 static uint64_t
-vq_used_event_gpa(const struct vq *vq)
+vq_avail_event_off(const struct vq *vq)
 {
-    return vq->avail_gpa + 4 + 2ULL * vq->num;
+    return 4 + 8ULL * vq->num;
 }
 
-static uint64_t
-vq_avail_event_gpa(const struct vq *vq)
+/*
+ * Ring access.  With direct pointers (checked against the hv's map_gen
+ * once per entry point, vq_map_check, and taken again when it moved),
+ * each field is one atomic load or store; without, one hv_mem_read/write.
+ * Either way a value is fetched once, here.
+ */
+static void __attribute__((noinline))
+vq_map_take(struct vq *vq)
 {
-    return vq->used_gpa + 4 + 8ULL * vq->num;
+    vq->map.taken = true;
+    vq->map.gen = vq->hv->map_gen;
+    vq->map.desc = hv_mem_ptr(vq->hv, vq->desc_gpa, VQ_DESC_BYTES(vq->num));
+    vq->map.avail = hv_mem_ptr(vq->hv, vq->avail_gpa, VQ_AVAIL_BYTES(vq->num));
+    vq->map.used = hv_mem_ptr(vq->hv, vq->used_gpa, VQ_USED_BYTES(vq->num));
+    vq->map.ok = vq->map.desc && vq->map.avail && vq->map.used;
+}
+
+static inline void
+vq_map_check(struct vq *vq)
+{
+    if (!vq->map.taken || vq->map.gen != vq->hv->map_gen) {
+        vq_map_take(vq);
+    }
+}
+
+/* The 16-bit avail-ring field at byte offset off. */
+static inline int
+vq_avail_load16(struct vq *vq, uint64_t off, uint16_t *v)
+{
+    if (vq->map.ok) {
+        *v = le16_load_once(vq->map.avail + off);
+        return 0;
+    }
+    return hv_read_le16(vq->hv, vq->avail_gpa + off, v);
+}
+
+/* The 16-bit used-ring field at byte offset off. */
+static inline int
+vq_used_store16(struct vq *vq, uint64_t off, uint16_t v)
+{
+    if (vq->map.ok) {
+        le16_store_once(vq->map.used + off, v);
+        return 0;
+    }
+    return hv_write_le16(vq->hv, vq->used_gpa + off, v);
+}
+
+/* Used ring element `slot`. */
+static inline int
+vq_used_store_elem(struct vq *vq, uint16_t slot, uint32_t id, uint32_t len)
+{
+    uint8_t elem[8];
+
+    if (vq->map.ok) {
+        le32_store_once(vq->map.used + 4 + 8ULL * slot, id);
+        le32_store_once(vq->map.used + 8 + 8ULL * slot, len);
+        return 0;
+    }
+    le32_store(elem, id);
+    le32_store(elem + 4, len);
+    return hv_mem_write(vq->hv, vq->used_gpa + 4 + 8ULL * slot, elem,
+                        sizeof(elem));
 }
 
 int
@@ -138,6 +200,7 @@ vq_set_indices(struct vq *vq, uint16_t last_avail, uint16_t used_idx)
 {
     vq->last_avail = last_avail;
     vq->used_idx = used_idx;
+    vq->used_shown = used_idx;
     vq->signalled_used = used_idx;
     vq->signalled_used_valid = false;
 }
@@ -149,7 +212,7 @@ vq_read_pending(struct vq *vq, uint16_t *pending)
     uint16_t idx;
     uint16_t n;
 
-    if (hv_read_le16(vq->hv, vq_avail_idx_gpa(vq), &idx) < 0) {
+    if (vq_avail_load16(vq, 2, &idx) < 0) {
         return vq_break(vq, "cannot read avail idx");
     }
     n = (uint16_t)(idx - vq->last_avail);
@@ -168,6 +231,15 @@ vq_read_desc(struct vq *vq, const struct vq_table *t, uint32_t i,
 {
     uint8_t raw[VQ_DESC_LEN];
 
+    if (!t->indirect && vq->map.ok) {
+        const uint8_t *p = vq->map.desc + (uint64_t)i * VQ_DESC_LEN;
+
+        d->addr = le64_load_once(p);
+        d->len = le32_load_once(p + 8);
+        d->flags = le16_load_once(p + 12);
+        d->next = le16_load_once(p + 14);
+        return 0;
+    }
     if (hv_mem_read(vq->hv, t->gpa + (uint64_t)i * VQ_DESC_LEN, raw,
                     sizeof(raw)) < 0) {
         return vq_break(vq, "cannot read %sdescriptor %u",
@@ -324,6 +396,7 @@ vq_pop(struct vq *vq, struct vq_chain *chain)
     if (vq->broken) {
         return -EIO;
     }
+    vq_map_check(vq);
     rc = vq_read_pending(vq, &pending);
     if (rc < 0) {
         return rc;
@@ -333,8 +406,7 @@ vq_pop(struct vq *vq, struct vq_chain *chain)
             return 0;
         }
         /* Ask for a kick when the driver publishes entry last_avail. */
-        if (hv_write_le16(vq->hv, vq_avail_event_gpa(vq), vq->last_avail) <
-            0) {
+        if (vq_used_store16(vq, vq_avail_event_off(vq), vq->last_avail) < 0) {
             return vq_break(vq, "cannot write avail_event");
         }
         /*
@@ -353,9 +425,8 @@ vq_pop(struct vq *vq, struct vq_chain *chain)
      * idx.  Pairs with the driver's write barrier before it writes avail idx.
      */
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    if (hv_read_le16(vq->hv,
-                     vq->avail_gpa + 4 + 2ULL * (vq->last_avail % vq->num),
-                     &head) < 0) {
+    if (vq_avail_load16(vq, 4 + 2ULL * (vq->last_avail % vq->num), &head) <
+        0) {
         return vq_break(vq, "cannot read avail ring entry %u",
                         vq->last_avail % vq->num);
     }
@@ -373,44 +444,53 @@ vq_pop(struct vq *vq, struct vq_chain *chain)
 }
 
 int
-vq_push(struct vq *vq, uint16_t head, uint32_t len)
+vq_add_used(struct vq *vq, uint16_t head, uint32_t len)
 {
-    uint8_t elem[8];
-
     if (vq->broken) {
         return -EIO;
     }
+    vq_map_check(vq);
     if (head >= vq->num) {
         log_err("%s: internal error: push of head %u beyond queue size %u",
                 vq->name, head, vq->num);
         return -EINVAL;
     }
-    le32_store(elem, head);
-    le32_store(elem + 4, len);
-    if (hv_mem_write(vq->hv,
-                     vq->used_gpa + 4 + 8ULL * (vq->used_idx % vq->num), elem,
-                     sizeof(elem)) < 0) {
+    if (vq_used_store_elem(vq, vq->used_idx % vq->num, head, len) < 0) {
         return vq_break(vq, "cannot write used ring entry %u",
                         vq->used_idx % vq->num);
-    }
-    /*
-     * Write barrier: the element before the index.  Pairs with the
-     * driver's read barrier after it reads used idx.
-     */
-    __atomic_thread_fence(__ATOMIC_RELEASE);
-    if (hv_write_le16(vq->hv, vq->used_gpa + 2, (uint16_t)(vq->used_idx + 1)) <
-        0) {
-        return vq_break(vq, "cannot write used idx");
     }
     vq->used_idx++;
     return 0;
 }
 
-/* virtio's vring_need_event: did [old, new) step over event? */
-static bool
-vq_need_event(uint16_t event, uint16_t new_idx, uint16_t old_idx)
+int
+vq_flush_used(struct vq *vq)
 {
-    return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old_idx);
+    if (vq->broken) {
+        return -EIO;
+    }
+    vq_map_check(vq);
+    if (vq->used_shown == vq->used_idx) {
+        return 0;
+    }
+    /*
+     * Write barrier: the elements before the index.  Pairs with the
+     * driver's read barrier after it reads used idx.
+     */
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    if (vq_used_store16(vq, 2, vq->used_idx) < 0) {
+        return vq_break(vq, "cannot write used idx");
+    }
+    vq->used_shown = vq->used_idx;
+    return 0;
+}
+
+int
+vq_push(struct vq *vq, uint16_t head, uint32_t len)
+{
+    int rc = vq_add_used(vq, head, len);
+
+    return rc < 0 ? rc : vq_flush_used(vq);
 }
 
 bool
@@ -418,7 +498,7 @@ vq_need_notify(struct vq *vq)
 {
     uint16_t old, v;
 
-    if (vq->broken) {
+    if (vq_flush_used(vq) < 0) {
         return false;
     }
     /*
@@ -428,7 +508,7 @@ vq_need_notify(struct vq *vq)
      */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     if (vq->event_idx) {
-        if (hv_read_le16(vq->hv, vq_used_event_gpa(vq), &v) < 0) {
+        if (vq_avail_load16(vq, vq_used_event_off(vq), &v) < 0) {
             vq_break(vq, "cannot read used_event");
             return false;
         }
@@ -440,7 +520,7 @@ vq_need_notify(struct vq *vq)
         }
         return vq_need_event(v, vq->used_idx, old);
     }
-    if (hv_read_le16(vq->hv, vq->avail_gpa, &v) < 0) {
+    if (vq_avail_load16(vq, 0, &v) < 0) {
         vq_break(vq, "cannot read avail flags");
         return false;
     }

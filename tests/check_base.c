@@ -151,7 +151,7 @@ START_TEST(test_sim_memory_and_mmio)
     struct hv_sim *sim;
     struct hv *hv;
     struct hv_region reg[4];
-    uint64_t calls = 0, v = 0;
+    uint64_t calls = 0, v = 0, gen;
     uint32_t x = 0;
     uint8_t *p;
 
@@ -168,6 +168,24 @@ START_TEST(test_sim_memory_and_mmio)
     hv_sim_fail_mem(sim, 1);
     ck_assert_int_eq(hv_read_le32(hv, HV_ARM_RAM0_GPA, &x), -EFAULT);
     ck_assert_int_eq(hv_read_le32(hv, HV_ARM_RAM0_GPA, &x), 0);
+
+    /* Direct pointers: the same bank check, none while a fault is
+     * injected, and a new map_gen whenever earlier ones may be stale. */
+    gen = hv->map_gen;
+    ck_assert_ptr_eq(hv_mem_ptr(hv, HV_ARM_RAM1_GPA + 8, 4), p);
+    ck_assert_ptr_null(hv_mem_ptr(hv, HV_ARM_RAM0_GPA + (1 << 20) - 2, 4));
+    ck_assert_ptr_null(hv_mem_ptr(hv, 0x1000, 4));
+    hv_sim_fail_mem(sim, 1);
+    ck_assert_uint_gt(hv->map_gen, gen);
+    gen = hv->map_gen;
+    ck_assert_ptr_null(hv_mem_ptr(hv, HV_ARM_RAM0_GPA, 4));
+    ck_assert_int_eq(hv_read_le32(hv, HV_ARM_RAM0_GPA, &x), -EFAULT);
+    ck_assert_uint_gt(hv->map_gen, gen);
+    ck_assert_ptr_nonnull(hv_mem_ptr(hv, HV_ARM_RAM0_GPA, 4));
+    hv_sim_set_hole(sim, HV_ARM_RAM0_GPA + 4096, 4096);
+    ck_assert_ptr_null(hv_mem_ptr(hv, HV_ARM_RAM0_GPA, 8192));
+    ck_assert_ptr_nonnull(hv_mem_ptr(hv, HV_ARM_RAM0_GPA, 4096));
+    hv_sim_set_hole(sim, 0, 0);
 
     ck_assert_int_eq(hv_mem_regions(hv, reg, 4), 2);
     ck_assert_uint_eq(reg[1].fd_off, 1 << 20);

@@ -98,6 +98,13 @@ int
 backend_start_qsd(struct backend_proc *b, const char *dir, const char *name,
                   const char *image)
 {
+    return backend_start_qsd_mq(b, dir, name, image, 1);
+}
+
+int
+backend_start_qsd_mq(struct backend_proc *b, const char *dir, const char *name,
+                     const char *image, unsigned queues)
+{
     char blockdev[512], export[512];
     const char *qsd = backend_qsd_path();
 
@@ -116,7 +123,8 @@ backend_start_qsd(struct backend_proc *b, const char *dir, const char *name,
     }
     snprintf(export, sizeof(export),
              "type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,"
-             "addr.path=%s,writable=on", b->sock);
+             "addr.path=%s,writable=on,num-queues=%u", b->sock,
+             queues ? queues : 1);
     {
         char *const argv[] = { (char *)qsd, "--blockdev", blockdev,
                                "--export", export, NULL };

@@ -28,6 +28,9 @@ int backend_tmpdir(char *out, size_t len);
  */
 int backend_start_qsd(struct backend_proc *b, const char *dir,
                       const char *name, const char *image);
+/* The same with `queues` virtqueues (the export's num-queues; 0 means 1). */
+int backend_start_qsd_mq(struct backend_proc *b, const char *dir,
+                         const char *name, const char *image, unsigned queues);
 /* Path of DPDK's dpdk-testpmd (Debian dpdk-dev), or NULL. */
 const char *backend_testpmd_path(void);
 /*

@@ -14,16 +14,17 @@
 #define BLK_MMIO_BASE 0x02000000ULL
 #define BLK_IRQ 33
 
-static int
-blkdrv_open_hv(struct blkdrv *b, const char *sock, enum relay_mode mode,
-               uint64_t want, unsigned nslots, bool ioeventfd)
+int
+blkdrv_open_opts(struct blkdrv *b, const char *sock, enum relay_mode mode,
+                 uint64_t want, unsigned nslots, const struct blkdrv_opts *o)
 {
     struct hv_sim_config hc = { .name = "blk-guest", .ram0_len = 96u << 20,
-                                .ram1_len = 16u << 20, .ioeventfd = ioeventfd };
+                                .ram1_len = 16u << 20,
+                                .ioeventfd = o->ioeventfd };
     struct relay_config rc = {
         .name = "sim/blk0", .socket_path = sock, .mode = mode,
         .mmio_base = BLK_MMIO_BASE, .irq = BLK_IRQ, .device_id = 2,
-        .config_len = 60, .queue_size = 256,
+        .config_len = 60, .queue_size = 256, .bounce_kib = o->bounce_kib,
     };
     int err;
 
@@ -32,6 +33,7 @@ blkdrv_open_hv(struct blkdrv *b, const char *sock, enum relay_mode mode,
         return -EINVAL;
     }
     b->nslots = nslots;
+    b->nq = o->queues ? o->queues : 1;
     if ((err = hv_sim_new(&b->sim, &hc)) < 0) {
         return err;
     }
@@ -41,7 +43,7 @@ blkdrv_open_hv(struct blkdrv *b, const char *sock, enum relay_mode mode,
     }
     if ((err = relay_new(&b->relay, hv_sim_hv(b->sim), b->loop, &rc)) < 0 ||
         (err = simdrv_new(&b->drv, b->sim, b->loop, BLK_MMIO_BASE, BLK_IRQ)) < 0 ||
-        (err = simdrv_init(b->drv, want, 1, 0)) < 0) {
+        (err = simdrv_init(b->drv, want, b->nq, 0)) < 0) {
         return err;
     }
     simdrv_config(b->drv, 0, &b->capacity, 8);
@@ -63,14 +65,18 @@ int
 blkdrv_open(struct blkdrv *b, const char *sock, enum relay_mode mode,
             uint64_t want, unsigned nslots)
 {
-    return blkdrv_open_hv(b, sock, mode, want, nslots, false);
+    const struct blkdrv_opts o = { 0 };
+
+    return blkdrv_open_opts(b, sock, mode, want, nslots, &o);
 }
 
 int
 blkdrv_open_ioeventfd(struct blkdrv *b, const char *sock,
                       enum relay_mode mode, uint64_t want, unsigned nslots)
 {
-    return blkdrv_open_hv(b, sock, mode, want, nslots, true);
+    const struct blkdrv_opts o = { .ioeventfd = true };
+
+    return blkdrv_open_opts(b, sock, mode, want, nslots, &o);
 }
 
 void
@@ -100,13 +106,21 @@ int
 blkdrv_submit(struct blkdrv *b, uint32_t type, uint64_t lba, uint32_t len,
               unsigned nseg, bool indirect, struct blkreq **out)
 {
+    return blkdrv_submit_q(b, 0, type, lba, len, nseg, indirect, out);
+}
+
+int
+blkdrv_submit_q(struct blkdrv *b, unsigned q, uint32_t type, uint64_t lba,
+                uint32_t len, unsigned nseg, bool indirect,
+                struct blkreq **out)
+{
     struct simdrv_buf bufs[VQ_MAX_SEGS];
     struct blkreq *r = blkdrv_next_slot(b);
     uint8_t *hdr;
     unsigned n = 0;
     int rc;
 
-    if (!r || len > BLKDRV_MAX_IO || nseg + 2 > VQ_MAX_SEGS) {
+    if (!r || q >= b->nq || len > BLKDRV_MAX_IO || nseg + 2 > VQ_MAX_SEGS) {
         return -ENOSPC;
     }
     hdr = simdrv_ptr(b->drv, r->hdr_gpa, 16);
@@ -129,11 +143,12 @@ blkdrv_submit(struct blkdrv *b, uint32_t type, uint64_t lba, uint32_t len,
         }
     }
     bufs[n++] = (struct simdrv_buf){ r->status_gpa, 1, true };
-    rc = simdrv_submit(b->drv, 0, bufs, n, indirect, &r->head);
+    rc = simdrv_submit(b->drv, q, bufs, n, indirect, &r->head);
     if (rc < 0) {
         return rc;
     }
     r->busy = true;
+    r->q = q;
     r->type = type;
     r->lba = lba;
     r->len = len;
@@ -144,32 +159,54 @@ blkdrv_submit(struct blkdrv *b, uint32_t type, uint64_t lba, uint32_t len,
     return 0;
 }
 
-void
+bool
 blkdrv_kick(struct blkdrv *b)
 {
-    simdrv_kick(b->drv, 0);
+    return blkdrv_kick_q(b, 0);
+}
+
+bool
+blkdrv_kick_q(struct blkdrv *b, unsigned q)
+{
+    return simdrv_kick(b->drv, q);
+}
+
+int
+blkdrv_take(struct blkdrv *b, struct blkreq **out)
+{
+    for (unsigned q = 0; q < b->nq; q++) {
+        uint16_t head;
+        uint32_t len;
+        int rc = simdrv_poll(b->drv, q, &head, &len);
+
+        if (rc < 0) {
+            return rc;
+        }
+        if (rc == 0) {
+            continue;
+        }
+        for (unsigned i = 0; i < b->nslots; i++) {
+            struct blkreq *r = &b->slot[i];
+
+            if (r->busy && r->q == q && r->head == head) {
+                r->used_len = len;
+                *out = r;
+                return 1;
+            }
+        }
+        return -EIO;
+    }
+    return 0;
 }
 
 int
 blkdrv_wait(struct blkdrv *b, struct blkreq **out, int timeout_ms)
 {
     for (;;) {
-        uint16_t head;
-        uint32_t len;
-        int rc = simdrv_poll(b->drv, 0, &head, &len);
+        int rc = blkdrv_take(b, out);
 
-        if (rc < 0) {
-            return rc;
-        }
-        if (rc == 1) {
-            for (unsigned i = 0; i < b->nslots; i++) {
-                if (b->slot[i].busy && b->slot[i].head == head) {
-                    b->slot[i].used_len = len;
-                    *out = &b->slot[i];
-                    return 0;
-                }
-            }
-            return -EIO;
+        if (rc != 0) {
+            return rc < 0 ? rc : 0;
         }
         rc = simdrv_wait_irq(b->drv, timeout_ms);
         if (rc < 0) {

@@ -26,6 +26,7 @@
 
 struct blkreq {
     bool busy;
+    unsigned q;      /* the queue it was posted on */
     uint16_t head;
     uint32_t type;
     uint64_t lba;
@@ -42,6 +43,7 @@ struct blkdrv {
     struct simdrv *drv;
     uint64_t capacity; /* 512-byte sectors */
     unsigned nslots;
+    unsigned nq;       /* request queues set up */
     unsigned inflight;
     struct blkreq slot[BLKDRV_MAX_SLOTS];
 };
@@ -52,6 +54,15 @@ struct blkdrv {
  */
 int blkdrv_open(struct blkdrv *b, const char *sock, enum relay_mode mode,
                 uint64_t want, unsigned nslots);
+/* Less common settings of blkdrv_open_opts (zero: the defaults). */
+struct blkdrv_opts {
+    bool ioeventfd;       /* the simulated hv offers kernel-style ioeventfds */
+    uint32_t bounce_kib;  /* shadow bounce pool per queue (relay default) */
+    unsigned queues;      /* request queues the driver sets up (0: 1) */
+};
+int blkdrv_open_opts(struct blkdrv *b, const char *sock, enum relay_mode mode,
+                     uint64_t want, unsigned nslots,
+                     const struct blkdrv_opts *o);
 /* The same, with kernel-style ioeventfds offered by the simulated hv. */
 int blkdrv_open_ioeventfd(struct blkdrv *b, const char *sock,
                           enum relay_mode mode, uint64_t want, unsigned nslots);
@@ -62,8 +73,17 @@ struct blkreq *blkdrv_next_slot(struct blkdrv *b);
 /* Post a request on a free slot; data split into nseg pieces. */
 int blkdrv_submit(struct blkdrv *b, uint32_t type, uint64_t lba, uint32_t len,
                   unsigned nseg, bool indirect, struct blkreq **out);
-/* Kick queue 0. */
-void blkdrv_kick(struct blkdrv *b);
+/* The same on request queue q. */
+int blkdrv_submit_q(struct blkdrv *b, unsigned q, uint32_t type, uint64_t lba,
+                    uint32_t len, unsigned nseg, bool indirect,
+                    struct blkreq **out);
+/* Kick queue 0 (or q) if the device asks for it (simdrv_kick): true if
+ * it did. */
+bool blkdrv_kick(struct blkdrv *b);
+bool blkdrv_kick_q(struct blkdrv *b, unsigned q);
+/* Take a completion already there on any queue, without waiting: 1, 0
+ * (none), -errno. */
+int blkdrv_take(struct blkdrv *b, struct blkreq **out);
 /* Wait for and take one completion (its slot stays busy until released). */
 int blkdrv_wait(struct blkdrv *b, struct blkreq **out, int timeout_ms);
 uint8_t blkdrv_status(struct blkdrv *b, const struct blkreq *r);
