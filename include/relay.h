@@ -71,6 +71,12 @@ struct relay_config {
      * the daemon's own; 0: the answer is not asked for.
      */
     unsigned queue_num_unit;
+    /*
+     * Config offset of a little-endian u16 count of request queues that
+     * the backend's config carries (virtio-blk num_queues); the guest is
+     * shown at most the number the relay serves.  0: no such field.
+     */
+    uint32_t queue_count_off;
     uint16_t queue_size;     /* QueueNumMax offered; 0: 256 */
     uint32_t bounce_kib;     /* shadow bounce pool per queue; 0: 8192 */
     /*

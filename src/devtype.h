@@ -43,6 +43,7 @@
 /* Settings ranges (devtype_settings). */
 #define DEVTYPE_NET_PAIRS_MAX 15u  /* 2 * 15 + control = VMMIO_MAX_QUEUES - 1 */
 #define DEVTYPE_QUEUES_MAX 31u     /* fs request queues, blk queues */
+#define DEVTYPE_BLK_NUM_QUEUES_OFF 34u /* virtio_blk_config.num_queues */
 #define DEVTYPE_MTU_MIN 68u
 #define DEVTYPE_MTU_MAX 65535u
 #define DEVTYPE_CID_MIN 3u         /* 0-2 are reserved (hypervisor, host) */

@@ -228,6 +228,9 @@ devtype_build(const struct devtype_profile *p, const struct devtype_settings *s,
     case DEVTYPE_Q_BACKEND:
         rc->nr_queues = s->queues;
         rc->queue_num_unit = s->queues ? 1 : 0;
+        if (p->id == DEVTYPE_BLK) {
+            rc->queue_count_off = DEVTYPE_BLK_NUM_QUEUES_OFF;
+        }
         break;
     case DEVTYPE_Q_FIXED:
         rc->nr_queues = p->nr_queues;

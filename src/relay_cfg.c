@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "le.h"
 #include "relay_priv.h"
 
 /* The writable field [off, off+len) lies in, or -1. */
@@ -91,6 +92,20 @@ relay_cfg_write(struct relay *r, uint32_t off, uint32_t len, uint64_t val)
     r->config_written |= 1u << i;
 }
 
+void
+relay_cfg_fix_queues(const struct relay *r, uint8_t *config, uint32_t len,
+                     unsigned nq)
+{
+    uint32_t off = r->cfg.queue_count_off;
+
+    if (off == 0 || len < 2 || off > len - 2) {
+        return;
+    }
+    if (le16_load(config + off) > nq) {
+        le16_store(config + off, (uint16_t)nq);
+    }
+}
+
 int
 relay_cfg_refresh(struct relay *r)
 {
@@ -106,6 +121,8 @@ relay_cfg_refresh(struct relay *r)
     if (rc < 0) {
         return rc;
     }
+    relay_cfg_fix_queues(r, fresh, len,
+                         r->dev.nr_queues - (r->cfg.own ? 1u : 0u));
     if (vmmio_update_config(&r->dev, fresh, len)) {
         relay_log(r, RELAY_LOG_CONFIG, LOG_LVL_INFO,
                   "%s: config space changed (generation %u)", r->name,

@@ -217,6 +217,8 @@ relay_conn_open(struct relay *r, uint8_t *config, uint32_t *config_len,
         }
         *config_len = r->cfg.config_len;
         r->config_from_backend = true;
+        relay_cfg_fix_queues(r, config, *config_len,
+                             (unsigned)*nr_queues - (r->cfg.own ? 1u : 0u));
     } else if (r->cfg.config && r->cfg.config_len) {
         memcpy(config, r->cfg.config, r->cfg.config_len);
         *config_len = r->cfg.config_len;

@@ -164,6 +164,12 @@ int relay_cfg_resume(struct relay *r);
  */
 int relay_cfg_refresh(struct relay *r);
 /*
+ * In a config read from the backend, cap the queue count field
+ * (cfg.queue_count_off) at the nq queues the relay serves.
+ */
+void relay_cfg_fix_queues(const struct relay *r, uint8_t *config,
+                          uint32_t len, unsigned nq);
+/*
  * A step run from the loop (guest access, reconnect attempt): every
  * backend round trip until relay_step_end() ends by now + step_budget_ms.
  */

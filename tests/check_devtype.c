@@ -49,6 +49,8 @@ START_TEST(test_blk_asks_backend_for_config)
     fill(&rc, DEVTYPE_BLK, &s, &st);
     ck_assert_uint_eq(rc.nr_queues, 4);      /* checked against its count */
     ck_assert_uint_eq(rc.queue_num_unit, 1);
+    /* and the guest is shown that many in num_queues */
+    ck_assert_uint_eq(rc.queue_count_off, DEVTYPE_BLK_NUM_QUEUES_OFF);
 }
 END_TEST
 

@@ -285,6 +285,49 @@ START_TEST(test_blk_multiqueue)
 }
 END_TEST
 
+/*
+ * A queue count set in the configuration below the backend's: the relay
+ * serves 2 of qemu-storage-daemon's 4 queues, and the guest's config
+ * space says 2 (a Linux guest with more vCPUs would otherwise set up
+ * queues whose QueueNumMax reads 0); I/O on both, both modes.
+ */
+START_TEST(test_blk_mq_fewer_queues)
+{
+    const struct blkdrv_opts o = { .queues = 2, .relay_queues = 2 };
+    struct fixture f;
+
+    fixture_up_q(&f, MQ_QUEUES);
+    for (unsigned m = 0; m < 2; m++) {
+        struct blkdrv b;
+        uint16_t nq = 0;
+        uint8_t buf[4096], back[4096];
+
+        ck_assert_int_eq(blkdrv_open_opts(&b, f.qsd.sock, modes[m], WANT_ALL,
+                                          8, &o), 0);
+        ck_assert_uint_eq(relay_nr_queues(b.relay), 2);
+        simdrv_config(b.drv, DEVTYPE_BLK_NUM_QUEUES_OFF, &nq, 2);
+        ck_assert_uint_eq(nq, 2);
+        for (unsigned q = 0; q < 2; q++) {
+            struct blkreq *r = blkdrv_next_slot(&b);
+
+            memset(buf, 0x60 + (int)(q + 2 * m), sizeof(buf));
+            memcpy(r->data, buf, sizeof(buf));
+            ck_assert_int_eq(blkdrv_submit_q(&b, q, VIRTIO_BLK_T_OUT, 8 * q,
+                                             4096, 1, false, NULL), 0);
+            blkdrv_kick_q(&b, q);
+            ck_assert_int_eq(blkdrv_wait(&b, &r, 10000), 0);
+            ck_assert_uint_eq(blkdrv_status(&b, r), VIRTIO_BLK_S_OK);
+            blkdrv_release(&b, r);
+            ck_assert_int_eq(blkdrv_sync(&b, VIRTIO_BLK_T_IN, 8 * q, back,
+                                         4096), 0);
+            ck_assert_mem_eq(buf, back, sizeof(buf));
+        }
+        blkdrv_close(&b);
+    }
+    fixture_down(&f);
+}
+END_TEST
+
 /* Reset and re-initialisation with I/O before and after, both modes. */
 START_TEST(test_blk_reset_reinit)
 {
@@ -520,6 +563,7 @@ make_suite(void)
     CHECK_ADD(s, test_blk_ioeventfd_kicks, 60);
     CHECK_ADD(s, test_blk_event_idx_kicks, 60);
     CHECK_ADD(s, test_blk_multiqueue, 60);
+    CHECK_ADD(s, test_blk_mq_fewer_queues, 60);
     CHECK_ADD(s, test_blk_reset_reinit, 60);
     CHECK_ADD(s, test_blk_reset_inflight, 60);
     CHECK_ADD(s, test_blk_unmappable_buffer, 60);

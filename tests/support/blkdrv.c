@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "blkdrv.h"
+#include "devtype.h"
 #include "vmmio.h"
 #include "vq.h"
 
@@ -28,6 +29,11 @@ blkdrv_open_opts(struct blkdrv *b, const char *sock, enum relay_mode mode,
     };
     int err;
 
+    if (o->relay_queues) {
+        rc.nr_queues = o->relay_queues;
+        rc.queue_num_unit = 1;
+        rc.queue_count_off = DEVTYPE_BLK_NUM_QUEUES_OFF;
+    }
     memset(b, 0, sizeof(*b));
     if (nslots > BLKDRV_MAX_SLOTS) {
         return -EINVAL;

@@ -59,6 +59,8 @@ struct blkdrv_opts {
     bool ioeventfd;       /* the simulated hv offers kernel-style ioeventfds */
     uint32_t bounce_kib;  /* shadow bounce pool per queue (relay default) */
     unsigned queues;      /* request queues the driver sets up (0: 1) */
+    unsigned relay_queues; /* queues the relay serves, as the blk profile
+                            * sets them from `queues` (0: the backend's) */
 };
 int blkdrv_open_opts(struct blkdrv *b, const char *sock, enum relay_mode mode,
                      uint64_t want, unsigned nslots,
