@@ -77,7 +77,22 @@ disc_parse_state(const char *s, enum disc_state *out)
 const char *
 disc_kind_dir(enum disc_kind kind)
 {
-    return kind == DISC_KIND_DISK ? "virtio_disk" : "virtio";
+    switch (kind) {
+    case DISC_KIND_DISK:
+        return "virtio_disk";
+    case DISC_KIND_DECLARED:
+        return "declared";
+    default:
+        return "virtio";
+    }
+}
+
+bool
+disc_dev_overlap(const struct disc_dev *a, const struct disc_dev *b)
+{
+    /* Bases are below DISC_GPA_LIMIT: base + size cannot wrap. */
+    return a->irq == b->irq || (a->base < b->base + DISC_MMIO_SIZE &&
+                                b->base < a->base + DISC_MMIO_SIZE);
 }
 
 /* Read a key; -ENOENT / -EINVAL come back with err set. */

@@ -28,11 +28,14 @@
 #define DISC_VALUE_MAX 256
 #define DISC_TARGET_MAX 4096
 #define DISC_ERR_MAX 256
+#define DISC_TAG_MAX 37         /* virtio-fs tag (36 bytes) + NUL */
 
 enum disc_kind {
     DISC_KIND_VIRTIO = 0,       /* backend/virtio */
     DISC_KIND_DISK,             /* backend/virtio_disk */
-    DISC_KIND_COUNT,
+    DISC_KIND_COUNT,            /* kinds above have xenstore entries */
+    /* Declared in the config file (decl.h): no xenstore entry at all. */
+    DISC_KIND_DECLARED = DISC_KIND_COUNT,
 };
 
 /* xenbus states, as libxl writes and waits for them. */
@@ -60,6 +63,8 @@ struct disc_dev {
     enum disc_state state;
     bool readonly;             /* disk mode "r" */
     char target[DISC_TARGET_MAX]; /* disk image (params/target), else "" */
+    bool grants;               /* buffers shared by grant reference */
+    char tag[DISC_TAG_MAX];    /* virtio-fs tag, "" = default */
 };
 
 /*
@@ -77,8 +82,14 @@ int disc_parse_entry(struct disc_dev *out, enum disc_kind kind,
                      uint32_t domid, uint32_t devid, disc_get_fn get,
                      void *opaque, char *err, size_t errlen);
 
-/* "virtio" or "virtio_disk". */
+/* "virtio", "virtio_disk" or "declared". */
 const char *disc_kind_dir(enum disc_kind kind);
+
+/*
+ * Whether two devices of one guest cannot both be served: their register
+ * windows overlap or they share an interrupt.
+ */
+bool disc_dev_overlap(const struct disc_dev *a, const struct disc_dev *b);
 
 /*
  * Split a watch path under DISC_BACKEND_ROOT: "<root>/<kind>[/<domid>

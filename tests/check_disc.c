@@ -393,6 +393,30 @@ START_TEST(test_numbers)
 }
 END_TEST
 
+START_TEST(test_overlap)
+{
+    struct disc_dev a, b;
+
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    a.base = 0x2000400;
+    a.irq = 40;
+    b.base = 0x2000600;
+    b.irq = 41;
+    ck_assert(!disc_dev_overlap(&a, &b));
+    ck_assert(!disc_dev_overlap(&b, &a));
+    b.irq = 40;
+    ck_assert(disc_dev_overlap(&a, &b));
+    b.irq = 41;
+    b.base = 0x2000500;   /* not aligned, but overlapping either way */
+    ck_assert(disc_dev_overlap(&a, &b));
+    ck_assert(disc_dev_overlap(&b, &a));
+    b.base = 0x2000200;
+    ck_assert(!disc_dev_overlap(&a, &b));
+    ck_assert_str_eq(disc_kind_dir(DISC_KIND_DECLARED), "declared");
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -410,6 +434,7 @@ make_suite(void)
     CHECK_ADD(s, test_split_path, 5);
     CHECK_ADD(s, test_entry_path, 5);
     CHECK_ADD(s, test_numbers, 5);
+    CHECK_ADD(s, test_overlap, 5);
     return s;
 }
 
