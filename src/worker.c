@@ -117,7 +117,7 @@ worker_guest_add(struct worker_guest *g, const struct worker_dev *d)
     rc_cfg.queue_size = (uint16_t)d->queue_size;
     rc_cfg.bounce_kib = d->bounce_kib;
     rc_cfg.timeout_ms = d->timeout_ms;
-    rc = devtype_fill(&rc_cfg, d->device_id, NULL, &dt);
+    rc = devtype_fill(&rc_cfg, d->device_id, d->tag[0] ? d->tag : NULL, &dt);
     if (rc) {
         return rc;
     }
@@ -192,12 +192,19 @@ worker_resolve(const struct cfg *c, const struct disc_dev *d,
     out->queue_size = r.queue_size;
     out->bounce_kib = r.bounce_kib;
     out->timeout_ms = c->timeout_ms;
+    out->grants = d->grants;
+    memcpy(out->tag, d->tag, sizeof(out->tag));
     snprintf(out->name, sizeof(out->name), "dom%u/%s%u", d->domid,
              disc_kind_dir(d->kind), d->devid);
     if (!out->device_id) {
         snprintf(err, errlen, "type 'virtio,device' names no device id: set "
                  "device-id in a [device %u:%u] section", d->domid, d->devid);
         return -EINVAL;
+    }
+    if (d->grants) {
+        snprintf(err, errlen, "grants = yes: grant-based virtio is not "
+                 "served yet");
+        return -ENOTSUP;
     }
     if (r.socket[0]) {
         memcpy(out->socket, r.socket, sizeof(out->socket));
@@ -268,6 +275,7 @@ worker_ctl(void *opaque, uint32_t events)
     }
     m.dev.socket[sizeof(m.dev.socket) - 1] = '\0';
     m.dev.name[sizeof(m.dev.name) - 1] = '\0';
+    m.dev.tag[sizeof(m.dev.tag) - 1] = '\0';
     switch (m.op) {
     case WORKER_ADD:
         rc = worker_guest_add(p->g, &m.dev);

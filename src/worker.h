@@ -36,8 +36,10 @@ struct worker_dev {
     uint32_t queue_size;
     uint32_t bounce_kib;
     uint32_t timeout_ms;
+    uint32_t grants;          /* buffers shared by grant reference */
     char socket[CFG_SOCK_MAX];
     char name[48];            /* "dom3/virtio0" */
+    char tag[DISC_TAG_MAX];   /* virtio-fs tag, "" = default */
 };
 
 struct worker_opts {
@@ -80,7 +82,8 @@ void worker_guest_free(struct worker_guest *g);
  * the configured one, else <dir>/<domid>-<devid>.sock if present, else
  * <dir>/<type>.sock if present.  0, or -ENOENT with out->socket set to
  * the per-device path (where a spawned qemu-storage-daemon may listen)
- * and `err` saying where we looked; -EINVAL when the device has no type.
+ * and `err` saying where we looked; -EINVAL when the device has no type;
+ * -ENOTSUP for a grant device.
  */
 int worker_resolve(const struct cfg *c, const struct disc_dev *d,
                    const char *guest, struct worker_dev *out, char *err,
