@@ -47,6 +47,13 @@ struct relay_config {
      */
     uint32_t config_len;
     const uint8_t *config;
+    /*
+     * Grant-based virtio: the guest's rings and buffers are named by
+     * grant addresses (hv_gnt.h), never guest-physical ones.  The device
+     * offers VIRTIO_F_ACCESS_PLATFORM and needs it accepted; shadow mode
+     * only (a zero-copy backend would have to map grants itself).
+     */
+    bool grants;
 };
 
 struct relay_stats {
@@ -57,6 +64,8 @@ struct relay_stats {
     uint64_t backpressure;   /* times a queue waited for bounce space */
     uint64_t reconnects;
     uint64_t trapped_kicks;  /* QueueNotify writes that came as traps */
+    uint64_t grant_copies;   /* grant mode: batched grant copies */
+    uint64_t grant_maps;     /* grant mode: ring ranges mapped */
 };
 
 struct relay;

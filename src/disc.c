@@ -234,12 +234,9 @@ disc_parse_common(struct disc_dev *d, disc_get_fn get, void *opaque,
     if (rc == -EINVAL) {
         return -EINVAL;
     }
-    if (rc == 0 && !strcmp(v, "1")) {
-        log_errbuf(err, errlen, "grant_usage=1 (grant-based virtio) is not "
-                  "supported: configure the device with grant_usage=0");
-        return -ENOTSUP;
-    }
-    if (rc == 0 && strcmp(v, "0")) {
+    /* grant_usage=1: the guest shares its buffers by grant reference. */
+    d->grants = rc == 0 && !strcmp(v, "1");
+    if (rc == 0 && strcmp(v, "0") && strcmp(v, "1")) {
         log_errbuf(err, errlen, "grant_usage '%s' is neither 0 nor 1", v);
         return -EINVAL;
     }

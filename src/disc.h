@@ -75,8 +75,8 @@ typedef int (*disc_get_fn)(void *opaque, const char *key, char *buf,
                            size_t len);
 
 /*
- * Parse the entry of device `devid` of guest `domid`.  0 or -EINVAL
- * (-ENOTSUP for grant_usage=1) with `err` saying which key and value.
+ * Parse the entry of device `devid` of guest `domid`.  0 or -EINVAL with
+ * `err` saying which key and value.  grant_usage=1 sets `grants`.
  */
 int disc_parse_entry(struct disc_dev *out, enum disc_kind kind,
                      uint32_t domid, uint32_t devid, disc_get_fn get,

@@ -117,6 +117,7 @@ worker_guest_add(struct worker_guest *g, const struct worker_dev *d)
     rc_cfg.queue_size = (uint16_t)d->queue_size;
     rc_cfg.bounce_kib = d->bounce_kib;
     rc_cfg.timeout_ms = d->timeout_ms;
+    rc_cfg.grants = d->grants != 0;
     rc = devtype_fill(&rc_cfg, d->device_id, d->tag[0] ? d->tag : NULL, &dt);
     if (rc) {
         return rc;
@@ -201,11 +202,7 @@ worker_resolve(const struct cfg *c, const struct disc_dev *d,
                  "device-id in a [device %u:%u] section", d->domid, d->devid);
         return -EINVAL;
     }
-    if (d->grants) {
-        snprintf(err, errlen, "grants = yes: grant-based virtio is not "
-                 "served yet");
-        return -ENOTSUP;
-    }
+
     if (r.socket[0]) {
         memcpy(out->socket, r.socket, sizeof(out->socket));
         return 0;

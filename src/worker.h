@@ -82,8 +82,7 @@ void worker_guest_free(struct worker_guest *g);
  * the configured one, else <dir>/<domid>-<devid>.sock if present, else
  * <dir>/<type>.sock if present.  0, or -ENOENT with out->socket set to
  * the per-device path (where a spawned qemu-storage-daemon may listen)
- * and `err` saying where we looked; -EINVAL when the device has no type;
- * -ENOTSUP for a grant device.
+ * and `err` saying where we looked; -EINVAL when the device has no type.
  */
 int worker_resolve(const struct cfg *c, const struct disc_dev *d,
                    const char *guest, struct worker_dev *out, char *err,

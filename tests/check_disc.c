@@ -249,7 +249,6 @@ START_TEST(test_bad_other)
         { "type", "virtio,dev4", "type" },
         { "type", "", "type" },
         { "transport", "pci", "only mmio" },
-        { "grant_usage", "1", "grant_usage=1" },
         { "grant_usage", "2", "grant_usage" },
         { "online", "yes", "online" },
         { "state", "9", "state" },
@@ -262,9 +261,13 @@ START_TEST(test_bad_other)
     char err[DISC_ERR_MAX];
 
     expect_bad(rec_virtio_420, DISC_KIND_VIRTIO, b, sizeof(b) / sizeof(b[0]));
-    /* grant_usage=1 is refused with its own code */
+    /* grant_usage=1 selects grant mode (4.18+ virtio=, 4.19+ disks) */
     ck_assert_int_eq(parse_with(rec_virtio_420, DISC_KIND_VIRTIO,
-                                "grant_usage", "1", &d, err), -ENOTSUP);
+                                "grant_usage", "1", &d, err), 0);
+    ck_assert(d.grants);
+    ck_assert_int_eq(parse_with(rec_virtio_420, DISC_KIND_VIRTIO,
+                                "grant_usage", "0", &d, err), 0);
+    ck_assert(!d.grants);
     /* the generic form parses, with no device id */
     ck_assert_int_eq(parse_with(rec_virtio_420, DISC_KIND_VIRTIO, "type",
                                 "virtio,device", &d, err), 0);

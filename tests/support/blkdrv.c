@@ -16,14 +16,14 @@
 
 static int
 blkdrv_open_hv(struct blkdrv *b, const char *sock, enum relay_mode mode,
-               uint64_t want, unsigned nslots, bool ioeventfd)
+               uint64_t want, unsigned nslots, bool ioeventfd, bool grants)
 {
     struct hv_sim_config hc = { .name = "blk-guest", .ram0_len = 96u << 20,
                                 .ram1_len = 16u << 20, .ioeventfd = ioeventfd };
     struct relay_config rc = {
         .name = "sim/blk0", .socket_path = sock, .mode = mode,
         .mmio_base = BLK_MMIO_BASE, .irq = BLK_IRQ, .device_id = 2,
-        .config_len = 60, .queue_size = 256,
+        .config_len = 60, .queue_size = 256, .grants = grants,
     };
     int err;
 
@@ -40,8 +40,11 @@ blkdrv_open_hv(struct blkdrv *b, const char *sock, enum relay_mode mode,
         return -ENOMEM;
     }
     if ((err = relay_new(&b->relay, hv_sim_hv(b->sim), b->loop, &rc)) < 0 ||
-        (err = simdrv_new(&b->drv, b->sim, b->loop, BLK_MMIO_BASE, BLK_IRQ)) < 0 ||
-        (err = simdrv_init(b->drv, want, 1, 0)) < 0) {
+        (err = simdrv_new(&b->drv, b->sim, b->loop, BLK_MMIO_BASE, BLK_IRQ)) < 0) {
+        return err;
+    }
+    simdrv_set_grants(b->drv, grants);
+    if ((err = simdrv_init(b->drv, want, 1, 0)) < 0) {
         return err;
     }
     simdrv_config(b->drv, 0, &b->capacity, 8);
@@ -63,14 +66,21 @@ int
 blkdrv_open(struct blkdrv *b, const char *sock, enum relay_mode mode,
             uint64_t want, unsigned nslots)
 {
-    return blkdrv_open_hv(b, sock, mode, want, nslots, false);
+    return blkdrv_open_hv(b, sock, mode, want, nslots, false, false);
+}
+
+int
+blkdrv_open_grants(struct blkdrv *b, const char *sock, enum relay_mode mode,
+                   uint64_t want, unsigned nslots)
+{
+    return blkdrv_open_hv(b, sock, mode, want, nslots, false, true);
 }
 
 int
 blkdrv_open_ioeventfd(struct blkdrv *b, const char *sock,
                       enum relay_mode mode, uint64_t want, unsigned nslots)
 {
-    return blkdrv_open_hv(b, sock, mode, want, nslots, true);
+    return blkdrv_open_hv(b, sock, mode, want, nslots, true, false);
 }
 
 void

@@ -52,6 +52,9 @@ struct blkdrv {
  */
 int blkdrv_open(struct blkdrv *b, const char *sock, enum relay_mode mode,
                 uint64_t want, unsigned nslots);
+/* The same for a grant device, driven with grant addresses (simdrv). */
+int blkdrv_open_grants(struct blkdrv *b, const char *sock,
+                       enum relay_mode mode, uint64_t want, unsigned nslots);
 /* The same, with kernel-style ioeventfds offered by the simulated hv. */
 int blkdrv_open_ioeventfd(struct blkdrv *b, const char *sock,
                           enum relay_mode mode, uint64_t want, unsigned nslots);
