@@ -46,6 +46,7 @@
 struct hv_gnt_stats {
     uint64_t copies;         /* gnt_copy calls */
     uint64_t copy_bytes;
+    uint64_t copy_ns;        /* time spent in them */
     uint64_t maps;           /* hv_gnt_map calls that mapped */
     uint64_t map_ns;         /* time spent in them */
     unsigned live_maps;

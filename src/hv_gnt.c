@@ -84,6 +84,7 @@ gnt_copy(struct hv_gnt *g, uint64_t off, uint8_t *buf, size_t len,
     while (len > 0) {
         unsigned n = 0;
         size_t batch = 0;
+        uint64_t t0;
         int rc;
 
         while (n < HV_GNT_BATCH && len > 0) {
@@ -104,10 +105,12 @@ gnt_copy(struct hv_gnt *g, uint64_t off, uint8_t *buf, size_t len,
             len -= chunk;
             batch += chunk;
         }
+        t0 = log_now_ns();
         rc = g->guest->ops->gnt_copy(g->guest, seg, n, to_guest);
         if (rc < 0) {
             return rc;
         }
+        g->stats.copy_ns += log_now_ns() - t0;
         g->stats.copies++;
         g->stats.copy_bytes += batch;
     }

@@ -711,6 +711,16 @@ relay_free(struct relay *r)
     }
     relay_conn_close(r);
     if (r->mem != r->hv) {
+        struct hv_gnt_stats g;
+
+        hv_gnt_get_stats(r->mem, &g);
+        log_info("%s: grant device: %llu grant copies (%llu bytes) in %llu "
+                 "us, %llu ring ranges mapped in %llu us, no foreign mapping",
+                 r->name, (unsigned long long)g.copies,
+                 (unsigned long long)g.copy_bytes,
+                 (unsigned long long)(g.copy_ns / 1000),
+                 (unsigned long long)g.maps,
+                 (unsigned long long)(g.map_ns / 1000));
         hv_free(r->mem);
     }
     free(r->socket_path);
