@@ -346,6 +346,14 @@ svc_dev_try(struct svc_dev *d)
     char err[CFG_ERR_MAX];
     int rc;
 
+    if (d->info.grants) {
+        /* Workers are restricted to their guest, which closes gntdev
+         * (hv_xen_gnt.h): a grant device cannot be served from here. */
+        log_err("%s: not served: grant devices need an unrestricted daemon "
+                "and the service restricts its workers; serve this guest "
+                "from the xl-spawned mode", d->wd.name);
+        return;
+    }
     if (d->qsd_pid > 0) {
         /* Waiting for the spawned backend's socket to appear. */
         if (access(d->wd.socket, F_OK)) {
