@@ -64,6 +64,17 @@ struct hv_region {
     uint32_t xen_domid;
 };
 
+/*
+ * One piece of a grant copy: `len` bytes at offset `off` of the page the
+ * guest granted as `ref` (off + len <= 4096), and our buffer `buf`.
+ */
+struct hv_gnt_seg {
+    uint32_t ref;
+    uint32_t off;
+    uint32_t len;
+    void *buf;
+};
+
 /* MMIO trap callback: off is relative to the window base; *val in/out. */
 typedef void (*hv_mmio_fn)(void *opaque, uint64_t off, unsigned size,
                            bool is_write, uint64_t *val);
@@ -100,6 +111,22 @@ struct hv_ops {
     int (*ioeventfd_add)(struct hv *hv, uint64_t addr, uint32_t datamatch,
                          int fd);
     void (*ioeventfd_del)(struct hv *hv, uint64_t addr, int fd);
+    /*
+     * Grant access (NULL = unsupported; hv_gnt.h builds on these).  Copy
+     * every segment, to the guest's pages (`to_guest`) or from them: 0,
+     * or -EFAULT when a ref is not granted to us, or granted read-only and
+     * `to_guest`.  The hypervisor does the copy: nothing is mapped.
+     */
+    int (*gnt_copy)(struct hv *hv, const struct hv_gnt_seg *seg, unsigned n,
+                    bool to_guest);
+    /*
+     * Map `count` consecutive refs from `ref` as one virtually contiguous
+     * range (*out): 0, or -EFAULT as for gnt_copy.  Unmap with the same
+     * ref and count.
+     */
+    int (*gnt_map)(struct hv *hv, uint32_t ref, uint32_t count, bool writable,
+                   void **out);
+    void (*gnt_unmap)(struct hv *hv, void *p, uint32_t ref, uint32_t count);
     void (*free)(struct hv *hv);
 };
 

@@ -20,6 +20,8 @@
 #define HV_SIM_MAX_IRQ 1024
 #define HV_SIM_MAX_MMIO 32
 #define HV_SIM_MAX_IOEVENTFD 64
+/* Grant table entries of the simulated guest (refs 0..N-1). */
+#define HV_SIM_MAX_GREFS 4096
 
 struct hv_sim_config {
     const char *name;   /* log name, default "sim" */
@@ -77,5 +79,28 @@ void hv_sim_fail_mem(struct hv_sim *sim, unsigned n);
 
 /* Counters for leak checks: live MMIO windows. */
 unsigned hv_sim_mmio_windows(const struct hv_sim *sim);
+
+/*
+ * The guest's grant table, as the backend domain sees it through the
+ * hv's gnt_copy/gnt_map ops.  Grant the 4 KiB page at `gpa` as `ref`
+ * (read-only: the backend may only read it).  0, or -EINVAL (ref out of
+ * range, page not in RAM or unaligned), -EBUSY (ref in use).
+ */
+int hv_sim_grant(struct hv_sim *sim, uint32_t ref, uint64_t gpa,
+                 bool readonly);
+/*
+ * End the backend's access to `ref`, as the guest does when a request
+ * completes.  0; -ENOENT when not granted; -EBUSY while the backend still
+ * maps it (Linux then leaks the page and marks the device broken).
+ */
+int hv_sim_revoke(struct hv_sim *sim, uint32_t ref);
+/* Refs currently mapped by the backend (each mapping counted). */
+unsigned hv_sim_gnt_mapped(const struct hv_sim *sim);
+/*
+ * Guest memory accesses by guest-physical address through the hv
+ * (mem_read/mem_write: what foreign mapping does under Xen), as opposed
+ * to grant copies and maps.
+ */
+uint64_t hv_sim_mem_accesses(const struct hv_sim *sim);
 
 #endif

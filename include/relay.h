@@ -129,6 +129,13 @@ struct relay_config {
      */
     const struct relay_config_field *writable;
     unsigned nr_writable;
+    /*
+     * Grant-based virtio: the guest's rings and buffers are named by
+     * grant addresses (hv_gnt.h), never guest-physical ones.  The device
+     * offers VIRTIO_F_ACCESS_PLATFORM and needs it accepted; shadow mode
+     * only (a zero-copy backend would have to map grants itself).
+     */
+    bool grants;
 };
 
 struct relay_stats {
@@ -141,6 +148,8 @@ struct relay_stats {
     /* stops after which the backend still held requests (dropped) */
     uint64_t stop_drops;
     uint64_t trapped_kicks;  /* QueueNotify writes that came as traps */
+    uint64_t grant_copies;   /* grant mode: batched grant copies */
+    uint64_t grant_maps;     /* grant mode: ring ranges mapped */
 };
 
 /*

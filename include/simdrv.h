@@ -41,6 +41,24 @@ uint64_t simdrv_features(const struct simdrv *d);
 /* The device's DeviceFeatures (both halves), as a driver reads them. */
 uint64_t simdrv_device_features(struct simdrv *d);
 uint32_t simdrv_device_id(struct simdrv *d);
+/*
+ * Grant mode (before simdrv_init): like Linux's grant-dma-ops, the driver
+ * accepts VIRTIO_F_ACCESS_PLATFORM and gives the device grant addresses
+ * (hv_gnt.h) instead of guest-physical ones: each ring and each buffer is
+ * granted on consecutive refs (first fit, so refs are reused from request
+ * to request), buffers read-only unless device-writable; a buffer's refs
+ * are revoked when its chain is taken back, ring refs at reset.
+ */
+void simdrv_set_grants(struct simdrv *d, bool on);
+/* Revocations that failed because the device still mapped the ref. */
+unsigned simdrv_revoke_busy(const struct simdrv *d);
+/*
+ * Grant mode: the first ref of buffer `i` of the chain posted at `head`
+ * on queue q (hostile tests revoke it).  0, or -ENOENT.
+ */
+int simdrv_buf_ref(const struct simdrv *d, unsigned q, uint16_t head,
+                   unsigned i, uint32_t *ref);
+
 /* Write Status 0 and forget the queues (their memory is not reused). */
 void simdrv_reset(struct simdrv *d);
 

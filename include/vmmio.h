@@ -78,6 +78,7 @@ enum {
 #define VIRTIO_F_EVENT_IDX 29
 #define VIRTIO_F_VERSION_1 32
 #define VIRTIO_F_ACCESS_PLATFORM 33
+#define VIRTIO_F_ACCESS_PLATFORM 33
 #define VIRTIO_F_RING_PACKED 34
 
 struct vmmio_queue {

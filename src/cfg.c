@@ -255,7 +255,7 @@ cfg_set(struct cfg *c, const char *name, const char *value, char *err,
         static const char *const valued[] = {
             "config", "backend-dir", "socket-dir", "mode", "queue-size",
             "bounce-kib", "timeout-ms", "mapcache-mib", "user", "domid",
-            "qsd", "log-level", NULL,
+            "qsd", "log-level", "device-tree", NULL,
         };
         bool known = false;
 
@@ -277,6 +277,9 @@ cfg_set(struct cfg *c, const char *name, const char *value, char *err,
                      "most %d bytes", name, value, CFG_DIR_MAX - 1);
             return -EINVAL;
         }
+    } else if (!strcmp(name, "device-tree")) {
+        rc = cfg_copy_path(c->dt_guest, sizeof(c->dt_guest), value, false);
+        c->run = rc ? c->run : CFG_RUN_DEVICE_TREE;
     } else if (!strcmp(name, "qsd")) {
         rc = cfg_copy_path(c->qsd_path, sizeof(c->qsd_path), value, true);
     } else if (!strcmp(name, "spawn-qsd")) {
@@ -465,7 +468,10 @@ cfg_set_dev(struct cfg_dev *d, const char *key, const char *value,
 
         rc = devtype_settings_parse(&d->set, key, value, &why);
         if (rc == -ENOENT) {
-            log_errbuf(err, errlen, "unknown device key '%s'", key);
+            rc = decl_set_key(&d->decl, key, value, err, errlen);
+            if (rc == -ENOENT) {
+                log_errbuf(err, errlen, "unknown device key '%s'", key);
+            }
         } else if (rc) {
             log_errbuf(err, errlen, "bad %s '%s': %s", key, value, why);
         }
@@ -542,7 +548,8 @@ cfg_parse_line(struct cfg *c, char *line, struct cfg_dev **dev, char *err,
     if (*dev) {
         return cfg_set_dev(*dev, key, value, err, errlen);
     }
-    if (cfg_is_flag(key) || !strcmp(key, "config")) {
+    if (cfg_is_flag(key) || !strcmp(key, "config") ||
+        !strcmp(key, "device-tree")) {
         log_errbuf(err, errlen, "option '%s' is not allowed in a config file",
                  key);
         return -EINVAL;
@@ -583,6 +590,10 @@ cfg_parse_text(struct cfg *c, const char *text, size_t len,
             return -EINVAL;
         }
         pos = end + 1;
+    }
+    if (decl_check(c, msg, sizeof(msg))) {
+        log_errbuf(err, errlen, "%s: %s", origin, msg);
+        return -EINVAL;
     }
     return 0;
 }
@@ -712,5 +723,6 @@ cfg_dump(const struct cfg *c, FILE *out)
             fprintf(out, "device-id = %u\n", d->device_id);
         }
         devtype_settings_print(out, &d->set);
+        decl_dump(&d->decl, out);
     }
 }

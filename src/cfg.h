@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "decl.h"
 #include "devtype.h"
 #include "log.h"
 #include "relay.h"
@@ -43,6 +44,7 @@ enum cfg_run {
     CFG_RUN_SERVICE,    /* --service: watch xenstore for all guests */
     CFG_RUN_CHECK,      /* --check-config: parse, print, exit */
     CFG_RUN_DM,         /* started by libxl as device_model_override */
+    CFG_RUN_DEVICE_TREE, /* --device-tree=GUEST: write its partial DTB */
 };
 
 enum cfg_sel {
@@ -65,11 +67,13 @@ struct cfg_dev {
     uint32_t bounce_kib;           /* 0 = inherit */
     uint32_t device_id;            /* 0 = from xenstore */
     struct devtype_settings set;   /* per-type settings, zero = default */
+    struct decl_spec decl;         /* declare = yes and its keys */
 };
 
 struct cfg {
     enum cfg_run run;
     char config_path[CFG_PATH_MAX];  /* "" = none */
+    char dt_guest[CFG_GUEST_MAX];    /* --device-tree: name or domid */
     char backend_dir[CFG_DIR_MAX];
     char qsd_path[CFG_PATH_MAX];
     bool spawn_qsd;
@@ -109,6 +113,7 @@ int cfg_parse_args(struct cfg *c, int argc, char *const argv[], char *err,
 
 /*
  * Parse config-file text; `origin` names it in messages ("file:line").
+ * The declared devices are checked once the text is read (decl_check).
  * 0 or -EINVAL.
  */
 int cfg_parse_text(struct cfg *c, const char *text, size_t len,

@@ -77,7 +77,22 @@ disc_parse_state(const char *s, enum disc_state *out)
 const char *
 disc_kind_dir(enum disc_kind kind)
 {
-    return kind == DISC_KIND_DISK ? "virtio_disk" : "virtio";
+    switch (kind) {
+    case DISC_KIND_DISK:
+        return "virtio_disk";
+    case DISC_KIND_DECLARED:
+        return "declared";
+    default:
+        return "virtio";
+    }
+}
+
+bool
+disc_dev_overlap(const struct disc_dev *a, const struct disc_dev *b)
+{
+    /* Bases are below DISC_GPA_LIMIT: base + size cannot wrap. */
+    return a->irq == b->irq || (a->base < b->base + DISC_MMIO_SIZE &&
+                                b->base < a->base + DISC_MMIO_SIZE);
 }
 
 enum log_level
@@ -225,12 +240,9 @@ disc_parse_common(struct disc_dev *d, disc_get_fn get, void *opaque,
     if (rc == -EINVAL) {
         return -EINVAL;
     }
-    if (rc == 0 && !strcmp(v, "1")) {
-        log_errbuf(err, errlen, "grant_usage=1 (grant-based virtio) is not "
-                  "supported: configure the device with grant_usage=0");
-        return -ENOTSUP;
-    }
-    if (rc == 0 && strcmp(v, "0")) {
+    /* grant_usage=1: the guest shares its buffers by grant reference. */
+    d->grants = rc == 0 && !strcmp(v, "1");
+    if (rc == 0 && strcmp(v, "0") && strcmp(v, "1")) {
         log_errbuf(err, errlen, "grant_usage '%s' is neither 0 nor 1", v);
         return -EINVAL;
     }

@@ -34,7 +34,9 @@
 enum disc_kind {
     DISC_KIND_VIRTIO = 0,       /* backend/virtio */
     DISC_KIND_DISK,             /* backend/virtio_disk */
-    DISC_KIND_COUNT,
+    DISC_KIND_COUNT,            /* kinds above have xenstore entries */
+    /* Declared in the config file (decl.h): no xenstore entry at all. */
+    DISC_KIND_DECLARED = DISC_KIND_COUNT,
 };
 
 /* xenbus states, as libxl writes and waits for them. */
@@ -62,6 +64,7 @@ struct disc_dev {
     enum disc_state state;
     bool readonly;             /* disk mode "r" */
     char target[DISC_TARGET_MAX]; /* disk image (params/target), else "" */
+    bool grants;               /* buffers shared by grant reference */
 };
 
 /*
@@ -73,8 +76,8 @@ typedef int (*disc_get_fn)(void *opaque, const char *key, char *buf,
 
 /*
  * Parse the entry of device `devid` of guest `domid`.  0, -ENOENT when a
- * required key is missing, or -EINVAL (-ENOTSUP for grant_usage=1), with
- * `err` saying which key and value.
+ * required key is missing, or -EINVAL, with `err` saying which key and
+ * value.  grant_usage=1 sets `grants`.
  */
 int disc_parse_entry(struct disc_dev *out, enum disc_kind kind,
                      uint32_t domid, uint32_t devid, disc_get_fn get,
@@ -89,8 +92,14 @@ int disc_parse_entry(struct disc_dev *out, enum disc_kind kind,
  */
 enum log_level disc_failure_level(int rc, bool parsed_before);
 
-/* "virtio" or "virtio_disk". */
+/* "virtio", "virtio_disk" or "declared". */
 const char *disc_kind_dir(enum disc_kind kind);
+
+/*
+ * Whether two devices of one guest cannot both be served: their register
+ * windows overlap or they share an interrupt.
+ */
+bool disc_dev_overlap(const struct disc_dev *a, const struct disc_dev *b);
 
 /*
  * Split a watch path under DISC_BACKEND_ROOT: "<root>/<kind>[/<domid>

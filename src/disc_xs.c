@@ -19,6 +19,7 @@
 #include "log.h"
 
 #define DISC_XS_MAX_DEVS 256
+#define DISC_XS_MAX_DOMS 256
 #define DISC_XS_TOKEN "xvm"
 
 enum disc_xs_track {
@@ -46,6 +47,7 @@ struct disc_xs {
     uint32_t only_domid;
     struct disc_xs_ops ops;
     struct disc_xs_ent ent[DISC_XS_MAX_DEVS];
+    uint32_t dom[DISC_XS_MAX_DOMS];   /* reported to dom_new; 0 = free */
 };
 
 struct disc_xs_get_ctx {
@@ -236,10 +238,73 @@ disc_xs_scan(struct disc_xs *x, enum disc_kind kind, uint32_t domid)
     }
 }
 
+/* Whether dom_new was reported for `domid`. */
+static bool
+disc_xs_dom_known(const struct disc_xs *x, uint32_t domid)
+{
+    for (unsigned i = 0; i < DISC_XS_MAX_DOMS; i++) {
+        if (x->dom[i] == domid) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Report each guest under /local/domain not reported yet to dom_new. */
+static void
+disc_xs_scan_domains(struct disc_xs *x)
+{
+    unsigned int n = 0;
+    char **doms;
+
+    if (!x->ops.dom_new) {
+        return;
+    }
+    doms = xs_directory(x->xsh, XBT_NULL, "/local/domain", &n);
+    for (unsigned i = 0; doms && i < n; i++) {
+        uint64_t v;
+        unsigned slot = DISC_XS_MAX_DOMS;
+
+        if (disc_parse_u64(doms[i], false, DISC_DOMID_MAX, &v) || v == 0 ||
+            (x->only_domid && v != x->only_domid) ||
+            disc_xs_dom_known(x, (uint32_t)v)) {
+            continue;
+        }
+        for (unsigned j = 0; j < DISC_XS_MAX_DOMS && slot == DISC_XS_MAX_DOMS;
+             j++) {
+            slot = x->dom[j] == 0 ? j : slot;
+        }
+        if (slot == DISC_XS_MAX_DOMS) {
+            log_err("dom%u: more than %d guests tracked, ignoring",
+                    (unsigned)v, DISC_XS_MAX_DOMS);
+            continue;
+        }
+        x->dom[slot] = (uint32_t)v;
+        x->ops.dom_new(x->ops.opaque, (uint32_t)v);
+    }
+    free(doms);
+}
+
 /* @releaseDomain: report each tracked guest that is gone. */
 static void
 disc_xs_check_domains(struct disc_xs *x)
 {
+    for (unsigned i = 0; i < DISC_XS_MAX_DOMS; i++) {
+        uint32_t domid = x->dom[i];
+
+        if (domid == 0 || xs_is_domain_introduced(x->xsh, domid)) {
+            continue;
+        }
+        x->dom[i] = 0;
+        /* Its entries go with it; dom_gone is reported once, below. */
+        for (unsigned j = 0; j < DISC_XS_MAX_DEVS; j++) {
+            if (x->ent[j].track != DXT_FREE && x->ent[j].domid == domid) {
+                x->ent[j].track = DXT_FREE;
+            }
+        }
+        log_info("dom%u: domain gone", domid);
+        x->ops.dom_gone(x->ops.opaque, domid);
+    }
     for (unsigned i = 0; i < DISC_XS_MAX_DEVS; i++) {
         struct disc_xs_ent *e = &x->ent[i];
         uint32_t domid = e->domid;
@@ -263,6 +328,7 @@ disc_xs_check_domains(struct disc_xs *x)
 void
 disc_xs_rescan(struct disc_xs *x)
 {
+    disc_xs_scan_domains(x);
     for (int k = 0; k < DISC_KIND_COUNT; k++) {
         disc_xs_scan(x, (enum disc_kind)k,
                      x->only_domid ? x->only_domid : UINT32_MAX);
@@ -283,6 +349,8 @@ disc_xs_event(void *opaque, uint32_t events)
 
         if (!strcmp(path, "@releaseDomain")) {
             disc_xs_check_domains(x);
+        } else if (!strcmp(path, "@introduceDomain")) {
+            disc_xs_scan_domains(x);
         } else if (!disc_split_path(path, &kind, &domid, &devid, &rest)) {
             if (x->only_domid && domid != UINT32_MAX &&
                 domid != x->only_domid) {
@@ -331,9 +399,12 @@ disc_xs_new(struct disc_xs **out, struct loop *loop, uint32_t only_domid,
             goto close_xs;
         }
     }
-    if (!xs_watch(x->xsh, "@releaseDomain", DISC_XS_TOKEN)) {
+    if (!xs_watch(x->xsh, "@releaseDomain", DISC_XS_TOKEN) ||
+        (ops->dom_new && !xs_watch(x->xsh, "@introduceDomain",
+                                   DISC_XS_TOKEN))) {
         rc = -errno;
-        log_err("xenstore: cannot watch @releaseDomain: %s", strerror(errno));
+        log_err("xenstore: cannot watch @releaseDomain/@introduceDomain: %s",
+                strerror(errno));
         goto close_xs;
     }
     x->fd = xs_fileno(x->xsh);
@@ -370,8 +441,12 @@ disc_xs_set_state(struct disc_xs *x, enum disc_kind kind, uint32_t domid,
                   uint32_t devid, enum disc_state state)
 {
     char path[160], val[4];
-    struct disc_xs_ent *e = disc_xs_find(x, kind, domid, devid, false);
+    struct disc_xs_ent *e;
 
+    if (kind >= DISC_KIND_COUNT) {
+        return -ENOENT; /* declared: no entry to write */
+    }
+    e = disc_xs_find(x, kind, domid, devid, false);
     if (e && state == DISC_STATE_CLOSED) {
         e->track = DXT_IDLE;
     }
@@ -439,6 +514,12 @@ int
 disc_xs_write(struct disc_xs *x, const char *path, const char *value)
 {
     return xs_write(x->xsh, XBT_NULL, path, value, strlen(value)) ? 0 : -errno;
+}
+
+int
+disc_xs_rm(struct disc_xs *x, const char *path)
+{
+    return xs_rm(x->xsh, XBT_NULL, path) ? 0 : -errno;
 }
 
 int

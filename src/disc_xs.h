@@ -36,6 +36,12 @@ struct disc_xs_ops {
                      uint32_t devid, bool closing);
     /* Guest `domid` no longer exists. */
     void (*dom_gone)(void *opaque, uint32_t domid);
+    /*
+     * Optional: guest `domid` exists (@introduceDomain, or found by a
+     * rescan), reported once per guest; dom_gone follows when it goes,
+     * whether or not it had entries.
+     */
+    void (*dom_new)(void *opaque, uint32_t domid);
 };
 
 struct disc_xs;
@@ -54,6 +60,9 @@ void disc_xs_close_all(struct disc_xs *x, uint32_t domid);
 
 /* Write any key (device-model state and the like).  0 or -errno. */
 int disc_xs_write(struct disc_xs *x, const char *path, const char *value);
+
+/* Remove a key and everything under it.  0 or -errno. */
+int disc_xs_rm(struct disc_xs *x, const char *path);
 
 /* The guest's name (/local/domain/<domid>/name).  0 or -errno. */
 int disc_xs_guest_name(struct disc_xs *x, uint32_t domid, char *buf,

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "decl.h"
 #include "disc_xs.h"
 #include "dm.h"
 #include "dmargs.h"
@@ -117,12 +118,15 @@ dm_dev_try(struct dm_dev *d)
         d->served = true;
         disc_xs_set_state(dm->xs, d->info.kind, d->info.domid, d->info.devid,
                           DISC_STATE_CONNECTED);
+        if (d->info.kind == DISC_KIND_DECLARED) {
+            log_info("%s: ready", wd.name);
+        }
         return;
     }
     if (d->tries == 0) {
         log_err("%s: %s", wd.name, err);
     }
-    if (rc != -EINVAL && ++d->tries < DM_MAX_TRIES) {
+    if (rc != -EINVAL && rc != -ENOTSUP && ++d->tries < DM_MAX_TRIES) {
         d->timer = loop_add_timer(dm->loop, DM_RETRY_MS, dm_dev_timer, d);
         d->timer = d->timer < 0 ? 0 : d->timer;
     }
@@ -149,8 +153,17 @@ dm_dev_up(void *opaque, const struct disc_dev *info)
     if (dm_dev_find(dm, info->kind, info->devid)) {
         return;
     }
-    for (unsigned i = 0; i < WORKER_MAX_DEVS && !d; i++) {
-        if (!dm->dev[i].used) {
+    for (unsigned i = 0; i < WORKER_MAX_DEVS; i++) {
+        const struct disc_dev *o = &dm->dev[i].info;
+
+        if (dm->dev[i].used && disc_dev_overlap(o, info)) {
+            log_err("dom%u/%s%u: its window 0x%llx or irq %u clashes with "
+                    "%s%u: not served", info->domid, disc_kind_dir(info->kind),
+                    info->devid, (unsigned long long)info->base, info->irq,
+                    disc_kind_dir(o->kind), o->devid);
+            return;
+        }
+        if (!dm->dev[i].used && !d) {
             d = &dm->dev[i];
         }
     }
@@ -286,7 +299,44 @@ dm_listen(struct dm *dm)
     return rc;
 }
 
-/* The real run: discovery, the in-process guest, state=running. */
+/* The guest's declared devices, served before it can run. */
+static void
+dm_serve_declared(struct dm *dm)
+{
+    struct disc_dev devs[DECL_MAX_PER_GUEST];
+    unsigned n = decl_for_guest(&dm->cfg, dm->args.domid,
+                                dm->name[0] ? dm->name : NULL, devs,
+                                DECL_MAX_PER_GUEST);
+
+    for (unsigned i = 0; i < n; i++) {
+        dm_dev_up(dm, &devs[i]);
+    }
+}
+
+/* Tell libxl the device model runs (unrestricted runs only).  0 or -errno. */
+static int
+dm_write_running(struct dm *dm)
+{
+    char path[80];
+    int rc;
+
+    snprintf(path, sizeof(path), "/local/domain/0/device-model/%u/state",
+             dm->args.domid);
+    rc = disc_xs_write(dm->xs, path, "running");
+    if (rc) {
+        log_err("dom%u: cannot write %s: %s", dm->args.domid, path,
+                strerror(-rc));
+    }
+    return rc;
+}
+
+/*
+ * The real run: discovery, the in-process guest, state=running.  libxl
+ * unpauses the guest only after state=running (or, restricted, after
+ * answering QMP from the loop): declared devices are served before that
+ * when nothing closes xenstore in between; a run with --user writes it
+ * before the privilege drop, as the drop may take xenstore away.
+ */
 static int
 dm_serve(struct dm *dm)
 {
@@ -298,7 +348,7 @@ dm_serve(struct dm *dm)
                                .dev_down = dm_dev_down,
                                .dom_gone = dm_dom_gone };
     uint32_t domid = dm->args.domid;
-    char path[80];
+    bool running_after = !dm->args.domid_restrict && !dm->cfg.has_user;
     int rc;
 
     rc = disc_xs_new(&dm->xs, dm->loop, domid, &ops);
@@ -308,12 +358,9 @@ dm_serve(struct dm *dm)
     if (disc_xs_guest_name(dm->xs, domid, dm->name, sizeof(dm->name))) {
         snprintf(dm->name, sizeof(dm->name), "%s", dm->args.name);
     }
-    if (!dm->args.domid_restrict) {
-        snprintf(path, sizeof(path), "/local/domain/0/device-model/%u/state",
-                 domid);
-        rc = disc_xs_write(dm->xs, path, "running");
+    if (!dm->args.domid_restrict && !running_after) {
+        rc = dm_write_running(dm);
         if (rc) {
-            log_err("dom%u: cannot write %s: %s", domid, path, strerror(-rc));
             return rc;
         }
     }
@@ -321,6 +368,13 @@ dm_serve(struct dm *dm)
     rc = worker_guest_new(&dm->guest, dm->loop, domid, &o);
     if (rc) {
         return rc;
+    }
+    dm_serve_declared(dm);
+    if (running_after) {
+        rc = dm_write_running(dm);
+        if (rc) {
+            return rc;
+        }
     }
     disc_xs_rescan(dm->xs);
     log_info("dom%u: device model ready (%s)", domid,

@@ -34,13 +34,23 @@ struct hv_sim_ioeventfd {
     int fd;          /* -1: slot free */
 };
 
+struct hv_sim_gref {
+    bool granted;
+    bool readonly;
+    uint64_t gpa;          /* the page granted */
+    unsigned maps;         /* live backend mappings */
+};
+
 struct hv_sim {
     struct hv hv;          /* first: container_of by cast */
+    struct hv_sim_gref *gref;     /* HV_SIM_MAX_GREFS entries */
+    unsigned gnt_maps;
     int memfd;
     uint8_t *ram;          /* whole memfd mapping */
     uint64_t ram_len;
     uint64_t bank_off[HV_MAX_BANKS];
     unsigned fail_mem;
+    uint64_t mem_accesses;
     uint64_t hole_gpa, hole_len;  /* "ballooned out" range */
     struct hv_sim_mmio mmio[HV_SIM_MAX_MMIO];
     bool ioeventfd_on;
@@ -84,6 +94,7 @@ sim_mem_read(struct hv *hv, unsigned bank, uint64_t off, void *buf, size_t len)
 {
     struct hv_sim *sim = sim_of(hv);
 
+    sim->mem_accesses++;
     if (sim_fault(sim, bank, off, len)) {
         return -EFAULT;
     }
@@ -97,6 +108,7 @@ sim_mem_write(struct hv *hv, unsigned bank, uint64_t off, const void *buf,
 {
     struct hv_sim *sim = sim_of(hv);
 
+    sim->mem_accesses++;
     if (sim_fault(sim, bank, off, len)) {
         return -EFAULT;
     }
@@ -241,6 +253,98 @@ sim_ioeventfd_hit(struct hv_sim *sim, uint64_t addr, unsigned size,
     return false;
 }
 
+/* The RAM behind a granted ref, or NULL (not granted, or read-only when
+ * `write`), as Xen checks a grant copy or map against the table. */
+static uint8_t *
+sim_gref_page(struct hv_sim *sim, uint32_t ref, bool write)
+{
+    const struct hv_sim_gref *g = ref < HV_SIM_MAX_GREFS ? &sim->gref[ref]
+                                                         : NULL;
+
+    if (!g || !g->granted || (write && g->readonly)) {
+        return NULL;
+    }
+    return hv_sim_ram(sim, g->gpa, 4096);
+}
+
+static int
+sim_gnt_copy(struct hv *hv, const struct hv_gnt_seg *seg, unsigned n,
+             bool to_guest)
+{
+    struct hv_sim *sim = sim_of(hv);
+
+    for (unsigned i = 0; i < n; i++) {
+        uint8_t *page = sim_gref_page(sim, seg[i].ref, to_guest);
+
+        if (!page || seg[i].off > 4096 || seg[i].len > 4096 - seg[i].off) {
+            return -EFAULT;
+        }
+        if (to_guest) {
+            memcpy(page + seg[i].off, seg[i].buf, seg[i].len);
+        } else {
+            memcpy(seg[i].buf, page + seg[i].off, seg[i].len);
+        }
+    }
+    return 0;
+}
+
+/* Like gntdev: each granted page mapped from the RAM memfd, contiguous
+ * in our address space whatever the guest pages are. */
+static int
+sim_gnt_map(struct hv *hv, uint32_t ref, uint32_t count, bool writable,
+            void **out)
+{
+    struct hv_sim *sim = sim_of(hv);
+    int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+    uint8_t *base;
+
+    if (count == 0 || ref >= HV_SIM_MAX_GREFS ||
+        count > HV_SIM_MAX_GREFS - ref) {
+        return -EFAULT;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        if (!sim_gref_page(sim, ref + i, writable)) {
+            return -EFAULT;
+        }
+    }
+    base = mmap(NULL, (size_t)count * 4096, PROT_NONE,
+                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) {
+        return -errno;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        uint8_t *page = sim_gref_page(sim, ref + i, writable);
+
+        if (mmap(base + (size_t)i * 4096, 4096, prot, MAP_SHARED | MAP_FIXED,
+                 sim->memfd, (off_t)(page - sim->ram)) == MAP_FAILED) {
+            int rc = -errno;
+
+            munmap(base, (size_t)count * 4096);
+            return rc;
+        }
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        sim->gref[ref + i].maps++;
+    }
+    sim->gnt_maps += count;
+    *out = base;
+    return 0;
+}
+
+static void
+sim_gnt_unmap(struct hv *hv, void *p, uint32_t ref, uint32_t count)
+{
+    struct hv_sim *sim = sim_of(hv);
+
+    munmap(p, (size_t)count * 4096);
+    for (uint32_t i = 0; i < count && ref + i < HV_SIM_MAX_GREFS; i++) {
+        if (sim->gref[ref + i].maps) {
+            sim->gref[ref + i].maps--;
+            sim->gnt_maps--;
+        }
+    }
+}
+
 static void
 sim_free(struct hv *hv)
 {
@@ -252,6 +356,7 @@ sim_free(struct hv *hv)
     if (sim->memfd >= 0) {
         close(sim->memfd);
     }
+    free(sim->gref);
     free(sim);
 }
 
@@ -266,6 +371,9 @@ static const struct hv_ops hv_sim_ops = {
     .irq_set = sim_irq_set,
     .ioeventfd_add = sim_ioeventfd_add,
     .ioeventfd_del = sim_ioeventfd_del,
+    .gnt_copy = sim_gnt_copy,
+    .gnt_map = sim_gnt_map,
+    .gnt_unmap = sim_gnt_unmap,
     .free = sim_free,
 };
 
@@ -287,6 +395,11 @@ hv_sim_new(struct hv_sim **out, const struct hv_sim_config *cfg)
     snprintf(sim->hv.name, sizeof(sim->hv.name), "%s",
              cfg->name ? cfg->name : "sim");
     sim->memfd = -1;
+    sim->gref = calloc(HV_SIM_MAX_GREFS, sizeof(*sim->gref));
+    if (!sim->gref) {
+        rc = -ENOMEM;
+        goto fail;
+    }
     sim->ioeventfd_on = cfg->ioeventfd;
     sim->xen_mmap = cfg->xen_mmap;
     sim->hv.domid = cfg->domid;
@@ -438,4 +551,49 @@ hv_sim_mmio_windows(const struct hv_sim *sim)
         n += sim->mmio[i].used;
     }
     return n;
+}
+
+int
+hv_sim_grant(struct hv_sim *sim, uint32_t ref, uint64_t gpa, bool readonly)
+{
+    struct hv_sim_gref *g;
+
+    if (ref >= HV_SIM_MAX_GREFS || gpa % 4096 || !hv_sim_ram(sim, gpa, 4096)) {
+        return -EINVAL;
+    }
+    g = &sim->gref[ref];
+    if (g->granted || g->maps) {
+        return -EBUSY;
+    }
+    *g = (struct hv_sim_gref){ .granted = true, .readonly = readonly,
+                               .gpa = gpa };
+    return 0;
+}
+
+int
+hv_sim_revoke(struct hv_sim *sim, uint32_t ref)
+{
+    struct hv_sim_gref *g;
+
+    if (ref >= HV_SIM_MAX_GREFS || !sim->gref[ref].granted) {
+        return -ENOENT;
+    }
+    g = &sim->gref[ref];
+    if (g->maps) {
+        return -EBUSY;
+    }
+    g->granted = false;
+    return 0;
+}
+
+unsigned
+hv_sim_gnt_mapped(const struct hv_sim *sim)
+{
+    return sim->gnt_maps;
+}
+
+uint64_t
+hv_sim_mem_accesses(const struct hv_sim *sim)
+{
+    return sim->mem_accesses;
 }

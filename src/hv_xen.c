@@ -31,6 +31,7 @@
 #include <xenctrl.h>
 #include <xenstore.h>
 
+#include "hv_xen_gnt.h"
 #include "hv_xen_priv.h"
 #include "loop.h"
 
@@ -274,6 +275,8 @@ stage_handles(struct hv_xen *x)
                 strerror(-rc));
         return rc;
     }
+    /* Only grant devices need it: optional (see hv_xen_gnt.h). */
+    x->xgt = hv_xen_gnt_open(x->hv.name);
     /* Only zero-copy backends and kernel ioeventfds need it: optional. */
     x->privcmd_fd = open("/dev/xen/privcmd", O_RDWR | O_CLOEXEC);
     if (x->privcmd_fd < 0) {
@@ -535,6 +538,10 @@ xen_teardown(struct hv_xen *x)
         break;
     }
     /* Handles are opened together; close whichever exist. */
+    if (x->xgt != NULL) {
+        xengnttab_close(x->xgt);
+        x->xgt = NULL;
+    }
     if (x->privcmd_fd >= 0) {
         close(x->privcmd_fd);
         x->privcmd_fd = -1;
@@ -574,6 +581,9 @@ static const struct hv_ops hv_xen_ops = {
     .irq_set = xen_irq_set,
     .ioeventfd_add = hv_xen_ioeventfd_add,
     .ioeventfd_del = hv_xen_ioeventfd_del,
+    .gnt_copy = hv_xen_gnt_copy,
+    .gnt_map = hv_xen_gnt_map,
+    .gnt_unmap = hv_xen_gnt_unmap,
     .free = xen_free,
 };
 

@@ -12,6 +12,7 @@
 #include <xendevicemodel.h>
 #include <xenevtchn.h>
 #include <xenforeignmemory.h>
+#include <xengnttab.h>
 
 #include "hv_xen.h"
 #include "hv_xen_ioreq.h"
@@ -64,6 +65,7 @@ struct hv_xen {
     xenevtchn_handle *xce;
     int evtchn_fd;                   /* owned by xce; -1 when not in loop */
     int privcmd_fd;                  /* for backends (zero-copy), ioeventfd */
+    xengnttab_handle *xgt;           /* grant devices; NULL: none */
 
     unsigned nr_vcpus;
     ioservid_t ioservid;

@@ -23,6 +23,9 @@
 #include "service.h"
 #endif
 #include "dmargs.h"
+#ifdef HAVE_LIBFDT
+#include "dtb.h"
+#endif
 
 #define MAIN_EXIT_USAGE 2
 
@@ -32,12 +35,16 @@ main_usage(FILE *out)
     fprintf(out,
             "Usage: xen-vhost-master --service [OPTIONS]\n"
             "       xen-vhost-master --check-config [OPTIONS]\n"
+            "       xen-vhost-master --device-tree=GUEST -c FILE > GUEST.dtb\n"
             "       (or started by libxl as device_model_override)\n"
             "Serve Xen guests virtio-mmio devices backed by vhost-user "
             "daemons.\n"
             "\n"
             "  --service             watch xenstore and serve every guest\n"
             "  --check-config        print the effective settings and exit\n"
+            "  --device-tree=GUEST   write the partial device tree of GUEST's\n"
+            "                        declared devices (name or domid) for\n"
+            "                        xl's device_tree= option, and exit\n"
             "  -c, --config=FILE     read settings from FILE\n"
             "  --backend-dir=DIR     default socket directory (%s)\n"
             "  --mode=MODE           relay mode: auto, shadow, zero-copy\n"
@@ -108,6 +115,19 @@ main(int argc, char **argv)
     case CFG_RUN_CHECK:
         cfg_dump(c, stdout);
         rc = 0;
+        break;
+    case CFG_RUN_DEVICE_TREE:
+#ifdef HAVE_LIBFDT
+        rc = dtb_write_guest(c, c->dt_guest, stdout, err, sizeof(err));
+        if (rc) {
+            fprintf(stderr, "xen-vhost-master: %s\n", err);
+        }
+        rc = rc ? 1 : 0;
+#else
+        fprintf(stderr, "xen-vhost-master: --device-tree needs libfdt, and "
+                "this binary was built without it\n");
+        rc = MAIN_EXIT_USAGE;
+#endif
         break;
     case CFG_RUN_SERVICE:
 #ifdef HAVE_XEN

@@ -32,6 +32,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "hv_gnt.h"
 #include "relay_priv.h"
 
 /* Transport features the relay can honour; device bits 0-23 pass through. */
@@ -79,6 +80,57 @@ void
 relay_get_stats(const struct relay *r, struct relay_stats *out)
 {
     *out = r->stats;
+    if (r->cfg.grants) {
+        struct hv_gnt_stats g;
+
+        hv_gnt_get_stats(r->mem, &g);
+        out->grant_copies = g.copies;
+        out->grant_maps = g.maps;
+    }
+}
+
+/*
+ * Grant mode: map queue q's rings (their refs stay granted while the
+ * queue lives) so ring accesses need no hypercall.  0 or -errno.
+ */
+static int
+relay_queue_map(struct relay *r, struct relay_queue *q)
+{
+    const struct vq *v = &q->gvq;
+    int rc;
+
+    if (!r->cfg.grants) {
+        return 0;
+    }
+    hv_gnt_unmap(r->mem, q->idx);
+    rc = hv_gnt_map(r->mem, q->idx, v->desc_gpa, VQ_DESC_BYTES(v->num),
+                    false);
+    if (rc == 0) {
+        rc = hv_gnt_map(r->mem, q->idx, v->avail_gpa, VQ_AVAIL_BYTES(v->num),
+                        false);
+    }
+    if (rc == 0) {
+        rc = hv_gnt_map(r->mem, q->idx, v->used_gpa, VQ_USED_BYTES(v->num),
+                        true);
+    }
+    if (rc < 0) {
+        hv_gnt_unmap(r->mem, q->idx);
+        log_rl(&r->rl, LOG_LVL_WARN, "%s: cannot map the rings' grants "
+               "(desc 0x%llx avail 0x%llx used 0x%llx): %s", q->name,
+               (unsigned long long)v->desc_gpa,
+               (unsigned long long)v->avail_gpa,
+               (unsigned long long)v->used_gpa, strerror(-rc));
+    }
+    return rc;
+}
+
+/* Grant mode: the rings of queues the guest stopped are unmapped. */
+static void
+relay_queue_unmap(struct relay *r, unsigned first, unsigned n)
+{
+    for (unsigned i = first; r->cfg.grants && i < first + n; i++) {
+        hv_gnt_unmap(r->mem, i);
+    }
 }
 
 /* Drive the line from InterruptStatus: raise on 0->1, lower on ->0. */
@@ -384,8 +436,11 @@ relay_queue_start(struct relay *r, struct relay_queue *q)
     if (q->own) {
         return relay_own_start(r, q);
     }
-    rc = vq_init(&q->gvq, r->hv, q->name, mq->num, mq->desc_gpa,
+    rc = vq_init(&q->gvq, r->mem, q->name, mq->num, mq->desc_gpa,
                  mq->avail_gpa, mq->used_gpa, r->dev.driver_features);
+    if (rc == 0) {
+        rc = relay_queue_map(r, q);
+    }
     if (rc < 0) {
         relay_fail(r, "queue rings rejected");
         return rc;
@@ -445,6 +500,8 @@ relay_session_send(struct relay *r)
     int rc;
 
     features |= r->backend_features & (1ULL << VHU_F_PROTOCOL_FEATURES);
+    /* Grants are between the guest and us: the backend sees our memory. */
+    features &= ~(1ULL << VIRTIO_F_ACCESS_PLATFORM);
     rc = vhu_set_features(r->conn, features);
     if (rc == 0) {
         rc = r->ops->mem_table(r);
@@ -493,10 +550,12 @@ relay_mmio(void *opaque, uint64_t off, unsigned size, bool is_write,
     switch (ev.type) {
     case VMMIO_EV_RESET:
         relay_session_stop(r);
+        relay_queue_unmap(r, 0, r->dev.nr_queues);
         relay_own_reset(r);
         break;
     case VMMIO_EV_FAILED:
         relay_session_stop(r);
+        relay_queue_unmap(r, 0, r->dev.nr_queues);
         break;
     case VMMIO_EV_DRIVER_OK:
         relay_session_start(r);
@@ -508,6 +567,7 @@ relay_mmio(void *opaque, uint64_t off, unsigned size, bool is_write,
         break;
     case VMMIO_EV_QUEUE_DISABLE:
         relay_queue_end(r, &r->q[ev.queue]);
+        relay_queue_unmap(r, ev.queue, 1);
         break;
     case VMMIO_EV_NOTIFY:
         r->stats.trapped_kicks++;
@@ -545,6 +605,10 @@ relay_mode_reason(const struct relay *r, bool shareable, bool needs_xen)
 {
     bool xen_mmap = r->protocol & (1ULL << VHU_PF_XEN_MMAP);
 
+    if (r->cfg.grants) {
+        return "grant device: guest memory by grant copy, rings by grant "
+               "map, no foreign mapping";
+    }
     if (r->mode == RELAY_MODE_ZEROCOPY) {
         return needs_xen ? "the backend maps the guest's RAM itself through "
                            "Xen foreign mappings (XEN_MMAP)"
@@ -571,6 +635,14 @@ relay_choose_mode(struct relay *r)
     bool zc_ok = n > 0 && (!needs_xen || (r->protocol & (1ULL << VHU_PF_XEN_MMAP)));
 
     r->mode = r->cfg.mode;
+    if (r->cfg.grants) {
+        if (r->mode == RELAY_MODE_ZEROCOPY) {
+            log_err("%s: zero-copy requested, but a grant device is served "
+                    "in shadow mode only", r->name);
+            return -ENOTSUP;
+        }
+        r->mode = RELAY_MODE_SHADOW;
+    }
     if (r->mode == RELAY_MODE_AUTO) {
         r->mode = zc_ok ? RELAY_MODE_ZEROCOPY : RELAY_MODE_SHADOW;
     }
@@ -616,6 +688,9 @@ relay_connect(struct relay *r)
         offered &= ~(RELAY_DEVICE_BITS & ~r->cfg.device_features);
     }
     offered |= r->cfg.own_features & RELAY_DEVICE_BITS;
+    if (r->cfg.grants) {
+        offered |= 1ULL << VIRTIO_F_ACCESS_PLATFORM;
+    }
     return vmmio_init(&r->dev, r->name, r->cfg.device_id, RELAY_VENDOR_ID,
                       offered, (unsigned)nq, r->cfg.queue_size, config,
                       config_len);
@@ -638,6 +713,7 @@ relay_new(struct relay **out, struct hv *hv, struct loop *loop,
         return -ENOMEM;
     }
     r->hv = hv;
+    r->mem = hv;
     r->loop = loop;
     r->cfg = *cfg;
     r->cfg.name = NULL;
@@ -679,6 +755,16 @@ relay_new(struct relay **out, struct hv *hv, struct loop *loop,
         q->call_fd = -1;
         q->notify_fd = -1;
         snprintf(q->name, sizeof(q->name), "%s/q%u", r->name, i);
+    }
+    if (cfg->grants) {
+        rc = hv_gnt_new(&r->mem, hv);
+        if (rc < 0) {
+            r->mem = hv;
+            log_err("%s: grant device, but %s cannot %s", r->name, hv->name,
+                    rc == -EOPNOTSUPP ? "copy or map grants"
+                                      : "set up its grant space");
+            goto fail;
+        }
     }
     r->cfg.config = cfg->config; /* used only during relay_connect */
     rc = r->socket_path ? relay_connect(r) : -ENOMEM;
@@ -723,6 +809,19 @@ relay_free(struct relay *r)
         hv_irq_set(r->hv, r->cfg.irq, false);
     }
     relay_conn_close(r);
+    if (r->mem != r->hv) {
+        struct hv_gnt_stats g;
+
+        hv_gnt_get_stats(r->mem, &g);
+        log_info("%s: grant device: %llu grant copies (%llu bytes) in %llu "
+                 "us, %llu ring ranges mapped in %llu us, no foreign mapping",
+                 r->name, (unsigned long long)g.copies,
+                 (unsigned long long)g.copy_bytes,
+                 (unsigned long long)(g.copy_ns / 1000),
+                 (unsigned long long)g.maps,
+                 (unsigned long long)(g.map_ns / 1000));
+        hv_free(r->mem);
+    }
     free(r->socket_path);
     free(r);
 }

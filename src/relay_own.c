@@ -111,7 +111,7 @@ relay_own_start(struct relay *r, struct relay_queue *q)
     struct vmmio_queue *mq = &r->dev.q[q->idx];
     int rc;
 
-    rc = vq_init(&q->gvq, r->hv, q->name, mq->num, mq->desc_gpa,
+    rc = vq_init(&q->gvq, r->mem, q->name, mq->num, mq->desc_gpa,
                  mq->avail_gpa, mq->used_gpa, r->dev.driver_features);
     if (rc < 0) {
         relay_fail(r, "queue rings rejected");
@@ -135,7 +135,7 @@ relay_own_gather(struct relay *r, const struct vq_chain *c, uint8_t *buf,
         return -EMSGSIZE;
     }
     for (unsigned i = 0; i < c->nout; i++) {
-        int rc = hv_mem_read(r->hv, c->seg[i].gpa, buf + n, c->seg[i].len);
+        int rc = hv_mem_read(r->mem, c->seg[i].gpa, buf + n, c->seg[i].len);
 
         if (rc < 0) {
             return rc;
@@ -154,7 +154,7 @@ relay_own_scatter(struct relay *r, const struct vq_chain *c,
 
     for (unsigned i = c->nout; i < c->nseg && done < len; i++) {
         uint32_t n = c->seg[i].len < len - done ? c->seg[i].len : len - done;
-        int rc = hv_mem_write(r->hv, c->seg[i].gpa, buf + done, n);
+        int rc = hv_mem_write(r->mem, c->seg[i].gpa, buf + done, n);
 
         if (rc < 0) {
             return rc;

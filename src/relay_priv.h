@@ -94,7 +94,9 @@ struct relay_queue {
 };
 
 struct relay {
-    struct hv *hv;
+    struct hv *hv;             /* the guest: MMIO window, interrupt */
+    struct hv *mem;            /* its memory as the device sees it: hv, or
+                                * the grant space (hv_gnt) in grant mode */
     struct loop *loop;
     char name[64];
     char *socket_path;

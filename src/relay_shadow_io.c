@@ -153,7 +153,7 @@ shadow_submit(struct relay *r, struct relay_queue *q, const struct vq_chain *c)
     }
     base = s->bounce_off;
     for (unsigned i = 0; i < c->nout; i++) {
-        rc = hv_mem_read(r->hv, c->seg[i].gpa, sq->pool + base + seg_off[i],
+        rc = hv_mem_read(r->mem, c->seg[i].gpa, sq->pool + base + seg_off[i],
                          c->seg[i].len);
         if (rc < 0) {
             bounce_free(sq, head);
@@ -260,7 +260,7 @@ shadow_copy_back(struct relay *r, struct shadow_queue *sq,
 
     for (unsigned i = 0; i < s->nin && left; i++) {
         uint32_t n = s->in[i].len < left ? s->in[i].len : left;
-        int rc = hv_mem_write(r->hv, s->in[i].gpa, sq->pool + s->in[i].off, n);
+        int rc = hv_mem_write(r->mem, s->in[i].gpa, sq->pool + s->in[i].off, n);
 
         if (rc < 0) {
             return rc;

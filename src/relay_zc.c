@@ -93,7 +93,7 @@ zc_in_flight(struct relay *r, struct relay_queue *q)
 {
     uint16_t used;
 
-    if (hv_read_le16(r->hv, q->gvq.used_gpa + 2, &used) < 0) {
+    if (hv_read_le16(r->mem, q->gvq.used_gpa + 2, &used) < 0) {
         return 0;
     }
     return (uint16_t)(q->gvq.last_avail - used);

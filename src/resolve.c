@@ -220,6 +220,7 @@ resolve_device(const struct cfg *c, const struct disc_dev *d,
     out->queue_size = r.queue_size;
     out->bounce_kib = r.bounce_kib;
     out->timeout_ms = c->timeout_ms;
+    out->grants = d->grants;
     out->set = r.set;
     snprintf(out->name, sizeof(out->name), "dom%u/%s%u", d->domid,
              disc_kind_dir(d->kind), d->devid);

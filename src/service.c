@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "decl.h"
 #include "disc_xs.h"
 #include "log.h"
 #include "resolve.h"
@@ -38,6 +39,8 @@
 #define SVC_MAX_TRIES 60
 #define SVC_QSD_POLL_MS 100
 #define SVC_MAX_RESTARTS 5
+/* Readiness of declared devices: <root>/<domid>/<devid> = "ready". */
+#define SVC_READY_ROOT "/local/domain/0/xen-vhost-master"
 
 enum svc_dev_state {
     SD_FREE = 0,
@@ -194,12 +197,37 @@ svc_send(struct svc_guest *g, uint32_t op, const struct worker_dev *wd)
     return 0;
 }
 
+/* Mark a declared device served (`ready`) or not in xenstore. */
+static void
+svc_dev_ready(struct svc_dev *d, bool ready)
+{
+    struct service *s = d->g->svc;
+    char path[96];
+
+    if (d->info.kind != DISC_KIND_DECLARED) {
+        return;
+    }
+    snprintf(path, sizeof(path), "%s/%u/%u", SVC_READY_ROOT, d->info.domid,
+             d->info.devid);
+    if (ready) {
+        log_info("%s: ready (%s = ready)", d->wd.name, path);
+        if (disc_xs_write(s->xs, path, "ready")) {
+            log_warn("%s: cannot write %s", d->wd.name, path);
+        }
+    } else {
+        disc_xs_rm(s->xs, path);
+    }
+}
+
 /* Undo everything done for a device and free its slot. */
 static void
 svc_dev_release(struct svc_dev *d)
 {
     struct service *s = d->g->svc;
 
+    if (d->st == SD_SERVED) {
+        svc_dev_ready(d, false);
+    }
     if (d->timer > 0) {
         loop_cancel_timer(s->loop, d->timer);
         d->timer = 0;
@@ -331,6 +359,14 @@ svc_dev_try(struct svc_dev *d)
     char err[CFG_ERR_MAX];
     int rc;
 
+    if (d->info.grants) {
+        /* Workers are restricted to their guest, which closes gntdev
+         * (hv_xen_gnt.h): a grant device cannot be served from here. */
+        log_err("%s: not served: grant devices need an unrestricted daemon "
+                "and the service restricts its workers; serve this guest "
+                "from the xl-spawned mode", d->wd.name);
+        return;
+    }
     if (d->qsd_pid > 0) {
         /* Waiting for the spawned backend's socket to appear. */
         if (access(d->wd.socket, F_OK)) {
@@ -419,6 +455,7 @@ svc_ctl_event(void *opaque, uint32_t events)
         d->tries = 0;
         disc_xs_set_state(g->svc->xs, d->info.kind, g->domid, d->info.devid,
                           DISC_STATE_CONNECTED);
+        svc_dev_ready(d, true);
         break;
     case WORKER_FAILED:
         svc_dev_retry(d, SVC_RETRY_MS);
@@ -465,8 +502,17 @@ svc_dev_up(void *opaque, const struct disc_dev *info)
     if (svc_dev_find(g, info->kind, info->devid)) {
         return;
     }
-    for (unsigned i = 0; i < WORKER_MAX_DEVS && !d; i++) {
-        if (g->dev[i].st == SD_FREE) {
+    for (unsigned i = 0; i < WORKER_MAX_DEVS; i++) {
+        const struct disc_dev *o = &g->dev[i].info;
+
+        if (g->dev[i].st != SD_FREE && disc_dev_overlap(o, info)) {
+            log_err("dom%u/%s%u: its window 0x%llx or irq %u clashes with "
+                    "%s%u: not served", info->domid, disc_kind_dir(info->kind),
+                    info->devid, (unsigned long long)info->base, info->irq,
+                    disc_kind_dir(o->kind), o->devid);
+            return;
+        }
+        if (g->dev[i].st == SD_FREE && !d) {
             d = &g->dev[i];
         }
     }
@@ -518,10 +564,36 @@ svc_dom_gone(void *opaque, uint32_t domid)
 {
     struct service *s = opaque;
     struct svc_guest *g = svc_guest_find(s, domid);
+    char path[64];
 
     if (g) {
         log_info("dom%u: tearing down", domid);
         svc_guest_release(g);
+    }
+    snprintf(path, sizeof(path), "%s/%u", SVC_READY_ROOT, domid);
+    disc_xs_rm(s->xs, path);
+}
+
+/* A guest exists: serve the devices the config file declares for it. */
+static void
+svc_dom_new(void *opaque, uint32_t domid)
+{
+    struct service *s = opaque;
+    struct disc_dev devs[DECL_MAX_PER_GUEST];
+    char name[CFG_GUEST_MAX];
+    unsigned n;
+
+    if (disc_xs_guest_name(s->xs, domid, name, sizeof(name))) {
+        name[0] = '\0';
+    }
+    n = decl_for_guest(s->cfg, domid, name[0] ? name : NULL, devs,
+                       DECL_MAX_PER_GUEST);
+    for (unsigned i = 0; i < n; i++) {
+        log_info("dom%u/declared%u: device %u at 0x%llx irq %u%s", domid,
+                 devs[i].devid, devs[i].device_id,
+                 (unsigned long long)devs[i].base, devs[i].irq,
+                 devs[i].grants ? " with grants" : "");
+        svc_dev_up(s, &devs[i]);
     }
 }
 
@@ -598,7 +670,8 @@ service_main(const struct cfg *c)
     struct service *s = calloc(1, sizeof(*s));
     struct disc_xs_ops ops = { .dev_up = svc_dev_up,
                                .dev_down = svc_dev_down,
-                               .dom_gone = svc_dom_gone };
+                               .dom_gone = svc_dom_gone,
+                               .dom_new = svc_dom_new };
     sigset_t set;
     int rc = 1;
 

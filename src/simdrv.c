@@ -10,14 +10,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hv_gnt.h"
 #include "le.h"
 #include "log.h"
 #include "simdrv.h"
 #include "vmmio.h"
 #include "vq.h"
 
+/* Consecutive refs granted for one range (count 0: none). */
+struct simdrv_grant {
+    uint32_t ref;
+    uint32_t count;
+};
+
 struct simdrv_queue {
     uint16_t num;
+    struct simdrv_grant ring_gnt[3];  /* desc, avail, used */
+    struct simdrv_grant **chain_gnt;  /* per head: buffers, then table */
+    unsigned *chain_ngnt;
     uint64_t desc_gpa, avail_gpa, used_gpa;
     uint8_t *desc, *avail, *used; /* direct pointers into sim RAM */
     uint16_t free_head;
@@ -42,7 +52,82 @@ struct simdrv {
     uint64_t alloc_gpa;   /* bump pointer */
     unsigned alloc_bank;
     struct simdrv_queue q[SIMDRV_MAX_QUEUES];
+    bool grants;
+    unsigned revoke_busy;
+    uint8_t gref_used[HV_SIM_MAX_GREFS];  /* ref 0 is never handed out */
 };
+
+/*
+ * Grant [gpa, gpa+len) read-only or writable on the first run of free
+ * consecutive refs: the address the device gets, or 0 when out of refs.
+ */
+static uint64_t
+simdrv_grant(struct simdrv *d, uint64_t gpa, uint64_t len, bool readonly,
+             struct simdrv_grant *g)
+{
+    uint64_t page = gpa & ~(uint64_t)(HV_GNT_PAGE_SIZE - 1);
+    uint32_t count = (uint32_t)((gpa + len - page + HV_GNT_PAGE_SIZE - 1) /
+                                HV_GNT_PAGE_SIZE);
+    uint32_t run = 0;
+
+    for (uint32_t r = 1; r < HV_SIM_MAX_GREFS; r++) {
+        run = d->gref_used[r] ? 0 : run + 1;
+        if (run < count) {
+            continue;
+        }
+        g->ref = r + 1 - count;
+        g->count = count;
+        for (uint32_t i = 0; i < count; i++) {
+            if (hv_sim_grant(d->sim, g->ref + i, page + i * HV_GNT_PAGE_SIZE,
+                             readonly) < 0) {
+                return 0;
+            }
+            d->gref_used[g->ref + i] = 1;
+        }
+        return HV_GNT_ADDR_BIT | ((uint64_t)g->ref << HV_GNT_PAGE_SHIFT) |
+               (gpa - page);
+    }
+    return 0;
+}
+
+/* End the device's access, as Linux does when a DMA mapping goes. */
+static void
+simdrv_ungrant(struct simdrv *d, struct simdrv_grant *g)
+{
+    for (uint32_t i = 0; i < g->count; i++) {
+        int rc = hv_sim_revoke(d->sim, g->ref + i);
+
+        if (rc == -EBUSY) {
+            d->revoke_busy++; /* still mapped: the ref leaks, as in Linux */
+        } else {
+            d->gref_used[g->ref + i] = 0;
+        }
+    }
+    g->count = 0;
+}
+
+/* The address the device is given for a range: its gpa, or a grant. */
+static uint64_t
+simdrv_dma(struct simdrv *d, uint64_t gpa, uint64_t len, bool readonly,
+           struct simdrv_grant *g)
+{
+    g->count = 0;
+    return d->grants ? simdrv_grant(d, gpa, len, readonly, g) : gpa;
+}
+
+/* Revoke what chain `head` of q was granted. */
+static void
+simdrv_ungrant_chain(struct simdrv *d, struct simdrv_queue *q, uint16_t head)
+{
+    if (!q->chain_gnt || !q->chain_gnt[head]) {
+        return;
+    }
+    for (unsigned i = 0; i < q->chain_ngnt[head]; i++) {
+        simdrv_ungrant(d, &q->chain_gnt[head][i]);
+    }
+    free(q->chain_gnt[head]);
+    q->chain_gnt[head] = NULL;
+}
 
 static uint32_t
 rd(struct simdrv *d, uint32_t off)
@@ -81,6 +166,16 @@ static void
 simdrv_free_queues(struct simdrv *d)
 {
     for (unsigned i = 0; i < SIMDRV_MAX_QUEUES; i++) {
+        struct simdrv_queue *q = &d->q[i];
+
+        for (unsigned h = 0; q->chain_gnt && h < q->num; h++) {
+            simdrv_ungrant_chain(d, q, (uint16_t)h);
+        }
+        for (unsigned r = 0; r < 3; r++) {
+            simdrv_ungrant(d, &q->ring_gnt[r]);
+        }
+        free(q->chain_gnt);
+        free(q->chain_ngnt);
         free(d->q[i].next_free);
         free(d->q[i].chain_len);
         free(d->q[i].indirect_gpa);
@@ -171,6 +266,7 @@ static int
 simdrv_setup_queue(struct simdrv *d, unsigned qi, uint16_t qsize)
 {
     struct simdrv_queue *q = &d->q[qi];
+    uint64_t desc, avail, used;
     uint32_t max;
 
     wr(d, VMMIO_QUEUE_SEL, qi);
@@ -188,9 +284,21 @@ simdrv_setup_queue(struct simdrv *d, unsigned qi, uint16_t qsize)
     q->next_free = calloc(q->num, sizeof(*q->next_free));
     q->chain_len = calloc(q->num, sizeof(*q->chain_len));
     q->indirect_gpa = calloc(q->num, sizeof(*q->indirect_gpa));
+    q->chain_gnt = calloc(q->num, sizeof(*q->chain_gnt));
+    q->chain_ngnt = calloc(q->num, sizeof(*q->chain_ngnt));
     if (!q->desc_gpa || !q->avail_gpa || !q->used_gpa || !q->next_free ||
-        !q->chain_len || !q->indirect_gpa) {
+        !q->chain_len || !q->indirect_gpa || !q->chain_gnt ||
+        !q->chain_ngnt) {
         return -ENOMEM;
+    }
+    desc = simdrv_dma(d, q->desc_gpa, VQ_DESC_BYTES(q->num), false,
+                      &q->ring_gnt[0]);
+    avail = simdrv_dma(d, q->avail_gpa, VQ_AVAIL_BYTES(q->num), false,
+                       &q->ring_gnt[1]);
+    used = simdrv_dma(d, q->used_gpa, VQ_USED_BYTES(q->num), false,
+                      &q->ring_gnt[2]);
+    if (!desc || !avail || !used) {
+        return -ENOSPC;
     }
     q->desc = simdrv_ptr(d, q->desc_gpa, VQ_DESC_BYTES(q->num));
     q->avail = simdrv_ptr(d, q->avail_gpa, VQ_AVAIL_BYTES(q->num));
@@ -204,12 +312,12 @@ simdrv_setup_queue(struct simdrv *d, unsigned qi, uint16_t qsize)
     q->free_head = 0;
     q->nfree = q->num;
     wr(d, VMMIO_QUEUE_NUM, q->num);
-    wr(d, VMMIO_QUEUE_DESC_LOW, (uint32_t)q->desc_gpa);
-    wr(d, VMMIO_QUEUE_DESC_HIGH, (uint32_t)(q->desc_gpa >> 32));
-    wr(d, VMMIO_QUEUE_AVAIL_LOW, (uint32_t)q->avail_gpa);
-    wr(d, VMMIO_QUEUE_AVAIL_HIGH, (uint32_t)(q->avail_gpa >> 32));
-    wr(d, VMMIO_QUEUE_USED_LOW, (uint32_t)q->used_gpa);
-    wr(d, VMMIO_QUEUE_USED_HIGH, (uint32_t)(q->used_gpa >> 32));
+    wr(d, VMMIO_QUEUE_DESC_LOW, (uint32_t)desc);
+    wr(d, VMMIO_QUEUE_DESC_HIGH, (uint32_t)(desc >> 32));
+    wr(d, VMMIO_QUEUE_AVAIL_LOW, (uint32_t)avail);
+    wr(d, VMMIO_QUEUE_AVAIL_HIGH, (uint32_t)(avail >> 32));
+    wr(d, VMMIO_QUEUE_USED_LOW, (uint32_t)used);
+    wr(d, VMMIO_QUEUE_USED_HIGH, (uint32_t)(used >> 32));
     wr(d, VMMIO_QUEUE_READY, 1);
     return rd(d, VMMIO_QUEUE_READY) == 1 ? 0 : -EINVAL;
 }
@@ -240,6 +348,9 @@ simdrv_init(struct simdrv *d, uint64_t want, unsigned nr_queues,
         return -ENODEV;
     }
     simdrv_reset(d);
+    if (d->grants) {
+        want |= 1ULL << VIRTIO_F_ACCESS_PLATFORM;
+    }
     wr(d, VMMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
     wr(d, VMMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
     d->features = simdrv_device_features(d) & want;
@@ -281,6 +392,8 @@ simdrv_submit(struct simdrv *d, unsigned qi, const struct simdrv_buf *b,
               unsigned n, bool indirect, uint16_t *head_out)
 {
     struct simdrv_queue *q;
+    struct simdrv_grant *g = NULL;
+    uint64_t *addr;
     uint16_t head, prev = 0;
     unsigned need;
 
@@ -292,21 +405,46 @@ simdrv_submit(struct simdrv *d, unsigned qi, const struct simdrv_buf *b,
     if (q->nfree < need || n > VQ_MAX_SEGS) {
         return -ENOSPC;
     }
+    addr = calloc(n, sizeof(*addr));
+    g = calloc(n + 1, sizeof(*g));
+    if (!addr || !g) {
+        free(addr);
+        free(g);
+        return -ENOMEM;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        addr[i] = simdrv_dma(d, b[i].gpa, b[i].len, !b[i].write, &g[i]);
+        if (d->grants && !addr[i]) {
+            for (unsigned j = 0; j <= i; j++) {
+                simdrv_ungrant(d, &g[j]);
+            }
+            free(addr);
+            free(g);
+            return -ENOSPC;
+        }
+    }
     if (indirect) {
         uint64_t tbl = simdrv_alloc(d, 16ULL * n, 16);
         uint8_t *t = tbl ? simdrv_ptr(d, tbl, 16ULL * n) : NULL;
+        uint64_t tbl_addr = t ? simdrv_dma(d, tbl, 16ULL * n, true, &g[n])
+                              : 0;
 
-        if (!t) {
+        if (!tbl_addr) {
+            for (unsigned j = 0; j <= n; j++) {
+                simdrv_ungrant(d, &g[j]);
+            }
+            free(addr);
+            free(g);
             return -ENOMEM;
         }
         for (unsigned i = 0; i < n; i++) {
-            le_desc_store(t + 16 * i, b[i].gpa, b[i].len,
+            le_desc_store(t + 16 * i, addr[i], b[i].len,
                      (uint16_t)((b[i].write ? VQ_DESC_F_WRITE : 0) |
                                 (i + 1 < n ? VQ_DESC_F_NEXT : 0)),
                      (uint16_t)(i + 1 < n ? i + 1 : 0));
         }
         head = take_desc(q);
-        le_desc_store(q->desc + 16 * head, tbl, (uint32_t)(16 * n),
+        le_desc_store(q->desc + 16 * head, tbl_addr, (uint32_t)(16 * n),
                  VQ_DESC_F_INDIRECT, 0);
         q->indirect_gpa[head] = tbl;
     } else {
@@ -322,12 +460,19 @@ simdrv_submit(struct simdrv *d, unsigned qi, const struct simdrv_buf *b,
                                  VQ_DESC_F_NEXT));
                 le16_store(q->desc + 16 * prev + 14, cur);
             }
-            le_desc_store(q->desc + 16 * cur, b[i].gpa, b[i].len,
+            le_desc_store(q->desc + 16 * cur, addr[i], b[i].len,
                      b[i].write ? VQ_DESC_F_WRITE : 0, 0);
             prev = cur;
         }
     }
     q->chain_len[head] = (uint16_t)need;
+    free(addr);
+    if (d->grants) {
+        q->chain_gnt[head] = g;
+        q->chain_ngnt[head] = n + 1;
+    } else {
+        free(g);
+    }
     le16_store(q->avail + 4 + 2 * (q->avail_idx % q->num), head);
     /* Pairs with the device's acquire after reading avail->idx. */
     __atomic_thread_fence(__ATOMIC_RELEASE);
@@ -419,7 +564,35 @@ simdrv_poll(struct simdrv *d, unsigned qi, uint16_t *head, uint32_t *len)
     q->chain_len[id] = 0;
     q->indirect_gpa[id] = 0;
     q->inflight--;
+    /* The device is done with the buffers: end its access to them. */
+    simdrv_ungrant_chain(d, q, id);
     return 1;
+}
+
+void
+simdrv_set_grants(struct simdrv *d, bool on)
+{
+    d->grants = on;
+}
+
+unsigned
+simdrv_revoke_busy(const struct simdrv *d)
+{
+    return d->revoke_busy;
+}
+
+int
+simdrv_buf_ref(const struct simdrv *d, unsigned qi, uint16_t head,
+               unsigned i, uint32_t *ref)
+{
+    const struct simdrv_queue *q = qi < d->nr_queues ? &d->q[qi] : NULL;
+
+    if (!q || head >= q->num || !q->chain_gnt || !q->chain_gnt[head] ||
+        i >= q->chain_ngnt[head] || q->chain_gnt[head][i].count == 0) {
+        return -ENOENT;
+    }
+    *ref = q->chain_gnt[head][i].ref;
+    return 0;
 }
 
 int

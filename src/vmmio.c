@@ -174,14 +174,22 @@ vmmio_write_status(struct vmmio_dev *dev, uint32_t val)
     if (added & VIRTIO_STATUS_FEATURES_OK) {
         uint64_t drv = dev->driver_features;
 
-        if ((drv & ~dev->device_features) ||
-            !(drv & (1ULL << VIRTIO_F_VERSION_1))) {
+        /* An offered ACCESS_PLATFORM is required: the device then cannot
+         * reach memory by guest-physical address at all. */
+        const uint64_t platform = 1ULL << VIRTIO_F_ACCESS_PLATFORM;
+        const char *bad = (drv & ~dev->device_features) ? "not offered"
+                          : !(drv & (1ULL << VIRTIO_F_VERSION_1))
+                              ? "lack VERSION_1"
+                          : ((dev->device_features & platform) &&
+                             !(drv & platform))
+                              ? "lack ACCESS_PLATFORM"
+                              : NULL;
+
+        if (bad) {
             vmmio_warn(dev, VMMIO_LOG_STATUS,
                        "%s: FEATURES_OK refused: driver features 0x%llx %s "
                        "(device offers 0x%llx)",
-                       dev->name, (unsigned long long)drv,
-                       (drv & ~dev->device_features) ? "not offered"
-                                                     : "lack VERSION_1",
+                       dev->name, (unsigned long long)drv, bad,
                        (unsigned long long)dev->device_features);
             dev->status = new & ~VIRTIO_STATUS_FEATURES_OK;
             return vmmio_ev(VMMIO_EV_NONE, 0);

@@ -118,6 +118,7 @@ worker_guest_add(struct worker_guest *g, const struct worker_dev *d)
     rc_cfg.queue_size = (uint16_t)d->queue_size;
     rc_cfg.bounce_kib = d->bounce_kib;
     rc_cfg.timeout_ms = d->timeout_ms;
+    rc_cfg.grants = d->grants != 0;
     rc = devtype_fill(&rc_cfg, d->device_id, &d->set, &dt, &why);
     if (rc) {
         log_err("%s: %s device refused: %s", d->name,

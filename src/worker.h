@@ -36,6 +36,7 @@ struct worker_dev {
     uint32_t queue_size;
     uint32_t bounce_kib;
     uint32_t timeout_ms;
+    uint32_t grants;          /* buffers shared by grant reference */
     char socket[CFG_SOCK_MAX];
     char name[48];            /* "dom3/virtio0" */
     struct devtype_settings set;  /* per-type settings (devtype.h) */

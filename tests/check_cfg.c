@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "decl.h"
 #include "check_common.h"
 
 static int
@@ -275,27 +276,181 @@ START_TEST(test_paths_and_types)
 }
 END_TEST
 
-START_TEST(test_dump_roundtrip)
+/* cfg_dump's output parses back to the same settings. */
+static void
+expect_dump_roundtrip(const struct cfg *c)
 {
-    struct cfg c, d;
+    struct cfg d;
     char err[CFG_ERR_MAX];
     char *text = NULL;
     size_t len = 0;
     FILE *f;
 
-    cfg_init(&c);
-    ck_assert_int_eq(cfg_parse_text(&c, good_conf, strlen(good_conf), "t",
-                                    err, sizeof(err)), 0);
     f = open_memstream(&text, &len);
     ck_assert_ptr_nonnull(f);
-    cfg_dump(&c, f);
+    cfg_dump(c, f);
     fclose(f);
     cfg_init(&d);
     ck_assert_msg(cfg_parse_text(&d, text, len, "dump", err, sizeof(err)) == 0,
                   "%s", err);
-    ck_assert_uint_eq(d.nr_devs, c.nr_devs);
-    ck_assert_int_eq(memcmp(&d, &c, sizeof(c)), 0);
+    ck_assert_uint_eq(d.nr_devs, c->nr_devs);
+    ck_assert_int_eq(memcmp(&d, c, sizeof(d)), 0);
     free(text);
+}
+
+START_TEST(test_dump_roundtrip)
+{
+    struct cfg c;
+    char err[CFG_ERR_MAX];
+
+    cfg_init(&c);
+    ck_assert_int_eq(cfg_parse_text(&c, good_conf, strlen(good_conf), "t",
+                                    err, sizeof(err)), 0);
+    expect_dump_roundtrip(&c);
+}
+END_TEST
+
+/* Two guests' declared devices, and one ordinary override section. */
+static const char decl_conf[] =
+    "[device g1:0]\n"
+    "declare = yes\ndevice-id = blk\nbase = 0x2000400\nirq = 40\n"
+    "grants = yes\nsocket = /run/g1-0.sock\n"
+    "[device g1:1]\n"
+    "declare = yes\ndevice-id = fs\nbase = 0x2000600\nirq = 41\n"
+    "fs-tag = share1\n"
+    "[device 7:2]\n"
+    "declare = yes\ndevice-id = 4\nbase = 0x2000800\nirq = 42\n"
+    "[device 7:3]\n"
+    "declare = yes\ndevice-id = 4\nbase = 0x2000400\nirq = 43\n"
+    "[device g2:0]\n"
+    "declare = yes\ndevice-id = blk\nbase = 0x2000400\nirq = 40\n"
+    "[device g1:9]\n"
+    "mode = shadow\n";
+
+START_TEST(test_declared_parse)
+{
+    struct cfg c;
+    char err[CFG_ERR_MAX];
+
+    cfg_init(&c);
+    ck_assert_msg(cfg_parse_text(&c, decl_conf, strlen(decl_conf), "t", err,
+                                 sizeof(err)) == 0, "%s", err);
+    ck_assert_uint_eq(c.nr_devs, 6);
+    ck_assert(c.dev[0].decl.declared);
+    ck_assert(c.dev[0].decl.grants);
+    ck_assert_uint_eq(c.dev[0].decl.base, 0x2000400);
+    ck_assert_uint_eq(c.dev[0].decl.irq, 40);
+    ck_assert_uint_eq(c.dev[0].device_id, 2);
+    ck_assert_str_eq(c.dev[1].set.fs_tag, "share1");
+    ck_assert(!c.dev[1].decl.grants);
+    ck_assert(!c.dev[5].decl.declared);
+    expect_dump_roundtrip(&c);
+}
+END_TEST
+
+START_TEST(test_declared_bad)
+{
+    static const char head[] = "[device g1:0]\ndeclare = yes\n";
+    static const char ok[] = "device-id = blk\nbase = 0x2000400\nirq = 40\n";
+    static const struct {
+        const char *text; /* after head (and `ok` when with_ok) */
+        bool with_ok;
+        const char *want;
+    } b[] = {
+        { "base = 0x2000401\n", true, "bad base '0x2000401'" },
+        { "base = 0\n", true, "bad base '0'" },
+        { "base = 0x2100000\n", true, "outside the guest's virtio-mmio" },
+        { "base = 0x1fffe00\n", true, "outside the guest's virtio-mmio" },
+        { "irq = 31\n", true, "bad irq '31'" },
+        { "irq = 1020\n", true, "bad irq '1020'" },
+        { "irq = 44\n", true, "irq 44 is not one of the SPIs" },
+        { "irq = 32\n", true, "irq 32 is not one of the SPIs" },
+        { "grants = maybe\n", true, "bad grants 'maybe'" },
+        { "declare = sure\n", true, "bad declare 'sure'" },
+        { "grants = yes\nmode = zero-copy\n", true,
+          "grants = yes is served in shadow mode only" },
+        { "base = 0x2000400\nirq = 40\n", false,
+          "needs device-id, base and irq" },
+        { "device-id = blk\nirq = 40\n", false,
+          "needs device-id, base and irq" },
+        { "device-id = blk\nbase = 0x2000400\n", false,
+          "needs device-id, base and irq" },
+        /* Two declarations of one guest sharing a devid, window or SPI. */
+        { "[device g1:0]\nmode = shadow\n[device g1:0]\ndeclare = yes\n"
+          "device-id = blk\nbase = 0x2000600\nirq = 41\n", true,
+          "[device g1:0] and [device g1:0] share" },
+        { "[device g1:1]\ndeclare = yes\ndevice-id = blk\n"
+          "base = 0x2000400\nirq = 41\n", true,
+          "[device g1:0] and [device g1:1] share" },
+        { "[device g1:1]\ndeclare = yes\ndevice-id = blk\n"
+          "base = 0x2000600\nirq = 40\n", true,
+          "[device g1:0] and [device g1:1] share" },
+    };
+    struct cfg c;
+    char err[CFG_ERR_MAX];
+    char text[1024];
+
+    for (size_t i = 0; i < sizeof(b) / sizeof(b[0]); i++) {
+        snprintf(text, sizeof(text), "%s%s%s", head, b[i].with_ok ? ok : "",
+                 b[i].text);
+        cfg_init(&c);
+        err[0] = '\0';
+        ck_assert_msg(cfg_parse_text(&c, text, strlen(text), "t", err,
+                                     sizeof(err)) == -EINVAL,
+                      "accepted: %s", text);
+        ck_assert_msg(strstr(err, b[i].want), "case %zu: '%s' lacks '%s'", i,
+                      err, b[i].want);
+    }
+    /* A type selector cannot declare a device. */
+    cfg_init(&c);
+    snprintf(text, sizeof(text), "[device blk]\ndeclare = yes\n%s", ok);
+    ck_assert_int_eq(cfg_parse_text(&c, text, strlen(text), "t", err,
+                                    sizeof(err)), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "needs a GUEST:DEVID or DOMID:DEVID"));
+    /* declare = no is an ordinary section; keys are kept. */
+    cfg_init(&c);
+    snprintf(text, sizeof(text), "[device g1:0]\ndeclare = no\nirq = 99\n");
+    ck_assert_int_eq(cfg_parse_text(&c, text, strlen(text), "t", err,
+                                    sizeof(err)), 0);
+    ck_assert(!c.dev[0].decl.declared);
+}
+END_TEST
+
+START_TEST(test_declared_for_guest)
+{
+    struct disc_dev d[DECL_MAX_PER_GUEST];
+    struct cfg c;
+    char err[CFG_ERR_MAX];
+
+    cfg_init(&c);
+    ck_assert_int_eq(cfg_parse_text(&c, decl_conf, strlen(decl_conf), "t",
+                                    err, sizeof(err)), 0);
+    /* g1 by name: its two; domid 5 has no domid sections. */
+    ck_assert_uint_eq(decl_for_guest(&c, 5, "g1", d, DECL_MAX_PER_GUEST), 2);
+    ck_assert_int_eq(d[0].kind, DISC_KIND_DECLARED);
+    ck_assert_uint_eq(d[0].domid, 5);
+    ck_assert_uint_eq(d[0].devid, 0);
+    ck_assert_uint_eq(d[0].base, 0x2000400);
+    ck_assert_uint_eq(d[0].irq, 40);
+    ck_assert_uint_eq(d[0].device_id, 2);
+    ck_assert(d[0].grants);
+    ck_assert(d[0].online);
+    ck_assert_uint_eq(d[1].device_id, 26);
+    /* Domid 7 named g1: 7:2 is added, 7:3 clashes with g1:0 (window). */
+    ck_assert_uint_eq(decl_for_guest(&c, 7, "g1", d, DECL_MAX_PER_GUEST), 3);
+    ck_assert_uint_eq(d[2].devid, 2);
+    ck_assert_uint_eq(d[2].domid, 7);
+    /* Unnamed domid 7: both of its own. */
+    ck_assert_uint_eq(decl_for_guest(&c, 7, NULL, d, DECL_MAX_PER_GUEST), 2);
+    ck_assert_uint_eq(d[1].devid, 3);
+    /* `max` bounds the output. */
+    ck_assert_uint_eq(decl_for_guest(&c, 7, "g1", d, 1), 1);
+    ck_assert_uint_eq(decl_for_guest(&c, 9, "nobody", d, 4), 0);
+    /* By selector text: a number picks domid sections. */
+    ck_assert_uint_eq(decl_for_selector(&c, "7", d, 4), 2);
+    ck_assert_uint_eq(decl_for_selector(&c, "g2", d, 4), 1);
+    ck_assert_uint_eq(d[0].domid, 0);
+    ck_assert_uint_eq(decl_for_selector(&c, "g3", d, 4), 0);
 }
 END_TEST
 
@@ -311,6 +466,9 @@ make_suite(void)
     CHECK_ADD(s, test_file_on_disk, 5);
     CHECK_ADD(s, test_paths_and_types, 5);
     CHECK_ADD(s, test_dump_roundtrip, 5);
+    CHECK_ADD(s, test_declared_parse, 5);
+    CHECK_ADD(s, test_declared_bad, 5);
+    CHECK_ADD(s, test_declared_for_guest, 5);
     return s;
 }
 

@@ -201,10 +201,11 @@ START_TEST(test_failure_level)
     rc = parse_with(rec_disk_417, DISC_KIND_DISK, "irq", "x", &d, err);
     ck_assert_int_eq(rc, -EINVAL);
     ck_assert_int_eq(disc_failure_level(rc, true), LOG_LVL_ERR);
+    /* grant_usage=1 is served now (grant mode), not refused. */
     rc = parse_with(rec_virtio_420, DISC_KIND_VIRTIO, "grant_usage", "1", &d,
                     err);
-    ck_assert_int_eq(rc, -ENOTSUP);
-    ck_assert_int_eq(disc_failure_level(rc, true), LOG_LVL_ERR);
+    ck_assert_int_eq(rc, 0);
+    ck_assert(d.grants);
 }
 END_TEST
 
@@ -276,7 +277,6 @@ START_TEST(test_bad_other)
         { "type", "virtio,dev4", "type" },
         { "type", "", "type" },
         { "transport", "pci", "only mmio" },
-        { "grant_usage", "1", "grant_usage=1" },
         { "grant_usage", "2", "grant_usage" },
         { "online", "yes", "online" },
         { "state", "9", "state" },
@@ -289,9 +289,13 @@ START_TEST(test_bad_other)
     char err[DISC_ERR_MAX];
 
     expect_bad(rec_virtio_420, DISC_KIND_VIRTIO, b, sizeof(b) / sizeof(b[0]));
-    /* grant_usage=1 is refused with its own code */
+    /* grant_usage=1 selects grant mode (4.18+ virtio=, 4.19+ disks) */
     ck_assert_int_eq(parse_with(rec_virtio_420, DISC_KIND_VIRTIO,
-                                "grant_usage", "1", &d, err), -ENOTSUP);
+                                "grant_usage", "1", &d, err), 0);
+    ck_assert(d.grants);
+    ck_assert_int_eq(parse_with(rec_virtio_420, DISC_KIND_VIRTIO,
+                                "grant_usage", "0", &d, err), 0);
+    ck_assert(!d.grants);
     /* the generic form parses, with no device id */
     ck_assert_int_eq(parse_with(rec_virtio_420, DISC_KIND_VIRTIO, "type",
                                 "virtio,device", &d, err), 0);
@@ -420,6 +424,30 @@ START_TEST(test_numbers)
 }
 END_TEST
 
+START_TEST(test_overlap)
+{
+    struct disc_dev a, b;
+
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    a.base = 0x2000400;
+    a.irq = 40;
+    b.base = 0x2000600;
+    b.irq = 41;
+    ck_assert(!disc_dev_overlap(&a, &b));
+    ck_assert(!disc_dev_overlap(&b, &a));
+    b.irq = 40;
+    ck_assert(disc_dev_overlap(&a, &b));
+    b.irq = 41;
+    b.base = 0x2000500;   /* not aligned, but overlapping either way */
+    ck_assert(disc_dev_overlap(&a, &b));
+    ck_assert(disc_dev_overlap(&b, &a));
+    b.base = 0x2000200;
+    ck_assert(!disc_dev_overlap(&a, &b));
+    ck_assert_str_eq(disc_kind_dir(DISC_KIND_DECLARED), "declared");
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -438,6 +466,7 @@ make_suite(void)
     CHECK_ADD(s, test_split_path, 5);
     CHECK_ADD(s, test_entry_path, 5);
     CHECK_ADD(s, test_numbers, 5);
+    CHECK_ADD(s, test_overlap, 5);
     return s;
 }
 

@@ -1,6 +1,7 @@
 /*
  * End to end: simulated guest -> virtio-mmio -> relay -> real
- * qemu-storage-daemon, in zero-copy and in shadow mode.
+ * qemu-storage-daemon, in zero-copy and in shadow mode, and for a grant
+ * device (shadow mode, grant addresses only).
  */
 #include <config.h>
 
@@ -553,6 +554,138 @@ START_TEST(test_blk_profile_zerocopy)
 }
 END_TEST
 
+/*
+ * Grant mode (hv_gnt): the simulated guest hands out only grant
+ * addresses; the whole disk round trip goes by grant copy, the rings by
+ * grant map, and the guest's RAM is never touched by guest-physical
+ * address.  Refs are reused from request to request (first fit), so a
+ * mapping or lookup kept by ref beyond its request would misplace data.
+ */
+START_TEST(test_blk_grant_data)
+{
+    const enum relay_mode grant_modes[] = { RELAY_MODE_SHADOW, RELAY_MODE_AUTO };
+    struct fixture f;
+    struct blkdrv b;
+    struct relay_stats st;
+    char err[160];
+
+    fixture_up(&f);
+    for (unsigned m = 0; m < 2; m++) {
+        ck_assert_int_eq(blkdrv_open_grants(&b, f.qsd.sock, grant_modes[m],
+                                            WANT_ALL, 8), 0);
+        ck_assert_int_eq(relay_mode(b.relay), RELAY_MODE_SHADOW);
+        ck_assert(simdrv_features(b.drv) &
+                  (1ULL << VIRTIO_F_ACCESS_PLATFORM));
+        ck_assert_uint_eq(hv_sim_gnt_mapped(b.sim), 3); /* desc, avail, used */
+        if (blkdrv_roundtrip(&b, DISK_BYTES, SEED + m, 8, err,
+                             sizeof(err)) < 0) {
+            ck_abort_msg("grant mode: %s", err);
+        }
+        relay_get_stats(b.relay, &st);
+        ck_assert_uint_gt(st.grant_copies, 0);
+        ck_assert_uint_eq(st.grant_maps, 3);
+        ck_assert_uint_eq(hv_sim_mem_accesses(b.sim), 0);
+        /* Every buffer ref was revocable the moment its chain came back. */
+        ck_assert_uint_eq(simdrv_revoke_busy(b.drv), 0);
+        ck_assert_uint_eq(hv_sim_gnt_mapped(b.sim), 3);
+        /* Reset unmaps the rings before the guest revokes them. */
+        simdrv_reset(b.drv);
+        ck_assert_uint_eq(hv_sim_gnt_mapped(b.sim), 0);
+        ck_assert_uint_eq(simdrv_revoke_busy(b.drv), 0);
+        blkdrv_close(&b);
+        ck_assert_uint_eq(blkdrv_file_hash(f.image),
+                          blkdrv_pattern_hash(SEED + m, DISK_BYTES));
+    }
+    /* A backend cannot map grants: zero-copy is refused, not faked. */
+    ck_assert_int_eq(blkdrv_open_grants(&b, f.qsd.sock, RELAY_MODE_ZEROCOPY,
+                                        WANT_ALL, 1), -ENOTSUP);
+    blkdrv_close(&b);
+    fixture_down(&f);
+}
+END_TEST
+
+/* The device must need a reset, answer, and serve again after one. */
+static void
+expect_needs_reset_then_serves(struct blkdrv *b, struct blkreq *r,
+                               bool grants)
+{
+    uint8_t buf[4096];
+
+    if (r) {
+        blkdrv_kick(b);
+        ck_assert_int_eq(blkdrv_wait(b, &r, 1000), -EIO);
+        blkdrv_release(b, r);
+    }
+    ck_assert(simdrv_status(b->drv) & VIRTIO_STATUS_NEEDS_RESET);
+    simdrv_set_grants(b->drv, grants);
+    ck_assert_int_eq(simdrv_init(b->drv, WANT_ALL, 1, 0), 0);
+    memset(buf, 0x5a, sizeof(buf));
+    ck_assert_int_eq(blkdrv_sync(b, VIRTIO_BLK_T_OUT, 8, buf, 4096), 0);
+    memset(buf, 0, sizeof(buf));
+    ck_assert_int_eq(blkdrv_sync(b, VIRTIO_BLK_T_IN, 8, buf, 4096), 0);
+    ck_assert_uint_eq(buf[4095], 0x5a);
+}
+
+/*
+ * Hostile grant use, each answered with DEVICE_NEEDS_RESET while the
+ * device keeps serving: a buffer ref revoked before the device reads it,
+ * a device-writable buffer granted read-only, a buffer running into an
+ * ungranted ref, guest-physical rings on a grant device, grant addresses
+ * on a foreign-mapping device, and a driver refusing ACCESS_PLATFORM.
+ * No refusal reaches guest RAM by guest-physical address.
+ */
+START_TEST(test_blk_grant_hostile)
+{
+    struct fixture f;
+    struct blkdrv b;
+    struct blkreq *r;
+    uint32_t ref;
+
+    fixture_up(&f);
+    ck_assert_int_eq(blkdrv_open_grants(&b, f.qsd.sock, RELAY_MODE_SHADOW,
+                                        WANT_ALL, 4), 0);
+    /* Revoked before the device copies it. */
+    ck_assert_int_eq(blkdrv_submit(&b, VIRTIO_BLK_T_OUT, 0, 4096, 1, false,
+                                   &r), 0);
+    ck_assert_int_eq(simdrv_buf_ref(b.drv, 0, r->head, 1, &ref), 0);
+    ck_assert_int_eq(hv_sim_revoke(b.sim, ref), 0);
+    expect_needs_reset_then_serves(&b, r, true);
+    /* Device-writable data granted read-only. */
+    ck_assert_int_eq(blkdrv_submit(&b, VIRTIO_BLK_T_IN, 8, 4096, 1, false,
+                                   &r), 0);
+    ck_assert_int_eq(simdrv_buf_ref(b.drv, 0, r->head, 1, &ref), 0);
+    ck_assert_int_eq(hv_sim_revoke(b.sim, ref), 0);
+    ck_assert_int_eq(hv_sim_grant(b.sim, ref, r->data_gpa, true), 0);
+    expect_needs_reset_then_serves(&b, r, true);
+    /* 16 KiB over four refs, the third not granted. */
+    ck_assert_int_eq(blkdrv_submit(&b, VIRTIO_BLK_T_OUT, 0, 16384, 1, false,
+                                   &r), 0);
+    ck_assert_int_eq(simdrv_buf_ref(b.drv, 0, r->head, 1, &ref), 0);
+    ck_assert_int_eq(hv_sim_revoke(b.sim, ref + 2), 0);
+    expect_needs_reset_then_serves(&b, r, true);
+    /* Guest-physical rings on a grant device (ACCESS_PLATFORM acked). */
+    simdrv_set_grants(b.drv, false);
+    simdrv_init(b.drv, WANT_ALL, 1, 0);
+    expect_needs_reset_then_serves(&b, NULL, true);
+    /* A driver that does not accept ACCESS_PLATFORM never gets FEATURES_OK. */
+    simdrv_set_grants(b.drv, false);
+    ck_assert_int_eq(simdrv_init(b.drv, WANT_ALL &
+                                 ~(1ULL << VIRTIO_F_ACCESS_PLATFORM), 1, 0),
+                     -ENOTSUP);
+    ck_assert_uint_eq(hv_sim_mem_accesses(b.sim), 0);
+    blkdrv_close(&b);
+    /* Grant addresses on a foreign-mapping device: not guest RAM. */
+    ck_assert_int_eq(blkdrv_open(&b, f.qsd.sock, RELAY_MODE_SHADOW, WANT_ALL,
+                                 4), 0);
+    ck_assert(!(simdrv_features(b.drv) & (1ULL << VIRTIO_F_ACCESS_PLATFORM)));
+    simdrv_set_grants(b.drv, true);
+    simdrv_init(b.drv, WANT_ALL, 1, 0);
+    expect_needs_reset_then_serves(&b, NULL, false);
+    blkdrv_close(&b);
+    fixture_down(&f);
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -569,6 +702,8 @@ make_suite(void)
     CHECK_ADD(s, test_blk_unmappable_buffer, 60);
     CHECK_ADD(s, test_blk_profile_shadow, 60);
     CHECK_ADD(s, test_blk_profile_zerocopy, 60);
+    CHECK_ADD(s, test_blk_grant_data, 120);
+    CHECK_ADD(s, test_blk_grant_hostile, 60);
     return s;
 }
 

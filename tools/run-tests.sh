@@ -10,7 +10,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
 pkgs=(build-essential autoconf automake libtool pkg-config check
-      libxen-dev libjson-c-dev qemu-system-common qemu-utils
+      libxen-dev libjson-c-dev libfdt-dev device-tree-compiler
+      qemu-system-common qemu-utils
       clang libclang-rt-14-dev valgrind cppcheck dpdk-dev)
 if [ "${XVM_SKIP_APT:-0}" != 1 ]; then
     if [ "$(id -u)" = 0 ]; then

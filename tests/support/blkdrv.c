@@ -26,6 +26,7 @@ blkdrv_open_opts(struct blkdrv *b, const char *sock, enum relay_mode mode,
         .name = "sim/blk0", .socket_path = sock, .mode = mode,
         .mmio_base = BLK_MMIO_BASE, .irq = BLK_IRQ, .device_id = 2,
         .config_len = 60, .queue_size = 256, .bounce_kib = o->bounce_kib,
+        .grants = o->grants,
     };
     int err;
 
@@ -48,8 +49,11 @@ blkdrv_open_opts(struct blkdrv *b, const char *sock, enum relay_mode mode,
         return -ENOMEM;
     }
     if ((err = relay_new(&b->relay, hv_sim_hv(b->sim), b->loop, &rc)) < 0 ||
-        (err = simdrv_new(&b->drv, b->sim, b->loop, BLK_MMIO_BASE, BLK_IRQ)) < 0 ||
-        (err = simdrv_init(b->drv, want, b->nq, 0)) < 0) {
+        (err = simdrv_new(&b->drv, b->sim, b->loop, BLK_MMIO_BASE, BLK_IRQ)) < 0) {
+        return err;
+    }
+    simdrv_set_grants(b->drv, o->grants);
+    if ((err = simdrv_init(b->drv, want, b->nq, 0)) < 0) {
         return err;
     }
     simdrv_config(b->drv, 0, &b->capacity, 8);
@@ -72,6 +76,15 @@ blkdrv_open(struct blkdrv *b, const char *sock, enum relay_mode mode,
             uint64_t want, unsigned nslots)
 {
     const struct blkdrv_opts o = { 0 };
+
+    return blkdrv_open_opts(b, sock, mode, want, nslots, &o);
+}
+
+int
+blkdrv_open_grants(struct blkdrv *b, const char *sock, enum relay_mode mode,
+                   uint64_t want, unsigned nslots)
+{
+    const struct blkdrv_opts o = { .grants = true };
 
     return blkdrv_open_opts(b, sock, mode, want, nslots, &o);
 }

@@ -61,10 +61,14 @@ struct blkdrv_opts {
     unsigned queues;      /* request queues the driver sets up (0: 1) */
     unsigned relay_queues; /* queues the relay serves, as the blk profile
                             * sets them from `queues` (0: the backend's) */
+    bool grants;          /* a grant device, driven with grant addresses */
 };
 int blkdrv_open_opts(struct blkdrv *b, const char *sock, enum relay_mode mode,
                      uint64_t want, unsigned nslots,
                      const struct blkdrv_opts *o);
+/* The same for a grant device, driven with grant addresses (simdrv). */
+int blkdrv_open_grants(struct blkdrv *b, const char *sock,
+                       enum relay_mode mode, uint64_t want, unsigned nslots);
 /* The same, with kernel-style ioeventfds offered by the simulated hv. */
 int blkdrv_open_ioeventfd(struct blkdrv *b, const char *sock,
                           enum relay_mode mode, uint64_t want, unsigned nslots);

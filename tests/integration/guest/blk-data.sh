@@ -20,6 +20,9 @@ while [ ! -b "$dev" ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
 b=$(basename "$dev")
 drv=$(basename "$(readlink /sys/block/$b/device/driver 2>/dev/null)" 2>/dev/null)
 echo "XVM-GUEST-FACT device $b ($drv) $(( $(cat /sys/block/$b/size) / 2048 )) MiB"
+# Negotiated virtio features, bit 0 first (bit 33: ACCESS_PLATFORM, grants).
+[ -r /sys/block/$b/device/features ] &&
+    echo "XVM-GUEST-FACT virtio_features $(cat /sys/block/$b/device/features)"
 
 if [ -n "${XVM_RSHA:-}" ]; then
     t0=$(ms)
