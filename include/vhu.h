@@ -77,6 +77,8 @@ void vhu_close(struct vhu_conn *c);
 int vhu_fd(const struct vhu_conn *c);
 /* True once the connection failed (sticky): every call returns -EPIPE. */
 bool vhu_broken(const struct vhu_conn *c);
+/* Requests sent on this connection so far. */
+uint64_t vhu_sent(const struct vhu_conn *c);
 
 /*
  * Handshake: GET_FEATURES; if bit 30, GET_PROTOCOL_FEATURES, then

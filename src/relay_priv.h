@@ -52,6 +52,11 @@ struct relay_mode_ops {
 };
 
 extern const struct relay_mode_ops relay_zc_ops;
+/*
+ * Zero-copy: add to st the completions of started queues the backend
+ * published after the last counted call (it may suppress calls).
+ */
+void relay_zc_stats(const struct relay *r, struct relay_stats *st);
 extern const struct relay_mode_ops relay_shadow_ops;
 
 struct relay_queue {
@@ -65,6 +70,7 @@ struct relay_queue {
     int call_fd;           /* backend writes: completion */
     int notify_fd;         /* kernel ioeventfd we watch (shadow), or -1 */
     bool ioeventfd;        /* QueueNotify bypasses the trap for this queue */
+    uint16_t zc_used;      /* zero-copy: guest used->idx counted so far */
     char name[80];
     struct shadow_queue *sh;  /* shadow mode only */
 };

@@ -15,6 +15,7 @@ struct vhu_conn {
     unsigned timeout_ms;
     uint64_t features; /* offered by the backend (GET_FEATURES) */
     uint64_t protocol; /* negotiated protocol features */
+    uint64_t sent;     /* requests sent in full */
     char name[64];
 };
 
