@@ -5,8 +5,10 @@
  * (SO_PEERCRED), reads one request line of at most CTL_REQ_MAX bytes
  * within CTL_TIMEOUT_MS, and is then answered through the instance's
  * callback, which may answer later (the service asks its workers first).
- * The answer is written with a send timeout of CTL_TIMEOUT_MS, so a
- * client that stops reading cannot hold the daemon for longer.
+ * The answer is written as the socket takes it (EPOLLOUT), and a client
+ * that does not take it within CTL_TIMEOUT_MS is dropped: nothing a client
+ * does blocks the loop, which in the xl-spawned mode also serves the
+ * guest's register accesses.
  *
  * Client: connect, send "status\n", read to EOF (bounded), parse.
  */
@@ -245,34 +247,25 @@ ctl_print_table(struct json_object *answers, FILE *out)
 
 /* --- server --- */
 
-/* Wait for `events` on fd until deadline_ns.  0 or -errno (-ETIMEDOUT). */
-static int
-ctl_wait(int fd, short events, uint64_t deadline_ns)
-{
-    uint64_t now = log_now_ns();
-    struct pollfd p = { .fd = fd, .events = events };
-    int rc;
-
-    if (now >= deadline_ns) {
-        return -ETIMEDOUT;
-    }
-    rc = poll(&p, 1, (int)((deadline_ns - now) / 1000000ULL) + 1);
-    if (rc < 0) {
-        return errno == EINTR ? 0 : -errno;
-    }
-    return rc == 0 ? -ETIMEDOUT : 0;
-}
-
-
 struct ctl_server;
+
+/* A connection reads its request, waits for the instance, writes. */
+enum ctl_phase {
+    CTL_READING = 0,         /* fd watched for input, timer running */
+    CTL_ASKED,               /* the instance has the token */
+    CTL_WRITING,             /* fd watched for output, timer running */
+};
 
 struct ctl_client {
     struct ctl_server *srv;
     int fd;
+    enum ctl_phase phase;
     int timer;               /* 0: none */
-    uint64_t token;          /* 0: still reading the request */
+    uint64_t token;          /* from CTL_ASKED on */
     size_t len;
     char req[CTL_REQ_MAX + 1];
+    char *out;               /* the answer, from CTL_WRITING on */
+    size_t out_len, out_off;
 };
 
 struct ctl_server {
@@ -300,51 +293,98 @@ ctl_client_free(struct ctl_client *cl)
     if (cl->timer > 0) {
         loop_cancel_timer(s->loop, cl->timer);
     }
-    if (cl->token == 0) {
+    if (cl->phase != CTL_ASKED) {
         loop_del_fd(s->loop, cl->fd);
     }
     close(cl->fd);
+    free(cl->out);
     free(cl);
 }
 
-/* Write the whole answer within CTL_TIMEOUT_MS. */
+/* A client that neither finishes its request nor takes its answer in time. */
 static void
-ctl_client_send(struct ctl_client *cl, const char *text)
+ctl_client_timeout(void *opaque)
 {
-    uint64_t deadline = log_now_ns() + CTL_TIMEOUT_MS * 1000000ULL;
-    size_t len = strlen(text), off = 0;
-    int rc = 0;
+    struct ctl_client *cl = opaque;
 
-    while (off < len && rc == 0) {
-        ssize_t n = send(cl->fd, text + off, len - off,
+    cl->timer = 0;
+    log_rl(&cl->srv->rl, LOG_LVL_WARN, "ctl: client %s within %d ms",
+           cl->phase == CTL_READING ? "sent no request" : "took no answer",
+           CTL_TIMEOUT_MS);
+    ctl_client_free(cl);
+}
+
+static void
+ctl_client_timer(struct ctl_client *cl)
+{
+    cl->timer = loop_add_timer(cl->srv->loop, CTL_TIMEOUT_MS,
+                               ctl_client_timeout, cl);
+    cl->timer = cl->timer < 0 ? 0 : cl->timer;
+}
+
+/* Write what the socket takes; the rest when it is writable again. */
+static void
+ctl_client_flush(struct ctl_client *cl)
+{
+    while (cl->out_off < cl->out_len) {
+        ssize_t n = send(cl->fd, cl->out + cl->out_off,
+                         cl->out_len - cl->out_off,
                          MSG_NOSIGNAL | MSG_DONTWAIT);
 
-        if (n > 0) {
-            off += (size_t)n;
-        } else if (n < 0 && errno == EAGAIN) {
-            rc = ctl_wait(cl->fd, POLLOUT, deadline);
-        } else if (n < 0 && errno != EINTR) {
-            rc = -errno;
+        if (n < 0 && errno == EINTR) {
+            continue;
         }
+        if (n < 0 && errno == EAGAIN) {
+            return;
+        }
+        if (n < 0) {
+            log_rl(&cl->srv->rl, LOG_LVL_WARN, "ctl: answer not taken by "
+                   "the client: %s", strerror(errno));
+            break;
+        }
+        cl->out_off += (size_t)n;
     }
-    if (rc) {
-        log_rl(&cl->srv->rl, LOG_LVL_WARN, "ctl: answer not taken by the "
-               "client: %s", strerror(-rc));
-    }
+    ctl_client_free(cl);
+}
+
+static void
+ctl_client_out(void *opaque, uint32_t events)
+{
+    (void)events;
+    ctl_client_flush(opaque);
 }
 
 static void
 ctl_client_answer(struct ctl_client *cl, struct json_object *o)
 {
+    struct ctl_server *s = cl->srv;
     const char *text = json_object_to_json_string_ext(
         o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    size_t len = text ? strlen(text) : 0;
 
-    if (text) {
-        ctl_client_send(cl, text);
-        ctl_client_send(cl, "\n");
+    cl->out = text ? malloc(len + 1) : NULL;
+    if (cl->out) {
+        memcpy(cl->out, text, len);
+        cl->out[len] = '\n';
+        cl->out_len = len + 1;
     }
     json_object_put(o);
-    ctl_client_free(cl);
+    if (cl->phase == CTL_READING) {
+        loop_del_fd(s->loop, cl->fd);
+    }
+    if (cl->timer > 0) {
+        loop_cancel_timer(s->loop, cl->timer);
+        cl->timer = 0;
+    }
+    cl->phase = CTL_WRITING;
+    if (!cl->out ||
+        loop_add_fd(s->loop, cl->fd, EPOLLOUT, ctl_client_out, cl)) {
+        cl->phase = CTL_ASKED; /* not watched */
+        ctl_client_free(cl);
+        return;
+    }
+    ctl_client_timer(cl);
+    ctl_client_flush(cl);
 }
 
 static void
@@ -377,12 +417,13 @@ ctl_client_request(struct ctl_client *cl)
         loop_cancel_timer(s->loop, cl->timer);
         cl->timer = 0;
     }
+    cl->phase = CTL_ASKED;
     cl->token = ++s->next_token;
     s->fn(s->opaque, cl->token);
 }
 
 static void
-ctl_client_io(void *opaque, uint32_t events)
+ctl_client_in(void *opaque, uint32_t events)
 {
     struct ctl_client *cl = opaque;
     ssize_t n;
@@ -407,17 +448,6 @@ ctl_client_io(void *opaque, uint32_t events)
     if (n == 0 || memchr(cl->req, '\n', cl->len)) {
         ctl_client_request(cl);
     }
-}
-
-static void
-ctl_client_timeout(void *opaque)
-{
-    struct ctl_client *cl = opaque;
-
-    cl->timer = 0;
-    log_rl(&cl->srv->rl, LOG_LVL_WARN, "ctl: client sent no request "
-           "within %d ms", CTL_TIMEOUT_MS);
-    ctl_client_free(cl);
 }
 
 /* Root, our own uid, or the configured group. */
@@ -465,14 +495,12 @@ ctl_accept(void *opaque, uint32_t events)
     }
     cl->srv = s;
     cl->fd = fd;
-    if (loop_add_fd(s->loop, fd, EPOLLIN, ctl_client_io, cl)) {
+    if (loop_add_fd(s->loop, fd, EPOLLIN, ctl_client_in, cl)) {
         close(fd);
         free(cl);
         return;
     }
-    cl->timer = loop_add_timer(s->loop, CTL_TIMEOUT_MS, ctl_client_timeout,
-                               cl);
-    cl->timer = cl->timer < 0 ? 0 : cl->timer;
+    ctl_client_timer(cl);
     s->clients[slot] = cl;
 }
 
@@ -542,7 +570,8 @@ ctl_server_reply(struct ctl_server *s, uint64_t token,
                  struct json_object *status)
 {
     for (unsigned i = 0; token && i < CTL_MAX_CLIENTS; i++) {
-        if (s->clients[i] && s->clients[i]->token == token) {
+        if (s->clients[i] && s->clients[i]->phase == CTL_ASKED &&
+            s->clients[i]->token == token) {
             if (!status) {
                 ctl_client_error(s->clients[i], "out of memory");
                 return;
@@ -572,6 +601,25 @@ ctl_server_free(struct ctl_server *s)
 }
 
 /* --- client --- */
+
+/* Wait for `events` on fd until deadline_ns.  0 or -errno (-ETIMEDOUT). */
+static int
+ctl_wait(int fd, short events, uint64_t deadline_ns)
+{
+    uint64_t now = log_now_ns();
+    struct pollfd p = { .fd = fd, .events = events };
+    int rc;
+
+    if (now >= deadline_ns) {
+        return -ETIMEDOUT;
+    }
+    rc = poll(&p, 1, (int)((deadline_ns - now) / 1000000ULL) + 1);
+    if (rc < 0) {
+        return errno == EINTR ? 0 : -errno;
+    }
+    return rc == 0 ? -ETIMEDOUT : 0;
+}
+
 
 /* Read to EOF into a malloc'd, terminated buffer of at most CTL_REPLY_MAX. */
 static int

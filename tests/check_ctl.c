@@ -26,6 +26,7 @@
 #include "blkdrv.h"
 #include "check_common.h"
 #include "ctl.h"
+#include "log.h"
 
 #define WANT_ALL (~0ULL)
 
@@ -405,6 +406,62 @@ START_TEST(test_server_deferred)
 }
 END_TEST
 
+/*
+ * A client that asks and then does not read: an answer larger than the
+ * socket takes is written as it drains, never blocking the loop (which in
+ * the xl-spawned mode serves the guest's registers too), and the client is
+ * dropped after CTL_TIMEOUT_MS.
+ */
+START_TEST(test_server_client_not_reading)
+{
+    enum { NDEV = 1500 };
+    struct ctl_dev *devs = calloc(NDEV, sizeof(*devs));
+    struct srv v;
+    struct pollfd p;
+    uint64_t t0, spent_ns;
+    size_t got = 0;
+    char buf[65536], last = 0;
+    ssize_t n;
+    int fd;
+
+    ck_assert_ptr_nonnull(devs);
+    for (unsigned i = 0; i < NDEV; i++) {
+        devs[i] = sample_dev();
+    }
+    srv_up(&v);
+    v.defer = true;
+    fd = raw_connect(v.path);
+    ck_assert_int_eq(send(fd, "status\n", 7, 0), 7);
+    for (int i = 0; i < 1000 && v.held == 0; i++) {
+        loop_run_once(v.loop, 10);
+    }
+    ck_assert_uint_ne(v.held, 0);
+    t0 = log_now_ns();
+    ctl_server_reply(v.s, v.held, ctl_status_json("big", devs, NDEV));
+    for (int i = 0; i < 5; i++) {
+        loop_run_once(v.loop, 0);
+    }
+    spent_ns = log_now_ns() - t0;
+    ck_assert_msg(spent_ns < 500000000ULL, "the loop was held %llu ms",
+                  (unsigned long long)(spent_ns / 1000000));
+    /* still not reading: dropped after the timeout, the rest never sent */
+    p = (struct pollfd){ .fd = fd, .events = POLLIN };
+    for (int i = 0; i < 400; i++) {
+        loop_run_once(v.loop, 10);
+    }
+    while (poll(&p, 1, 0) == 1 && (n = recv(fd, buf, sizeof(buf), 0)) > 0) {
+        got += (size_t)n;
+        last = buf[n - 1];
+    }
+    ck_assert_uint_gt(got, 0);
+    ck_assert_int_ne(last, '\n');                       /* cut short */
+    ck_assert_int_eq(recv(fd, buf, 1, MSG_DONTWAIT), 0); /* EOF: dropped */
+    close(fd);
+    free(devs);
+    srv_down(&v);
+}
+END_TEST
+
 /* `--status` with nothing listening: exit 1 and a message saying so. */
 START_TEST(test_status_nothing_running)
 {
@@ -541,6 +598,7 @@ make_suite(void)
     CHECK_ADD(s, test_server_idle_client, 20);
     CHECK_ADD(s, test_server_too_many, 20);
     CHECK_ADD(s, test_server_deferred, 20);
+    CHECK_ADD(s, test_server_client_not_reading, 30);
     CHECK_ADD(s, test_status_nothing_running, 20);
     CHECK_ADD(s, test_e2e_counters_shadow, 60);
     CHECK_ADD(s, test_e2e_counters_zerocopy, 60);
