@@ -81,6 +81,7 @@ struct relay_stats {
     uint64_t err_device;     /* device failed (DEVICE_NEEDS_RESET) */
     uint64_t err_backend;    /* backend connection lost or broken */
     uint64_t err_host;       /* failed kicks or interrupt injections */
+    struct hv_mem_stats guest_mem; /* the guest's, shared by its devices */
     unsigned nr_queues;
     struct relay_queue_stats q[RELAY_MAX_QUEUES];
 };

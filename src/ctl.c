@@ -68,6 +68,7 @@ ctl_counters_json(const struct relay_stats *st)
 {
     struct json_object *o = json_object_new_object();
     struct json_object *err = json_object_new_object();
+    struct json_object *mem = json_object_new_object();
     struct relay_queue_stats sum;
     uint64_t named = st->reg_queue_notify + st->reg_interrupt_status +
                      st->reg_interrupt_ack;
@@ -88,6 +89,11 @@ ctl_counters_json(const struct relay_stats *st)
     ctl_put_u64(err, "backend", st->err_backend);
     ctl_put_u64(err, "host", st->err_host);
     json_object_object_add(o, "errors", err);
+    ctl_put_u64(mem, "hits", st->guest_mem.hits);
+    ctl_put_u64(mem, "maps", st->guest_mem.maps);
+    ctl_put_u64(mem, "evictions", st->guest_mem.evictions);
+    ctl_put_u64(mem, "failures", st->guest_mem.failures);
+    json_object_object_add(o, "guest_mem", mem);
     return o;
 }
 
@@ -212,7 +218,7 @@ ctl_print_dev(struct json_object *inst, struct json_object *d, FILE *out)
         ctl_per_req(traps, sizeof(traps), rd + wr, req);
         ctl_per_req(ipr, sizeof(ipr), irqs, req);
     }
-    fprintf(out, "%-20s %5llu %-18s %-9s %-8s %10s %9s %8s %9.1f %9.1f %6llu  %s (%s)\n",
+    fprintf(out, "%-20s %5llu %-22s %-9s %-8s %10s %9s %8s %9.1f %9.1f %6llu  %s (%s)\n",
             guest[0] ? guest : "-", (unsigned long long)domid,
             ctl_str(d, "device"), ctl_str(d, "mode"), ctl_str(d, "state"),
             reqs, traps, ipr, (double)in / 1048576.0, (double)o / 1048576.0,
@@ -227,7 +233,7 @@ ctl_print_table(struct json_object *answers, FILE *out)
                    ? json_object_array_length(answers)
                    : 0;
 
-    fprintf(out, "%-20s %5s %-18s %-9s %-8s %10s %9s %8s %9s %9s %6s  %s\n",
+    fprintf(out, "%-20s %5s %-22s %-9s %-8s %10s %9s %8s %9s %9s %6s  %s\n",
             "Name", "ID", "Device", "Mode", "State", "Requests", "Traps/req",
             "Irqs/req", "In(MiB)", "Out(MiB)", "Errors",
             "Backend (instance)");

@@ -564,6 +564,17 @@ xen_free(struct hv *hv)
     free(x);
 }
 
+static void
+xen_mem_stats(struct hv *hv, struct hv_mem_stats *out)
+{
+    const struct hv_xen_mapcache_stats *st = &hv_xen_of(hv)->mc.st;
+
+    out->hits = st->hits;
+    out->maps = st->maps;
+    out->evictions = st->evictions;
+    out->failures = st->failures;
+}
+
 static const struct hv_ops hv_xen_ops = {
     .name = "xen",
     .mem_read = xen_mem_read,
@@ -574,6 +585,7 @@ static const struct hv_ops hv_xen_ops = {
     .irq_set = xen_irq_set,
     .ioeventfd_add = hv_xen_ioeventfd_add,
     .ioeventfd_del = hv_xen_ioeventfd_del,
+    .mem_stats = xen_mem_stats,
     .free = xen_free,
 };
 

@@ -77,6 +77,7 @@ relay_get_stats(const struct relay *r, struct relay_stats *out)
 {
     *out = r->stats;
     out->nr_queues = r->dev.nr_queues;
+    hv_mem_stats(r->hv, &out->guest_mem);
     if (r->conn) {
         out->vhu_msgs += vhu_sent(r->conn);
     }
