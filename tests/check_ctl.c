@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "backend_proc.h"
@@ -339,6 +340,52 @@ START_TEST(test_server_bad_requests)
 }
 END_TEST
 
+/*
+ * The file mode keeps others out; should it not (here: opened up on
+ * purpose), the peer's credentials still do.  Needs root to become another
+ * user; as anyone else only the mode is checked.
+ */
+START_TEST(test_server_unprivileged_peer)
+{
+    struct srv v;
+    pid_t pid;
+    int st = -1;
+
+    srv_up(&v);
+    if (geteuid() != 0) {
+        srv_down(&v);
+        return;
+    }
+    ck_assert_int_eq(chmod(v.dir, 0711), 0);
+    ck_assert_int_eq(chmod(v.path, 0666), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        char b[64];
+        int fd;
+
+        if (setgid(65534) || setuid(65534)) {
+            _exit(3);
+        }
+        fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        memcpy(sa.sun_path, v.path, strlen(v.path) + 1);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+            _exit(4);
+        }
+        send(fd, "status\n", 7, MSG_NOSIGNAL);
+        /* refused: EOF (or a reset) and no answer */
+        _exit(recv(fd, b, sizeof(b), 0) <= 0 ? 0 : 5);
+    }
+    for (int i = 0; i < 1000 && waitpid(pid, &st, WNOHANG) == 0; i++) {
+        loop_run_once(v.loop, 10);
+    }
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status 0x%x", st);
+    ck_assert_uint_eq(v.asked, 0);
+    srv_down(&v);
+}
+END_TEST
+
 /* A client that sends nothing is dropped after CTL_TIMEOUT_MS. */
 START_TEST(test_server_idle_client)
 {
@@ -597,6 +644,7 @@ make_suite(void)
     CHECK_ADD(s, test_table_malformed, 10);
     CHECK_ADD(s, test_server_status, 20);
     CHECK_ADD(s, test_server_bad_requests, 20);
+    CHECK_ADD(s, test_server_unprivileged_peer, 20);
     CHECK_ADD(s, test_server_idle_client, 20);
     CHECK_ADD(s, test_server_too_many, 20);
     CHECK_ADD(s, test_server_deferred, 20);
