@@ -26,7 +26,14 @@ fio_guest() {
     fpid=$!
     n=0
     while ! grep -q XVM-GUEST-FIO-DONE "$(guest_log "$fg")" 2>/dev/null && [ ! -f "$XVM_RUN/$fg.rc" ]; do
-        n=$((n + 1)); [ $n -gt 6000 ] && break
+        n=$((n + 1))
+        if [ $n -gt 3000 ]; then
+            # A guest normally finishes in 1-2 minutes: show where it is
+            # and end it, so run_guest returns now, not after its own bound.
+            show_guest_log "$fg"
+            xl destroy "$fg" >/dev/null 2>&1
+            break
+        fi
         sleep 0.1
     done
     if [ -n "$fst" ] && [ ! -f "$XVM_RUN/$fg.rc" ]; then
