@@ -75,6 +75,17 @@ struct hv_gnt_seg {
     void *buf;
 };
 
+/*
+ * How the hv reached guest memory (Xen: its cache of foreign mappings;
+ * zeros where guest RAM is mapped once, as under the simulator).
+ */
+struct hv_mem_stats {
+    uint64_t hits;           /* accesses served by a live mapping */
+    uint64_t maps;           /* mappings made (a hypercall each) */
+    uint64_t evictions;      /* mappings dropped to make room */
+    uint64_t failures;       /* mappings that failed */
+};
+
 /* MMIO trap callback: off is relative to the window base; *val in/out. */
 typedef void (*hv_mmio_fn)(void *opaque, uint64_t off, unsigned size,
                            bool is_write, uint64_t *val);
@@ -127,6 +138,8 @@ struct hv_ops {
     int (*gnt_map)(struct hv *hv, uint32_t ref, uint32_t count, bool writable,
                    void **out);
     void (*gnt_unmap)(struct hv *hv, void *p, uint32_t ref, uint32_t count);
+    /* Optional (NULL: all zero). */
+    void (*mem_stats)(struct hv *hv, struct hv_mem_stats *out);
     void (*free)(struct hv *hv);
 };
 
@@ -170,6 +183,7 @@ void hv_mmio_del(struct hv *hv, uint64_t base);
 int hv_irq_set(struct hv *hv, unsigned irq, bool level);
 int hv_ioeventfd_add(struct hv *hv, uint64_t addr, uint32_t datamatch, int fd);
 void hv_ioeventfd_del(struct hv *hv, uint64_t addr, int fd);
+void hv_mem_stats(struct hv *hv, struct hv_mem_stats *out);
 void hv_free(struct hv *hv);
 
 #endif

@@ -138,18 +138,45 @@ struct relay_config {
     bool grants;
 };
 
-struct relay_stats {
+/* Queues a device can have (virtio-mmio's limit in this daemon). */
+#define RELAY_MAX_QUEUES 32
+
+/*
+ * Counters, each incremented at the one place its event happens (the
+ * worker is single-threaded: plain increments).  Per queue:
+ */
+struct relay_queue_stats {
+    uint64_t kicks_trapped;  /* QueueNotify writes that came as traps */
+    uint64_t kicks_eventfd;  /* kicks from a kernel ioeventfd we watch */
+    uint64_t backend_kicks;  /* kicks written to the backend's eventfd */
+    uint64_t calls;          /* backend call-eventfd signals handled */
+    uint64_t notifies;       /* used-buffer notifications to the guest */
     uint64_t requests;       /* chains completed to the guest */
-    uint64_t bytes_in;       /* driver -> device bytes relayed */
-    uint64_t bytes_out;      /* device -> driver bytes relayed */
-    uint64_t irqs;           /* 0->1 line raises */
-    uint64_t backpressure;   /* times a queue waited for bounce space */
-    uint64_t reconnects;
+    uint64_t bytes_in;       /* driver -> device bytes copied (shadow) */
+    uint64_t bytes_out;      /* device -> driver bytes copied (shadow) */
+    uint64_t backpressure;   /* times the queue waited for bounce space */
+};
+
+/* Per device; the queue sums are in relay_stats_sum(). */
+struct relay_stats {
+    uint64_t reg_reads;      /* guest register reads (every one a trap) */
+    uint64_t reg_writes;     /* guest register writes that trapped */
+    uint64_t reg_queue_notify;     /* of those: QueueNotify writes */
+    uint64_t reg_interrupt_status; /* InterruptStatus reads */
+    uint64_t reg_interrupt_ack;    /* InterruptACK writes */
+    uint64_t irqs;           /* interrupts injected (0->1 line raises) */
+    uint64_t vhu_msgs;       /* vhost-user messages sent to the backend */
+    uint64_t reconnects;     /* backend connections re-established */
+    uint64_t err_device;     /* device failed (DEVICE_NEEDS_RESET) */
+    uint64_t err_backend;    /* backend connection lost or broken */
+    uint64_t err_host;       /* failed kicks or interrupt injections */
     /* stops after which the backend still held requests (dropped) */
     uint64_t stop_drops;
-    uint64_t trapped_kicks;  /* QueueNotify writes that came as traps */
     uint64_t grant_copies;   /* grant mode: batched grant copies */
     uint64_t grant_maps;     /* grant mode: ring ranges mapped */
+    struct hv_mem_stats guest_mem; /* the guest's, shared by its devices */
+    unsigned nr_queues;
+    struct relay_queue_stats q[RELAY_MAX_QUEUES];
 };
 
 /*
@@ -166,6 +193,7 @@ enum relay_mode relay_mode(const struct relay *r);
 const char *relay_mode_name(enum relay_mode m);
 /* "auto", "shadow", "zero-copy"; 0 or -EINVAL. */
 int relay_parse_mode(const char *s, enum relay_mode *out);
+/* A snapshot of the device's counters. */
 void relay_get_stats(const struct relay *r, struct relay_stats *out);
 /* Queues of the device; features the driver accepted. */
 unsigned relay_nr_queues(const struct relay *r);
@@ -182,5 +210,8 @@ int relay_queues_enable(struct relay *r, unsigned n);
  */
 void relay_config_store(struct relay *r, uint32_t off, uint32_t len,
                         uint64_t val);
+/* The sum of st's first nr_queues queue counters. */
+void relay_stats_sum(const struct relay_stats *st,
+                     struct relay_queue_stats *sum);
 
 #endif

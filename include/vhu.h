@@ -87,6 +87,8 @@ int vhu_fd(const struct vhu_conn *c);
 void vhu_set_deadline(struct vhu_conn *c, uint64_t deadline_ns);
 /* True once the connection failed (sticky): every call returns -EPIPE. */
 bool vhu_broken(const struct vhu_conn *c);
+/* Requests sent on this connection so far. */
+uint64_t vhu_sent(const struct vhu_conn *c);
 
 /*
  * Handshake: GET_FEATURES; if bit 30, GET_PROTOCOL_FEATURES, then

@@ -224,7 +224,8 @@ static bool
 cfg_is_flag(const char *name)
 {
     return !strcmp(name, "service") || !strcmp(name, "help") ||
-           !strcmp(name, "version") || !strcmp(name, "check-config");
+           !strcmp(name, "version") || !strcmp(name, "check-config") ||
+           !strcmp(name, "status") || !strcmp(name, "json");
 }
 
 int
@@ -242,6 +243,10 @@ cfg_set(struct cfg *c, const char *name, const char *value, char *err,
         }
         if (!strcmp(name, "service")) {
             c->run = CFG_RUN_SERVICE;
+        } else if (!strcmp(name, "status")) {
+            c->run = CFG_RUN_STATUS;
+        } else if (!strcmp(name, "json")) {
+            c->status_json = true;
         } else if (!strcmp(name, "help")) {
             c->run = CFG_RUN_HELP;
         } else if (!strcmp(name, "version")) {
@@ -654,6 +659,10 @@ cfg_setup(struct cfg *c, int argc, char *const argv[], char *err,
 
     cfg_init(c);
     rc = cfg_parse_args(c, argc, argv, err, errlen);
+    if (rc == 0 && c->status_json && c->run != CFG_RUN_STATUS) {
+        log_errbuf(err, errlen, "--json goes with --status");
+        return -EINVAL;
+    }
     if (rc || !c->config_path[0] || c->run == CFG_RUN_HELP ||
         c->run == CFG_RUN_VERSION) {
         return rc;

@@ -45,6 +45,7 @@ enum cfg_run {
     CFG_RUN_CHECK,      /* --check-config: parse, print, exit */
     CFG_RUN_DM,         /* started by libxl as device_model_override */
     CFG_RUN_DEVICE_TREE, /* --device-tree=GUEST: write its partial DTB */
+    CFG_RUN_STATUS,     /* --status [--json]: ask running instances */
 };
 
 enum cfg_sel {
@@ -86,6 +87,7 @@ struct cfg {
     uid_t uid;
     gid_t gid;
     enum log_level log_level;
+    bool status_json;                /* --json (with --status) */
     bool has_domid;                  /* --domid: serve only this guest */
     uint32_t domid;
     unsigned nr_devs;

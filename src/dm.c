@@ -1,8 +1,13 @@
 /*
  * dm: xl-spawned mode (see dm.h).
  *
- * Trust boundary: libxl's argv (dmargs), QMP clients (qmp), xenstore
- * (disc_xs) and, through the relays, the guest and its backends.
+ * `--status` reaches it on <backend dir>/ctl-dom<domid>.sock (ctl.h),
+ * bound before the privileges are dropped; it answers from the
+ * in-process relays directly.
+ *
+ * Trust boundary: libxl's argv (dmargs), QMP clients (qmp), control-socket
+ * clients (ctl), xenstore (disc_xs) and, through the relays, the guest and
+ * its backends.
  */
 #include <config.h>
 
@@ -13,9 +18,11 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cfg.h"
+#include "ctl.h"
 #include "decl.h"
 #include "disc_xs.h"
 #include "dm.h"
@@ -47,6 +54,7 @@ struct dm {
     struct loop *loop;
     struct qmp_server *qmp;
     struct qmp_handler qh;
+    struct ctl_server *ctl;
     struct disc_xs *xs;
     struct worker_guest *guest;
     enum qmp_status status;
@@ -79,6 +87,73 @@ dm_qmp_quit(void *opaque)
 }
 
 static void dm_dev_try(struct dm_dev *d);
+
+/* Fill c with d's state and, when served, its relay's counters. */
+static void
+dm_dev_report(struct dm *dm, const struct dm_dev *d, struct ctl_dev *c)
+{
+    struct worker_dev wd;
+    struct relay_stats st;
+
+    memset(c, 0, sizeof(*c));
+    c->domid = d->info.domid;
+    c->state = d->served ? CTL_DEV_SERVING : CTL_DEV_WAITING;
+    c->mode = RELAY_MODE_AUTO;
+    snprintf(c->guest, sizeof(c->guest), "%s", dm->name);
+    snprintf(c->name, sizeof(c->name), "dom%u/%s%u", d->info.domid,
+             disc_kind_dir(d->info.kind), d->info.devid);
+    for (unsigned i = 0; d->served && i < WORKER_MAX_DEVS; i++) {
+        if (worker_guest_stats(dm->guest, i, &wd, &st) == 0 &&
+            wd.kind == d->info.kind && wd.devid == d->info.devid) {
+            snprintf(c->socket, sizeof(c->socket), "%s", wd.socket);
+            c->mode = (enum relay_mode)wd.mode;
+            c->has_stats = true;
+            c->stats = st;
+        }
+    }
+}
+
+static void
+dm_status(void *opaque, uint64_t token)
+{
+    struct dm *dm = opaque;
+    struct ctl_dev *devs = calloc(WORKER_MAX_DEVS, sizeof(*devs));
+    char inst[32];
+    unsigned n = 0;
+
+    for (unsigned i = 0; devs && dm->guest && i < WORKER_MAX_DEVS; i++) {
+        if (dm->dev[i].used) {
+            dm_dev_report(dm, &dm->dev[i], &devs[n++]);
+        }
+    }
+    snprintf(inst, sizeof(inst), "xl-spawned dom%u", dm->args.domid);
+    ctl_server_reply(dm->ctl, token, devs ? ctl_status_json(inst, devs, n)
+                                          : NULL);
+    free(devs);
+}
+
+/* Listen on <backend dir>/ctl-dom<domid>.sock; optional like in the service. */
+static void
+dm_ctl_listen(struct dm *dm)
+{
+    char path[CFG_DIR_MAX + 32];
+    int rc;
+
+    snprintf(path, sizeof(path), "%s/" CTL_DM_SOCK_FMT, dm->cfg.backend_dir,
+             dm->args.domid);
+    if (mkdir(dm->cfg.backend_dir, 0700) && errno != EEXIST) {
+        rc = -errno;
+    } else {
+        rc = ctl_server_new(&dm->ctl, dm->loop, path,
+                            dm->cfg.has_user ? dm->cfg.gid : (gid_t)-1,
+                            dm_status, dm);
+    }
+    if (rc) {
+        log_err("dom%u: no control socket %s (--status will not see this "
+                "instance): %s", dm->args.domid, path, strerror(-rc));
+        dm->ctl = NULL;
+    }
+}
 
 static void
 dm_dev_timer(void *opaque)
@@ -270,7 +345,7 @@ dm_parse(struct dm *dm, int argc, char **argv)
     }
     if (dm->cfg.run != CFG_RUN_NONE) {
         fprintf(stderr, "xen-vhost-master: device_model_args may not hold "
-                "--service, --help, --version or --check-config\n");
+                "--service, --status, --help, --version or --check-config\n");
         return DM_EXIT_USAGE;
     }
     return 0;
@@ -364,6 +439,8 @@ dm_serve(struct dm *dm)
             return rc;
         }
     }
+    /* Bound while we may still create files in the run directory. */
+    dm_ctl_listen(dm);
     /* Restriction (if any) closes the way back to xenstore: do it last. */
     rc = worker_guest_new(&dm->guest, dm->loop, domid, &o);
     if (rc) {
@@ -401,6 +478,8 @@ dm_teardown(struct dm *dm)
     dm->xs = NULL;
     qmp_server_free(dm->qmp);
     dm->qmp = NULL;
+    ctl_server_free(dm->ctl);
+    dm->ctl = NULL;
 }
 
 int

@@ -207,6 +207,15 @@ hv_ioeventfd_del(struct hv *hv, uint64_t addr, int fd)
 }
 
 void
+hv_mem_stats(struct hv *hv, struct hv_mem_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (hv->ops->mem_stats) {
+        hv->ops->mem_stats(hv, out);
+    }
+}
+
+void
 hv_free(struct hv *hv)
 {
     if (hv) {

@@ -571,6 +571,17 @@ xen_free(struct hv *hv)
     free(x);
 }
 
+static void
+xen_mem_stats(struct hv *hv, struct hv_mem_stats *out)
+{
+    const struct hv_xen_mapcache_stats *st = &hv_xen_of(hv)->mc.st;
+
+    out->hits = st->hits;
+    out->maps = st->maps;
+    out->evictions = st->evictions;
+    out->failures = st->failures;
+}
+
 static const struct hv_ops hv_xen_ops = {
     .name = "xen",
     .mem_read = xen_mem_read,
@@ -584,6 +595,7 @@ static const struct hv_ops hv_xen_ops = {
     .gnt_copy = hv_xen_gnt_copy,
     .gnt_map = hv_xen_gnt_map,
     .gnt_unmap = hv_xen_gnt_unmap,
+    .mem_stats = xen_mem_stats,
     .free = xen_free,
 };
 

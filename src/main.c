@@ -6,7 +6,9 @@
  *  - `--service`: the dom0 service, watching xenstore for every guest;
  *  - by libxl as `device_model_override` (a QEMU-style argv): serves one
  *    guest's virtio= devices and answers libxl's QMP;
- *  - `--check-config`: parse the settings, print them, exit.
+ *  - `--check-config`: parse the settings, print them, exit;
+ *  - `--status [--json]`: ask running instances over their control
+ *    sockets (ctl.h) and print what they serve.
  * Bad arguments exit with status 2 after one line naming the bad value.
  */
 #include <config.h>
@@ -17,6 +19,10 @@
 
 #include "cfg.h"
 #include "log.h"
+
+#ifdef HAVE_JSONC
+#include "ctl.h"
+#endif
 
 #ifdef HAVE_XEN
 #include "dm.h"
@@ -36,6 +42,7 @@ main_usage(FILE *out)
             "Usage: xen-vhost-master --service [OPTIONS]\n"
             "       xen-vhost-master --check-config [OPTIONS]\n"
             "       xen-vhost-master --device-tree=GUEST -c FILE > GUEST.dtb\n"
+            "       xen-vhost-master --status [--json] [--backend-dir=DIR]\n"
             "       (or started by libxl as device_model_override)\n"
             "Serve Xen guests virtio-mmio devices backed by vhost-user "
             "daemons.\n"
@@ -45,6 +52,9 @@ main_usage(FILE *out)
             "  --device-tree=GUEST   write the partial device tree of GUEST's\n"
             "                        declared devices (name or domid) for\n"
             "                        xl's device_tree= option, and exit\n"
+            "  --status              show the running instances' devices and\n"
+            "                        counters (exit 1: nothing running)\n"
+            "  --json                with --status: print JSON\n"
             "  -c, --config=FILE     read settings from FILE\n"
             "  --backend-dir=DIR     default socket directory (%s)\n"
             "  --mode=MODE           relay mode: auto, shadow, zero-copy\n"
@@ -126,6 +136,15 @@ main(int argc, char **argv)
 #else
         fprintf(stderr, "xen-vhost-master: --device-tree needs libfdt, and "
                 "this binary was built without it\n");
+        rc = MAIN_EXIT_USAGE;
+#endif
+        break;
+    case CFG_RUN_STATUS:
+#ifdef HAVE_JSONC
+        rc = ctl_status_main(c->backend_dir, c->status_json, stdout, stderr);
+#else
+        fprintf(stderr, "xen-vhost-master: --status needs json-c, and this "
+                "binary was built without it\n");
         rc = MAIN_EXIT_USAGE;
 #endif
         break;

@@ -76,16 +76,46 @@ relay_mode(const struct relay *r)
     return r->mode;
 }
 
+_Static_assert(RELAY_MAX_QUEUES == VMMIO_MAX_QUEUES,
+               "relay_stats has a slot for every queue");
+
 void
 relay_get_stats(const struct relay *r, struct relay_stats *out)
 {
     *out = r->stats;
+    out->nr_queues = r->dev.nr_queues;
+    hv_mem_stats(r->hv, &out->guest_mem);
+    if (r->conn) {
+        out->vhu_msgs += vhu_sent(r->conn);
+    }
+    if (r->mode == RELAY_MODE_ZEROCOPY) {
+        relay_zc_stats(r, out);
+    }
     if (r->cfg.grants) {
         struct hv_gnt_stats g;
 
         hv_gnt_get_stats(r->mem, &g);
         out->grant_copies = g.copies;
         out->grant_maps = g.maps;
+    }
+}
+
+void
+relay_stats_sum(const struct relay_stats *st, struct relay_queue_stats *sum)
+{
+    memset(sum, 0, sizeof(*sum));
+    for (unsigned i = 0; i < st->nr_queues && i < RELAY_MAX_QUEUES; i++) {
+        const struct relay_queue_stats *q = &st->q[i];
+
+        sum->kicks_trapped += q->kicks_trapped;
+        sum->kicks_eventfd += q->kicks_eventfd;
+        sum->backend_kicks += q->backend_kicks;
+        sum->calls += q->calls;
+        sum->notifies += q->notifies;
+        sum->requests += q->requests;
+        sum->bytes_in += q->bytes_in;
+        sum->bytes_out += q->bytes_out;
+        sum->backpressure += q->backpressure;
     }
 }
 
@@ -143,6 +173,7 @@ relay_sync_line(struct relay *r)
         return;
     }
     if (hv_irq_set(r->hv, r->cfg.irq, want) < 0) {
+        r->stats.err_host++;
         relay_log(r, RELAY_LOG_IO, LOG_LVL_ERR, "%s: cannot set irq %u to %d",
                   r->name, r->cfg.irq, want);
         return;
@@ -156,7 +187,7 @@ relay_sync_line(struct relay *r)
 void
 relay_notify_guest(struct relay *r, struct relay_queue *q)
 {
-    (void)q;
+    r->stats.q[q->idx].notifies++;
     vmmio_raise(&r->dev, VMMIO_INT_VRING);
     relay_sync_line(r);
 }
@@ -164,6 +195,7 @@ relay_notify_guest(struct relay *r, struct relay_queue *q)
 void
 relay_fail(struct relay *r, const char *why)
 {
+    r->stats.err_device++;
     relay_log(r, RELAY_LOG_FAIL, LOG_LVL_ERR, "%s: device needs reset: %s",
               r->name, why);
     vmmio_set_needs_reset(&r->dev);
@@ -209,7 +241,9 @@ relay_kick_backend(struct relay_queue *q)
 {
     uint64_t one = 1;
 
+    q->r->stats.q[q->idx].backend_kicks++;
     if (write(q->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN) {
+        q->r->stats.err_host++;
         relay_log(q->r, RELAY_LOG_IO, LOG_LVL_WARN, "%s: kick failed: %s",
                   q->name, strerror(errno));
     }
@@ -226,6 +260,7 @@ relay_on_call(void *opaque, uint32_t events)
         return;
     }
     if (q->started && q->wired) {
+        q->r->stats.q[q->idx].calls++;
         q->r->ops->call(q->r, q);
     }
 }
@@ -255,6 +290,7 @@ relay_on_notify(void *opaque, uint32_t events)
         return;
     }
     if (q->started && q->wired) {
+        q->r->stats.q[q->idx].kicks_eventfd++;
         q->r->ops->kick(q->r, q);
     }
 }
@@ -538,15 +574,30 @@ relay_session_start(struct relay *r)
     return 0;
 }
 
+static void
+relay_count_access(struct relay_stats *st, uint64_t off, bool is_write)
+{
+    if (!is_write) {
+        st->reg_reads++;
+        st->reg_interrupt_status += off == VMMIO_INTERRUPT_STATUS;
+        return;
+    }
+    st->reg_writes++;
+    st->reg_queue_notify += off == VMMIO_QUEUE_NOTIFY;
+    st->reg_interrupt_ack += off == VMMIO_INTERRUPT_ACK;
+}
+
 /* The trap callback: every guest access to the window comes here. */
 static void
 relay_mmio(void *opaque, uint64_t off, unsigned size, bool is_write,
            uint64_t *val)
 {
     struct relay *r = opaque;
-    struct vmmio_event ev = vmmio_access(&r->dev, off, size, is_write, val);
+    struct vmmio_event ev;
 
     relay_step_begin(r);
+    relay_count_access(&r->stats, off, is_write);
+    ev = vmmio_access(&r->dev, off, size, is_write, val);
     switch (ev.type) {
     case VMMIO_EV_RESET:
         relay_session_stop(r);
@@ -570,7 +621,7 @@ relay_mmio(void *opaque, uint64_t off, unsigned size, bool is_write,
         relay_queue_unmap(r, ev.queue, 1);
         break;
     case VMMIO_EV_NOTIFY:
-        r->stats.trapped_kicks++;
+        r->stats.q[ev.queue].kicks_trapped++;
         /* While reconnecting, the kick is picked up once rewired. */
         if (r->q[ev.queue].own) {
             relay_own_kick(r, &r->q[ev.queue]);

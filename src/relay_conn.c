@@ -242,6 +242,7 @@ relay_conn_close(struct relay *r)
         r->reconnect_timer = 0;
     }
     if (r->conn) {
+        r->stats.vhu_msgs += vhu_sent(r->conn);
         loop_del_fd(r->loop, vhu_fd(r->conn));
         vhu_close(r->conn);
         r->conn = NULL;
@@ -265,6 +266,7 @@ relay_conn_lost(struct relay *r, const char *why)
     if (!r->conn) {
         return;
     }
+    r->stats.err_backend++;
     relay_log(r, RELAY_LOG_BACKEND, LOG_LVL_WARN,
               "%s: backend connection lost (%s); reconnecting to %s", r->name,
               why, r->socket_path);

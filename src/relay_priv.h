@@ -74,6 +74,11 @@ struct relay_mode_ops {
 };
 
 extern const struct relay_mode_ops relay_zc_ops;
+/*
+ * Zero-copy: add to st the completions of started queues the backend
+ * published after the last counted call (it may suppress calls).
+ */
+void relay_zc_stats(const struct relay *r, struct relay_stats *st);
 extern const struct relay_mode_ops relay_shadow_ops;
 
 struct relay_queue {
@@ -89,6 +94,7 @@ struct relay_queue {
     bool ioeventfd;        /* QueueNotify bypasses the trap for this queue */
     bool own;              /* served by the daemon (cfg.own), not the backend */
     bool disabled;         /* backend queue held disabled (relay_queues_enable) */
+    uint16_t zc_used;      /* zero-copy: guest used->idx counted so far */
     char name[80];
     struct shadow_queue *sh;  /* shadow mode only */
 };

@@ -201,7 +201,7 @@ shadow_submit(struct relay *r, struct relay_queue *q, const struct vq_chain *c)
     }
     le16_store(sq->avail + 4 + 2 * (sq->avail_idx % sq->num), head);
     sq->avail_idx++;
-    r->stats.bytes_in += c->out_bytes;
+    r->stats.q[q->idx].bytes_in += c->out_bytes;
     return 0;
 }
 
@@ -229,7 +229,7 @@ shadow_kick(struct relay *r, struct relay_queue *q)
         }
         rc = shadow_submit(r, q, &sq->pending);
         if (rc == -EAGAIN) {
-            r->stats.backpressure++;
+            r->stats.q[q->idx].backpressure++;
             break;
         }
         if (rc < 0) {
@@ -315,8 +315,8 @@ again:
                 relay_fail(r, "guest ring or buffer not writable");
                 return done;
             }
-            r->stats.requests++;
-            r->stats.bytes_out += len;
+            r->stats.q[q->idx].requests++;
+            r->stats.q[q->idx].bytes_out += len;
         }
         slot_release(sq, (uint16_t)id);
         done++;

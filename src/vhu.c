@@ -133,6 +133,12 @@ vhu_broken(const struct vhu_conn *c)
 }
 
 uint64_t
+vhu_sent(const struct vhu_conn *c)
+{
+    return c->sent;
+}
+
+uint64_t
 vhu_protocol(const struct vhu_conn *c)
 {
     return c->protocol;

@@ -471,6 +471,7 @@ vhu_msg_request(struct vhu_conn *c, uint32_t req, const void *payload,
     if (r < 0) {
         return r;
     }
+    c->sent++;
     if (rule->rule != VHU_RS_NONE) {
         uint32_t want = rule->rule == VHU_RS_FIXED ? rule->reply_size : len;
 

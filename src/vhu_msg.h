@@ -17,6 +17,7 @@ struct vhu_conn {
     unsigned wait_ms;         /* the current request's bound, for logs */
     uint64_t features; /* offered by the backend (GET_FEATURES) */
     uint64_t protocol; /* negotiated protocol features */
+    uint64_t sent;     /* requests sent in full */
     char name[64];
 };
 

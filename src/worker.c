@@ -24,8 +24,7 @@
 #include "worker.h"
 
 struct worker_slot {
-    uint32_t kind;
-    uint32_t devid;
+    struct worker_dev dev;    /* as asked */
     struct relay *relay;      /* NULL = free slot */
 };
 
@@ -81,7 +80,7 @@ worker_find(struct worker_guest *g, uint32_t kind, uint32_t devid)
     for (unsigned i = 0; i < WORKER_MAX_DEVS; i++) {
         struct worker_slot *s = &g->slot[i];
 
-        if (s->relay && s->kind == kind && s->devid == devid) {
+        if (s->relay && s->dev.kind == kind && s->dev.devid == devid) {
             return s;
         }
     }
@@ -130,8 +129,7 @@ worker_guest_add(struct worker_guest *g, const struct worker_dev *d)
         s->relay = NULL;
         return rc;
     }
-    s->kind = d->kind;
-    s->devid = d->devid;
+    s->dev = *d;
     log_info("%s: serving a %s device from %s (%s mode); the daemon itself "
              "serves %s", d->name, devtype_name(d->device_id), d->socket,
              relay_mode_name(relay_mode(s->relay)),
@@ -163,6 +161,19 @@ worker_guest_count(const struct worker_guest *g)
     return n;
 }
 
+int
+worker_guest_stats(const struct worker_guest *g, unsigned i,
+                   struct worker_dev *d, struct relay_stats *st)
+{
+    if (i >= WORKER_MAX_DEVS || !g->slot[i].relay) {
+        return -ENOENT;
+    }
+    *d = g->slot[i].dev;
+    d->mode = relay_mode(g->slot[i].relay);
+    relay_get_stats(g->slot[i].relay, st);
+    return 0;
+}
+
 void
 worker_guest_free(struct worker_guest *g)
 {
@@ -190,15 +201,39 @@ struct worker_proc {
 };
 
 static void
+worker_send(struct worker_proc *p, const struct worker_msg *m)
+{
+    if (send(p->ctl_fd, m, sizeof(*m), MSG_NOSIGNAL) != (ssize_t)sizeof(*m)) {
+        log_warn("dom%u: worker: cannot report to the service: %s", p->domid,
+                 strerror(errno));
+    }
+}
+
+static void
 worker_reply(struct worker_proc *p, uint32_t op, int err,
              const struct worker_dev *d)
 {
     struct worker_msg m = { .op = op, .err = err, .dev = *d };
 
-    if (send(p->ctl_fd, &m, sizeof(m), MSG_NOSIGNAL) != (ssize_t)sizeof(m)) {
-        log_warn("dom%u: worker: cannot report to the service: %s", p->domid,
-                 strerror(errno));
+    worker_send(p, &m);
+}
+
+/* Every device's counters, then the end mark. */
+static void
+worker_report(struct worker_proc *p)
+{
+    struct worker_msg m;
+
+    for (unsigned i = 0; i < WORKER_MAX_DEVS; i++) {
+        memset(&m, 0, sizeof(m));
+        if (worker_guest_stats(p->g, i, &m.dev, &m.stats) == 0) {
+            m.op = WORKER_STATS;
+            worker_send(p, &m);
+        }
     }
+    memset(&m, 0, sizeof(m));
+    m.op = WORKER_STATS_END;
+    worker_send(p, &m);
 }
 
 static void
@@ -240,6 +275,9 @@ worker_ctl(void *opaque, uint32_t events)
         worker_guest_del(p->g, m.dev.kind, m.dev.devid);
         log_info("%s: stopped", m.dev.name);
         worker_reply(p, WORKER_DOWN, 0, &m.dev);
+        break;
+    case WORKER_STATS:
+        worker_report(p);
         break;
     default:
         log_err("dom%u: worker: unknown control op %u", p->domid, m.op);

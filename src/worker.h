@@ -22,6 +22,7 @@
 #include "cfg.h"
 #include "disc.h"
 #include "loop.h"
+#include "relay.h"
 
 #define WORKER_MAX_DEVS 32
 
@@ -56,12 +57,20 @@ enum worker_op {
     WORKER_UP,                /* worker -> parent: relay serving */
     WORKER_DOWN,              /* worker -> parent: relay gone */
     WORKER_FAILED,            /* worker -> parent: relay_new failed (err) */
+    /*
+     * parent -> worker: report every device; worker -> parent: one
+     * WORKER_STATS per device (dev.mode: the mode in use, stats set),
+     * then WORKER_STATS_END.
+     */
+    WORKER_STATS,
+    WORKER_STATS_END,
 };
 
 struct worker_msg {
     uint32_t op;
     int32_t err;
     struct worker_dev dev;
+    struct relay_stats stats; /* WORKER_STATS replies */
 };
 
 struct worker_guest;
@@ -74,6 +83,12 @@ int worker_guest_add(struct worker_guest *g, const struct worker_dev *d);
 /* Stop a device's relay.  0 or -ENOENT. */
 int worker_guest_del(struct worker_guest *g, uint32_t kind, uint32_t devid);
 unsigned worker_guest_count(const struct worker_guest *g);
+/*
+ * Slot `i` (< WORKER_MAX_DEVS): its device (mode: the one in use) and
+ * counters.  0, or -ENOENT for a free slot.
+ */
+int worker_guest_stats(const struct worker_guest *g, unsigned i,
+                       struct worker_dev *d, struct relay_stats *st);
 /* Stop every relay, close the hv. */
 void worker_guest_free(struct worker_guest *g);
 

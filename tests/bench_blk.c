@@ -247,7 +247,7 @@ main(int argc, char **argv)
                 res[m][j][r] = run_job(&b, &jobs[j], seconds, fixed,
                                        &nreq[m][j]);
                 relay_get_stats(b.relay, &s1);
-                nkick[m][j] += s1.trapped_kicks - s0.trapped_kicks;
+                nkick[m][j] += s1.q[0].kicks_trapped - s0.q[0].kicks_trapped;
                 nirq[m][j] += s1.irqs - s0.irqs;
             }
             blkdrv_close(&b);

@@ -45,6 +45,14 @@ START_TEST(test_defaults_and_flags)
     ck_assert_int_eq(c.run, CFG_RUN_HELP);
     ck_assert_int_eq(args(&c, err, "-V", NULL), 0);
     ck_assert_int_eq(c.run, CFG_RUN_VERSION);
+    ck_assert_int_eq(args(&c, err, "--status", NULL), 0);
+    ck_assert_int_eq(c.run, CFG_RUN_STATUS);
+    ck_assert(!c.status_json);
+    ck_assert_int_eq(args(&c, err, "--json", "--status", "--backend-dir=/run/y",
+                          NULL), 0);
+    ck_assert_int_eq(c.run, CFG_RUN_STATUS);
+    ck_assert(c.status_json);
+    ck_assert_str_eq(c.backend_dir, "/run/y");
     ck_assert_int_eq(args(&c, err, "--service", "--mode", "shadow",
                           "--queue-size=128", "--user=1000:1001", "-d",
                           "--domid=7", "--spawn-qsd=no", "--backend-dir=/run/x",
@@ -92,6 +100,8 @@ START_TEST(test_bad_args)
         { "--user=", "user" },
         { "--frobnicate", "'frobnicate'" },
         { "--service=yes", "'yes'" },
+        { "--status=all", "'all'" },
+        { "--json", "--json goes with --status" },
         { "stray", "'stray'" },
         { "-x", "'-x'" },
         { "--", "'--'" },
@@ -204,6 +214,8 @@ START_TEST(test_file_errors)
         { "[device vsock]\nguest-cid = 2\n", "bad guest-cid '2'" },
         { "[device vsock]\nguest-cid = 4294967295\n", "bad guest-cid" },
         { "service = yes\n", "not allowed" },
+        { "status = yes\n", "not allowed" },
+        { "json = yes\n", "not allowed" },
         { "config = /etc/x\n", "not allowed" },
         { "= x\n", "missing key" },
         { "frobs = 1\n", "unknown option 'frobs'" },

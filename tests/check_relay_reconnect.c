@@ -206,7 +206,7 @@ START_TEST(test_shadow_kill_storm)
     /* every request completed exactly once, none lost or repeated */
     ck_assert_uint_eq(s.completed, s.submitted);
     relay_get_stats(s.b.relay, &st);
-    ck_assert_uint_eq(st.requests, s.submitted);
+    ck_assert_uint_eq(st.q[0].requests, s.submitted);
     ck_assert_uint_ge(st.reconnects, KILLS);
     ck_assert_uint_eq(simdrv_status(s.b.drv), ST_OK);
     ck_assert_int_eq(blkdrv_sync(&s.b, VIRTIO_BLK_T_FLUSH, 0, NULL, 0), 0);

@@ -246,6 +246,15 @@ run_guest() {
     guest_verdict "$rg" || { show_guest_log "$rg" >&2; return 1; }
 }
 
+# release_guest NAME: a line on the guest's console ends its wait
+# (guest/hold.sh, guest/blk-fio.sh).
+release_guest() {
+    rd=$(xl domid "$1" 2>/dev/null) || return 0
+    tty=$(xenstore-read "/local/domain/$rd/console/tty" 2>/dev/null)
+    [ -n "$tty" ] && echo go >"$tty" 2>/dev/null
+    true
+}
+
 # guest_times NAME: set RG_T0/1/2 from the last run_guest of NAME.
 guest_times() {
     RG_T0=0 RG_T1=0 RG_T2=0

@@ -126,9 +126,12 @@ demo_summary() {
         awk '{ printf "Bytes moved through the daemon and verified: %.0f MiB (%s bytes)\n", $1 / 1048576, $1 }'
     if grep -q '^FACT perf_row ' "$f"; then
         echo "Performance next to Xen's PV block device (one boot, TCG: compare, do not quote):"
-        { echo "workload|virtio via daemon|Xen PV blkback|virtio/PV"
+        echo "(fio in the guest, O_DIRECT, libaio; virtio via the daemon: shadow mode with"
+        echo " qemu-storage-daemon, zero-copy with xvm-test-blkd, and shadow with xvm-test-blkd)"
+        { echo "workload|shadow|zero-copy|Xen PV|shadow/PV|zero-copy/PV|shadow(blkd)|shadow(blkd)/zero-copy"
           sed -n 's/^FACT perf_row //p' "$f"; } |
-            awk -F'|' '{ printf "  %-18s %-20s %-16s %s\n", $1, $2, $3, $4 }'
+            awk -F'|' '{ printf "  %-15s %-13s %-13s %-13s %-9s %-12s %-13s %s\n", $1, $2, $3, $4, $5, $6, $7, $8 }'
+        sed -n 's/^FACT perf_counters \(.*\)/  daemon counters, \1/p' "$f"
     fi
     sed -n 's/^FACT boot_guest_ms \(.*\)/Guest boot to power-off: \1 ms/p' "$f" | head -n1
     echo "Results:    $2 passed, $3 failed, $4 skipped (console log: $f)"

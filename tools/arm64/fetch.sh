@@ -118,10 +118,10 @@ pkgs_for() {
     case $1 in
     trixie)
         echo xen-utils-4.20 xenstore-utils busybox-static qemu-utils virtiofsd \
-             libxen-dev libc6-dev linux-libc-dev libjson-c-dev bash ;;
+             libxen-dev libc6-dev linux-libc-dev libjson-c-dev bash fio ;;
     bookworm)
         echo xen-utils-4.17 xenstore-utils busybox-static qemu-system-common \
-             libxen-dev libc6-dev linux-libc-dev libjson-c-dev bash ;;
+             libxen-dev libc6-dev linux-libc-dev libjson-c-dev bash fio ;;
     esac
 }
 

@@ -53,7 +53,8 @@ _find_lib() {
 
 # Copy ELF files and the shared libraries they need (walking DT_NEEDED and
 # PT_INTERP, honouring RUNPATH/RPATH with $ORIGIN). Libraries go to their
-# merged-/usr paths. Usage: copy_elf_closure ROOT TREE /path/in/root...
+# merged-/usr paths; those named in $STUB_LIBS (sonames) are not copied
+# (stub_lib makes stand-ins for them). Usage: copy_elf_closure ROOT TREE /path/in/root...
 copy_elf_closure() {
     local root=$1 tree=$2; shift 2
     local queue=("$@") seen=" " f
@@ -61,6 +62,7 @@ copy_elf_closure() {
         f=${queue[0]}; queue=("${queue[@]:1}")
         case $seen in *" $f "*) continue ;; esac
         seen="$seen$f "
+        case " ${STUB_LIBS:-} " in *" $(basename "$f") "*) continue ;; esac
         copy_file "$root" "$tree" "$f" || return 1
         local real dyn
         real="$root$f"
@@ -77,6 +79,37 @@ copy_elf_closure() {
             queue+=("$lib")
         done
     done
+}
+
+# Build a stand-in for the shared library SONAME (found in ROOT) at its
+# merged-/usr path in TREE: every function BIN imports from it, under the
+# same symbol versions, defined as a trap. For libraries a program links
+# only for features a scenario never uses (fio's rbd, gluster, nbd, rdma and
+# pmem engines: about 75 MB of closure for code that never runs); BIND_NOW
+# binaries need every symbol resolved at load time, hence the stand-in.
+# Needs the aarch64 cross compiler. Usage: stub_lib ROOT TREE BIN SONAME
+stub_lib() {
+    local root=$1 tree=$2 bin=$3 so=$4 lib t cc=${STUB_CC:-aarch64-linux-gnu-gcc} vs=""
+    lib=$(_find_lib "$root" "$so" "") || { echo "stub_lib: $so not in $root" >&2; return 1; }
+    t=$(mktemp -d "${TMPDIR:-/tmp}/xvm-stub.XXXXXX")
+    # Names the library defines; the binary's imports as "name version".
+    "$READELF" --dyn-syms -W "$root$lib" |
+        awk '$7 != "UND" && $4 == "FUNC" { sub(/@.*/, "", $8); print $8 }' | sort -u >"$t/defs"
+    "$READELF" --dyn-syms -W "$root$bin" |
+        awk '$7 == "UND" && $4 == "FUNC" { n = $8; v = ""; i = index(n, "@");
+             if (i) { v = substr(n, i + 1); n = substr(n, 1, i - 1) }
+             if (v !~ /^GLIBC/) print n, v }' |
+        awk 'NR == FNR { d[$1] = 1; next } ($1 in d)' "$t/defs" - | sort -u >"$t/syms"
+    awk '{ printf "void %s(void) { __builtin_trap(); }\n", $1 }' "$t/syms" >"$t/stub.c"
+    if awk '$2 != ""' "$t/syms" | grep -q .; then
+        awk '$2 != "" { s[$2] = s[$2] " " $1 ";" }
+             END { for (v in s) printf "%s { global:%s };\n", v, s[v] }' "$t/syms" >"$t/ver"
+        vs="-Wl,--version-script=$t/ver"
+    fi
+    mkdir -p "$tree$(dirname "$(merged_path "$lib")")"
+    "$cc" -shared -nostdlib -fPIC -O2 -w -Wl,-soname,"$so" $vs -o "$tree$(merged_path "$lib")" "$t/stub.c" ||
+        { rm -rf "$t"; echo "stub_lib: cannot build a stand-in for $so" >&2; return 1; }
+    rm -rf "$t"
 }
 
 # Copy kernel modules (and their depends=, recursively) flat into
