@@ -18,6 +18,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -45,6 +46,9 @@ struct hostile {
     uint64_t protocol;
     unsigned nreg;
     struct hb_region reg[VHU_MAX_REGIONS];
+    pthread_mutex_t mem_lock; /* guards the three below */
+    unsigned mem_tables, mem_nfds;
+    struct hostile_fd_id mem_ids[VHU_MAX_REGIONS];
     uint16_t num, last_avail, used_idx;
     uint64_t desc_ua, avail_ua, used_ua;
 };
@@ -291,19 +295,34 @@ hb_mem_table(struct hostile *h, const uint8_t *p, uint32_t size, int *fds,
              unsigned nfds)
 {
     struct vhu_wire_mem_hdr mh;
+    bool xen = h->protocol & (1ULL << VHU_PF_XEN_MMAP);
+    size_t stride = xen ? sizeof(struct vhu_wire_region_xen)
+                        : sizeof(struct vhu_wire_region);
 
     hb_unmap(h);
-    if (size < sizeof(mh)) {
-        return;
+    pthread_mutex_lock(&h->mem_lock);
+    h->mem_tables++;
+    h->mem_nfds = 0;
+    for (unsigned i = 0; i < nfds && i < VHU_MAX_REGIONS; i++) {
+        struct stat st;
+
+        if (fstat(fds[i], &st) == 0) {
+            h->mem_ids[h->mem_nfds++] =
+                (struct hostile_fd_id){ st.st_dev, st.st_ino };
+        }
+    }
+    pthread_mutex_unlock(&h->mem_lock);
+    if (size < sizeof(mh) || xen) {
+        return; /* Xen regions are not mapped here: only recorded */
     }
     memcpy(&mh, p, sizeof(mh));
     for (unsigned i = 0; i < mh.nregions && i < nfds && i < VHU_MAX_REGIONS &&
-                         sizeof(mh) + (i + 1) * sizeof(struct vhu_wire_region) <= size;
+                         sizeof(mh) + (i + 1) * stride <= size;
          i++) {
         struct vhu_wire_region wr;
         struct hb_region *r = &h->reg[h->nreg];
 
-        memcpy(&wr, p + sizeof(mh) + i * sizeof(wr), sizeof(wr));
+        memcpy(&wr, p + sizeof(mh) + i * stride, sizeof(wr));
         r->gpa = wr.gpa;
         r->len = wr.size;
         r->uaddr = wr.uaddr;
@@ -353,7 +372,9 @@ hb_message(struct hostile *h)
         reply_ack = false;
         break;
     case VHU_REQ_GET_PROTOCOL_FEATURES:
-        hb_reply_u64(h, hdr.request, 1ULL << VHU_PF_REPLY_ACK);
+        hb_reply_u64(h, hdr.request,
+                     (1ULL << VHU_PF_REPLY_ACK) |
+                         (h->cfg.xen_mmap ? 1ULL << VHU_PF_XEN_MMAP : 0));
         reply_ack = false;
         break;
     case VHU_REQ_SET_PROTOCOL_FEATURES:
@@ -478,6 +499,7 @@ hostile_start(struct hostile **out, const struct hostile_config *cfg)
         return -ENOMEM;
     }
     h->cfg = *cfg;
+    pthread_mutex_init(&h->mem_lock, NULL);
     h->listen_fd = h->conn_fd = h->kick_fd = h->call_fd = -1;
     snprintf(h->path, sizeof(h->path), "%s", cfg->sock_path);
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", cfg->sock_path);
@@ -501,6 +523,7 @@ fail:
     hb_close(&h->listen_fd);
     hb_close(&h->stop_fd);
     unlink(h->path);
+    pthread_mutex_destroy(&h->mem_lock);
     free(h);
     return rc;
 }
@@ -520,6 +543,7 @@ hostile_stop(struct hostile *h)
     hb_close(&h->listen_fd);
     hb_close(&h->stop_fd);
     unlink(h->path);
+    pthread_mutex_destroy(&h->mem_lock);
     free(h);
 }
 
@@ -539,4 +563,20 @@ unsigned
 hostile_chains_seen(const struct hostile *h)
 {
     return __atomic_load_n(&h->chains, __ATOMIC_ACQUIRE);
+}
+
+unsigned
+hostile_mem_tables(struct hostile *h, struct hostile_fd_id *ids, unsigned max,
+                   unsigned *nfds)
+{
+    unsigned n;
+
+    pthread_mutex_lock(&h->mem_lock);
+    n = h->mem_tables;
+    *nfds = h->mem_nfds;
+    for (unsigned i = 0; i < h->mem_nfds && i < max; i++) {
+        ids[i] = h->mem_ids[i];
+    }
+    pthread_mutex_unlock(&h->mem_lock);
+    return n;
 }

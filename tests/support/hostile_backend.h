@@ -15,7 +15,9 @@
 #ifndef XVM_TEST_HOSTILE_BACKEND_H
 #define XVM_TEST_HOSTILE_BACKEND_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 enum hostile_fault {
     HOSTILE_NONE = 0,
@@ -30,6 +32,13 @@ enum hostile_fault {
 struct hostile_config {
     const char *sock_path;
     uint8_t fill; /* byte written into writable buffers */
+    bool xen_mmap; /* offer XEN_MMAP: regions are then recorded, not mapped */
+};
+
+/* Identity of one fd received with SET_MEM_TABLE (fstat). */
+struct hostile_fd_id {
+    dev_t dev;
+    ino_t ino;
 };
 
 struct hostile;
@@ -44,5 +53,12 @@ void hostile_set_fault(struct hostile *h, enum hostile_fault f);
 unsigned hostile_connections(const struct hostile *h);
 /* Chains taken off the avail ring so far (all connections). */
 unsigned hostile_chains_seen(const struct hostile *h);
+/*
+ * SET_MEM_TABLE messages received so far, and the identities of the fds
+ * the last one carried (up to `max`; *nfds gets their count).  The
+ * backend closes what it received before acknowledging the message.
+ */
+unsigned hostile_mem_tables(struct hostile *h, struct hostile_fd_id *ids,
+                            unsigned max, unsigned *nfds);
 
 #endif
