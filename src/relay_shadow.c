@@ -5,7 +5,9 @@
  * Concepts and trust:
  *  - The relay owns a memfd ("shadow RAM") shared with the backend through
  *    SET_MEM_TABLE.  Per queue it holds a shadow split ring (the relay is
- *    its driver) and a bounce pool.  The backend never sees guest memory.
+ *    its driver) and a bounce pool.  The backend never sees guest memory;
+ *    the memfd is sealed against resizing (nothing else it could do with
+ *    it reaches beyond this device).
  *  - Guest kick: pop validated chains from the guest ring (vq), copy the
  *    driver->device bytes into the bounce pool, publish a shadow chain with
  *    the same segment structure (or one indirect table), kick the backend.
@@ -25,6 +27,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -120,8 +123,12 @@ shadow_dev_get(struct relay *r)
     sd->per_queue = shadow_ring_bytes(r->dev.q[0].num_max) +
                     PAGE_ALIGN((uint64_t)r->cfg.bounce_kib * 1024);
     sd->len = sd->per_queue * r->dev.nr_queues;
-    sd->fd = memfd_create("xvm-shadow", MFD_CLOEXEC);
-    if (sd->fd < 0 || ftruncate(sd->fd, (off_t)sd->len) < 0) {
+    /* The backend gets this fd: sealed, it cannot shrink the file under
+     * our mapping (SIGBUS in the worker) or grow it. */
+    sd->fd = memfd_create("xvm-shadow", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (sd->fd < 0 || ftruncate(sd->fd, (off_t)sd->len) < 0 ||
+        fcntl(sd->fd, F_ADD_SEALS,
+              F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
         goto fail;
     }
     sd->base = mmap(NULL, sd->len, PROT_READ | PROT_WRITE, MAP_SHARED, sd->fd, 0);

@@ -6,11 +6,13 @@
  * fd SET_MEM_TABLE brings it.  Each fd must be a privcmd file restricted
  * to exactly this guest; our own copy must be closed once sent; a device
  * that cannot restrict, or a fd that lost its restriction, must mean that
- * no privcmd fd reaches the backend at all.
+ * no privcmd fd reaches the backend at all.  In shadow mode the one fd is
+ * the relay's shadow memfd, which the backend must not be able to resize.
  */
 #include <config.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -153,6 +155,27 @@ START_TEST(test_fd_that_lost_restriction_is_not_sent)
 }
 END_TEST
 
+/* Shadow mode: the shadow memfd is sealed against shrinking and growing. */
+START_TEST(test_shadow_memfd_cannot_be_resized)
+{
+    struct env e;
+    struct hostile_fd_id ids[8];
+    unsigned nfds;
+    const int want = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+
+    ck_assert_int_eq(env_open(&e, FAKE_PRIVCMD_OLD_KERNEL), -ENOTTY);
+    ck_assert_int_eq(hdev_open(&e.d, &e.g, 0, e.sock, RELAY_MODE_SHADOW,
+                               NULL), 0);
+    ck_assert_uint_eq(rawdrv_init(&e.d.drv, WANT, 64), ST_OK);
+    ck_assert_uint_eq(hostile_mem_tables(e.hb, ids, 8, &nfds), 1);
+    ck_assert_uint_eq(nfds, 1);
+    ck_assert_msg(ids[0].seals != -1 && (ids[0].seals & want) == want,
+                  "shadow memfd seals %#x, want %#x", (unsigned)ids[0].seals,
+                  (unsigned)want);
+    env_close(&e);
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -161,6 +184,7 @@ make_suite(void)
     CHECK_ADD(s, test_zerocopy_backend_gets_restricted_fd, 20);
     CHECK_ADD(s, test_unrestrictable_device_means_no_privcmd_fd, 20);
     CHECK_ADD(s, test_fd_that_lost_restriction_is_not_sent, 20);
+    CHECK_ADD(s, test_shadow_memfd_cannot_be_resized, 20);
     return s;
 }
 

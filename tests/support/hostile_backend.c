@@ -9,6 +9,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -307,8 +308,9 @@ hb_mem_table(struct hostile *h, const uint8_t *p, uint32_t size, int *fds,
         struct stat st;
 
         if (fstat(fds[i], &st) == 0) {
-            h->mem_ids[h->mem_nfds++] =
-                (struct hostile_fd_id){ st.st_dev, st.st_ino };
+            h->mem_ids[h->mem_nfds++] = (struct hostile_fd_id){
+                st.st_dev, st.st_ino, fcntl(fds[i], F_GET_SEALS)
+            };
         }
     }
     pthread_mutex_unlock(&h->mem_lock);

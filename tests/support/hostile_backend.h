@@ -35,10 +35,12 @@ struct hostile_config {
     bool xen_mmap; /* offer XEN_MMAP: regions are then recorded, not mapped */
 };
 
-/* Identity of one fd received with SET_MEM_TABLE (fstat). */
+/* Identity of one fd received with SET_MEM_TABLE (fstat), and its seals
+ * (F_GET_SEALS; -1 when the file takes none). */
 struct hostile_fd_id {
     dev_t dev;
     ino_t ino;
+    int seals;
 };
 
 struct hostile;
