@@ -51,6 +51,16 @@ env_open(struct env *e, enum fake_privcmd_mode mode)
     return hv_sim_share_privcmd(e->g.sim, &e->f.ops, DOM);
 }
 
+/* A working fake device: the relay chooses zero-copy by itself. */
+static void
+env_open_zerocopy(struct env *e)
+{
+    ck_assert_int_eq(env_open(e, FAKE_PRIVCMD_OK), 0);
+    ck_assert_int_eq(hdev_open(&e->d, &e->g, 0, e->sock, RELAY_MODE_AUTO,
+                               NULL), 0);
+    ck_assert_int_eq(relay_mode(e->d.relay), RELAY_MODE_ZEROCOPY);
+}
+
 static void
 env_close(struct env *e)
 {
@@ -86,10 +96,7 @@ START_TEST(test_zerocopy_backend_gets_restricted_fd)
     unsigned tables, sent;
     bool restricted;
 
-    ck_assert_int_eq(env_open(&e, FAKE_PRIVCMD_OK), 0);
-    ck_assert_int_eq(hdev_open(&e.d, &e.g, 0, e.sock, RELAY_MODE_AUTO, NULL),
-                     0);
-    ck_assert_int_eq(relay_mode(e.d.relay), RELAY_MODE_ZEROCOPY);
+    env_open_zerocopy(&e);
     /* Two sessions: each SET_MEM_TABLE carries a restricted fd. */
     for (unsigned round = 1; round <= 2; round++) {
         ck_assert_uint_eq(rawdrv_init(&e.d.drv, WANT, 64), ST_OK);
@@ -141,10 +148,7 @@ START_TEST(test_fd_that_lost_restriction_is_not_sent)
     unsigned tables, sent;
     bool restricted;
 
-    ck_assert_int_eq(env_open(&e, FAKE_PRIVCMD_OK), 0);
-    ck_assert_int_eq(hdev_open(&e.d, &e.g, 0, e.sock, RELAY_MODE_AUTO, NULL),
-                     0);
-    ck_assert_int_eq(relay_mode(e.d.relay), RELAY_MODE_ZEROCOPY);
+    env_open_zerocopy(&e);
     e.f.file[0].domid = PRIVFD_DOMID_INVALID; /* as if never restricted */
     ck_assert(rawdrv_init(&e.d.drv, WANT, 64) & VIRTIO_STATUS_NEEDS_RESET);
     sent = privcmd_fds_sent(&e, &tables, &restricted);
