@@ -192,27 +192,24 @@ cfg_parse_user(const char *s, uid_t *uid, gid_t *gid)
 }
 
 int
-cfg_worker_user(struct cfg *c, const char *const *names, unsigned n,
+cfg_worker_user(struct cfg *c, const char *user, const char *fallback,
                 char *err, size_t errlen)
 {
-    for (unsigned i = 0; !c->has_user && i < n; i++) {
-        if (cfg_parse_user(names[i], &c->uid, &c->gid) == 0) {
-            c->has_user = true;
-            if (i > 0) {
-                log_warn("user '%s' does not exist (make install creates "
-                         "it): workers run as '%s' (uid %u) instead",
-                         names[0], names[i], (unsigned)c->uid);
-            }
-        }
+    if (c->has_user || cfg_parse_user(user, &c->uid, &c->gid) == 0) {
+        c->has_user = true;
+        return 0;
     }
-    if (!c->has_user) {
-        log_errbuf(err, errlen, "no user to run workers as: neither '%s' "
-                   "nor '%s' exists; create '%s' (make install does) or "
-                   "pass --user", n > 0 ? names[0] : "",
-                   n > 1 ? names[n - 1] : "", n > 0 ? names[0] : "");
-        return -ENOENT;
+    if (cfg_parse_user(fallback, &c->uid, &c->gid) == 0) {
+        c->has_user = true;
+        log_warn("user '%s' does not exist (make install creates it): "
+                 "workers run as '%s' (uid %u)", user, fallback,
+                 (unsigned)c->uid);
+        return 0;
     }
-    return 0;
+    log_errbuf(err, errlen, "no user to run workers as: neither '%s' nor "
+               "'%s' exists; create '%s' (make install does) or pass --user",
+               user, fallback, user);
+    return -ENOENT;
 }
 
 static int

@@ -102,12 +102,12 @@ struct cfg_resolved {
 
 /*
  * Settle who workers run as, unless --user/user= said it (root there is
- * the explicit opt-out: workers stay root, restricted to their guest).
- * Tries the `names` in order (the daemon passes CFG_DEFAULT_USER, then
- * CFG_FALLBACK_USER), taking the user's primary group, and warns when it
- * had to fall back.  0, or -ENOENT with `err` saying none exists.
+ * the explicit opt-out: workers stay root, restricted to their guest):
+ * `user` (the daemon passes CFG_DEFAULT_USER), else `fallback`
+ * (CFG_FALLBACK_USER) with a warning, each with its primary group.  0, or
+ * -ENOENT with `err` saying neither exists.
  */
-int cfg_worker_user(struct cfg *c, const char *const *names, unsigned n,
+int cfg_worker_user(struct cfg *c, const char *user, const char *fallback,
                     char *err, size_t errlen);
 
 /* Defaults: no run mode, CFG_DEFAULT_DIR, auto relay mode, info logs. */

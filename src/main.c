@@ -98,15 +98,12 @@ main(int argc, char **argv)
         return MAIN_EXIT_USAGE;
     }
     log_set_level(c->log_level);
-    if (c->run == CFG_RUN_SERVICE || c->run == CFG_RUN_CHECK) {
-        static const char *const users[] = { CFG_DEFAULT_USER,
-                                              CFG_FALLBACK_USER };
-
-        if (cfg_worker_user(c, users, 2, err, sizeof(err))) {
-            fprintf(stderr, "xen-vhost-master: %s\n", err);
-            free(c);
-            return MAIN_EXIT_USAGE;
-        }
+    if ((c->run == CFG_RUN_SERVICE || c->run == CFG_RUN_CHECK) &&
+        cfg_worker_user(c, CFG_DEFAULT_USER, CFG_FALLBACK_USER, err,
+                        sizeof(err))) {
+        fprintf(stderr, "xen-vhost-master: %s\n", err);
+        free(c);
+        return MAIN_EXIT_USAGE;
     }
     switch (c->run) {
     case CFG_RUN_HELP:

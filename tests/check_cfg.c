@@ -65,37 +65,41 @@ END_TEST
 /* Workers are deprivileged unless told otherwise: who they run as. */
 START_TEST(test_worker_user_default_and_fallback)
 {
-    static const char *const first[] = { "root", "nobody" };
-    static const char *const fallback[] = { "xvm-no-such-user", "root" };
-    static const char *const none[] = { "xvm-no-such-user",
-                                        "xvm-no-such-either" };
     char err[CFG_ERR_MAX] = "";
     struct cfg c;
 
-    /* Not given: the first name that exists, with its primary group. */
+    /* Not given: the user if it exists, with its primary group. */
     cfg_init(&c);
     ck_assert(!c.has_user);
-    ck_assert_int_eq(cfg_worker_user(&c, first, 2, err, sizeof(err)), 0);
+    ck_assert_int_eq(cfg_worker_user(&c, "root", "nobody", err, sizeof(err)),
+                     0);
     ck_assert(c.has_user);
     ck_assert_uint_eq(c.uid, 0);
+    /* Else the fallback. */
     cfg_init(&c);
-    ck_assert_int_eq(cfg_worker_user(&c, fallback, 2, err, sizeof(err)), 0);
+    ck_assert_int_eq(cfg_worker_user(&c, "xvm-no-such-user", "root", err,
+                                     sizeof(err)), 0);
     ck_assert(c.has_user);
     ck_assert_uint_eq(c.uid, 0);
-    /* None exists: refused, naming the user to create. */
+    /* Neither exists: refused, naming the user to create. */
     cfg_init(&c);
-    ck_assert_int_eq(cfg_worker_user(&c, none, 2, err, sizeof(err)), -ENOENT);
+    ck_assert_int_eq(cfg_worker_user(&c, "xvm-no-such-user",
+                                     "xvm-no-such-either", err, sizeof(err)),
+                     -ENOENT);
     ck_assert(!c.has_user);
     ck_assert_ptr_nonnull(strstr(err, "'xvm-no-such-user'"));
     ck_assert_ptr_nonnull(strstr(err, "'xvm-no-such-either'"));
     /* Given: kept as it is, whatever exists. */
     ck_assert_int_eq(args(&c, err, "--service", "--user=1000:1001", NULL), 0);
-    ck_assert_int_eq(cfg_worker_user(&c, none, 2, err, sizeof(err)), 0);
+    ck_assert_int_eq(cfg_worker_user(&c, "xvm-no-such-user",
+                                     "xvm-no-such-either", err, sizeof(err)),
+                     0);
     ck_assert_uint_eq(c.uid, 1000);
     ck_assert_uint_eq(c.gid, 1001);
     /* The explicit opt-out. */
     ck_assert_int_eq(args(&c, err, "--service", "--user=root", NULL), 0);
-    ck_assert_int_eq(cfg_worker_user(&c, first + 1, 1, err, sizeof(err)), 0);
+    ck_assert_int_eq(cfg_worker_user(&c, "nobody", "nobody", err,
+                                     sizeof(err)), 0);
     ck_assert_uint_eq(c.uid, 0);
     ck_assert_uint_eq(c.gid, 0);
 }
