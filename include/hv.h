@@ -50,16 +50,17 @@ int hv_layout_add(struct hv_layout *l, uint64_t gpa, uint64_t len);
 int hv_layout_find(const struct hv_layout *l, uint64_t gpa, uint64_t len,
                    unsigned *bank, uint64_t *off);
 
-/* xen_mmap_flags value of a region mapped as foreign memory (vhost-user
- * XEN_MMAP's FOREIGN kind). */
-#define HV_REGION_XEN_FOREIGN 0x1u
+/* VHOST_USER XEN_MMAP region flag "foreign mapping" (vhu.h has the same). */
+#define HV_XEN_MMAP_FOREIGN 0x1u
 
-/* A guest RAM region as a backend process could map it (zero-copy). */
+/*
+ * A guest RAM region as a backend process could map it (zero-copy), from
+ * the fd hv_mem_share() gives.
+ */
 struct hv_region {
     uint64_t gpa;
     uint64_t len;
-    int fd;                  /* memfd (sim) or /dev/xen/privcmd (xen) */
-    uint64_t fd_off;         /* mmap offset of gpa inside fd */
+    uint64_t fd_off;         /* mmap offset of gpa inside the shared fd */
     uint32_t xen_mmap_flags; /* 0, or VHOST_USER XEN_MMAP flags */
     uint32_t xen_domid;
 };
@@ -108,6 +109,12 @@ struct hv_ops {
     void *(*mem_ptr)(struct hv *hv, unsigned bank, uint64_t off, size_t len);
     /* Fill out[] with mappable regions; count, or -EOPNOTSUPP. */
     int (*mem_regions)(struct hv *hv, struct hv_region *out, unsigned max);
+    /*
+     * A new fd (close-on-exec) every region maps from, carrying no more
+     * privilege than this guest's RAM needs; the caller closes it once it
+     * is sent.  fd, or -errno (nothing may be sent then).
+     */
+    int (*mem_share)(struct hv *hv);
     /* Trap guest accesses to [base, base+len).  0 or -errno. */
     int (*mmio_add)(struct hv *hv, uint64_t base, uint64_t len, hv_mmio_fn fn,
                     void *opaque);
@@ -177,6 +184,8 @@ int hv_write_le32(struct hv *hv, uint64_t gpa, uint32_t v);
 bool hv_mem_valid(const struct hv *hv, uint64_t gpa, uint64_t len);
 
 int hv_mem_regions(struct hv *hv, struct hv_region *out, unsigned max);
+/* The fd hv_mem_regions' regions map from (see hv_ops.mem_share). */
+int hv_mem_share(struct hv *hv);
 int hv_mmio_add(struct hv *hv, uint64_t base, uint64_t len, hv_mmio_fn fn,
                 void *opaque);
 void hv_mmio_del(struct hv *hv, uint64_t base);

@@ -16,6 +16,7 @@
 
 #include "hv.h"
 #include "loop.h"
+#include "privfd.h"
 
 #define HV_SIM_MAX_IRQ 1024
 #define HV_SIM_MAX_MMIO 32
@@ -76,6 +77,17 @@ void hv_sim_set_hole(struct hv_sim *sim, uint64_t gpa, uint64_t len);
 
 /* Fault injection: the next `n` guest memory accesses fail with -EFAULT. */
 void hv_sim_fail_mem(struct hv_sim *sim, unsigned n);
+
+/*
+ * Share guest RAM the way hv_xen does, for tests of what reaches a
+ * backend: the sim becomes guest `domid`, its regions carry the XEN_MMAP
+ * foreign flag at offset 0, and hv_mem_share() hands out copies of one
+ * fd opened and restricted through `ops` now (privfd_open_for), each
+ * checked again (privfd_dup_for).  When that fails, guest RAM cannot be
+ * shared at all.  0 or the -errno of privfd_open_for.
+ */
+int hv_sim_share_privcmd(struct hv_sim *sim, const struct privfd_ops *ops,
+                         uint32_t domid);
 
 /* Counters for leak checks: live MMIO windows. */
 unsigned hv_sim_mmio_windows(const struct hv_sim *sim);

@@ -15,10 +15,13 @@
 
 #include "hv.h"
 #include "loop.h"
+#include "privfd.h"
 
 struct hv_xen_opts {
     unsigned mapcache_mib;   /* bound on foreign-mapped guest RAM; 0: 64 */
     int kernel_eventfd;      /* -1 never, 0 auto (detect), 1 require */
+    const struct privfd_ops *privcmd; /* NULL: /dev/xen/privcmd (tests
+                                       * pass a fake device) */
 };
 
 /*
@@ -28,15 +31,18 @@ struct hv_xen_opts {
  * ioeventfd, which only matches virtio-mmio QueueNotify: `addr` must be
  * a device base + 0x50 and `datamatch` the queue index; it returns
  * -EOPNOTSUPP on kernels without it (callers keep the trap path).
- * mem_regions gives one region per RAM bank, each carrying the same
- * /dev/xen/privcmd fd (mmap offset 0, XEN_MMAP foreign flag, domid).
+ * mem_regions gives one region per RAM bank (mmap offset 0, XEN_MMAP
+ * foreign flag, domid); mem_share gives each backend its own copy of a
+ * /dev/xen/privcmd fd opened here for backends alone and restricted to
+ * `domid` at once, whatever this process's own restriction, and checked
+ * again before every copy (privfd.h).  Without it, no zero-copy.
  */
 int hv_xen_open(struct hv **out, struct loop *loop, uint32_t domid,
                 const struct hv_xen_opts *opts);
 
 /*
  * Restrict every Xen handle of this process to `domid`
- * (xentoolcore_restrict_all, plus the privcmd fd handed to backends) and,
+ * (xentoolcore_restrict_all, plus our own privcmd fd) and,
  * if uid != 0, drop supplementary groups, then gid, then uid, verifying
  * that root cannot be regained.  Call after hv_xen_open(); no new guest
  * can be opened by this process afterwards.  0 or -errno.

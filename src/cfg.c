@@ -191,6 +191,27 @@ cfg_parse_user(const char *s, uid_t *uid, gid_t *gid)
     return 0;
 }
 
+int
+cfg_worker_user(struct cfg *c, const char *user, const char *fallback,
+                char *err, size_t errlen)
+{
+    if (c->has_user || cfg_parse_user(user, &c->uid, &c->gid) == 0) {
+        c->has_user = true;
+        return 0;
+    }
+    if (cfg_parse_user(fallback, &c->uid, &c->gid) == 0) {
+        c->has_user = true;
+        log_warn("user '%s' does not exist (make install creates it): "
+                 "workers run as '%s' (uid %u)", user, fallback,
+                 (unsigned)c->uid);
+        return 0;
+    }
+    log_errbuf(err, errlen, "no user to run workers as: neither '%s' nor "
+               "'%s' exists; create '%s' (make install does) or pass --user",
+               user, fallback, user);
+    return -ENOENT;
+}
+
 static int
 cfg_copy_path(char *dst, size_t dstlen, const char *s, bool absolute)
 {

@@ -29,6 +29,11 @@
 /* Where sockets live unless --backend-dir says otherwise. */
 #define CFG_DEFAULT_DIR "/run/xen-vhost-master"
 #define CFG_DEFAULT_QSD "/usr/bin/qemu-storage-daemon"
+/* Who workers (and the backends the service starts) run as by default
+ * (created by `make install` and the unit's sysusers.d file), and the
+ * fallback when that user does not exist. */
+#define CFG_DEFAULT_USER "xen-vhost-master"
+#define CFG_FALLBACK_USER "nobody"
 #define CFG_MAX_DEVS 64
 /* sun_path is 108 bytes: keep room for "/<domid>-<devid>.sock". */
 #define CFG_DIR_MAX 80
@@ -83,8 +88,8 @@ struct cfg {
     uint32_t bounce_kib;             /* 0 = relay default */
     unsigned timeout_ms;             /* 0 = relay default */
     unsigned mapcache_mib;           /* 0 = hv_xen default */
-    bool has_user;
-    uid_t uid;
+    bool has_user;                   /* --user given, or cfg_worker_user */
+    uid_t uid;                       /* 0: stay root (--user=root) */
     gid_t gid;
     enum log_level log_level;
     bool status_json;                /* --json (with --status) */
@@ -94,6 +99,16 @@ struct cfg {
     struct cfg_dev dev[CFG_MAX_DEVS];
 };
 
+
+/*
+ * Settle who workers run as, unless --user/user= said it (root there is
+ * the explicit opt-out: workers stay root, restricted to their guest):
+ * `user` (the daemon passes CFG_DEFAULT_USER), else `fallback`
+ * (CFG_FALLBACK_USER) with a warning, each with its primary group.  0, or
+ * -ENOENT with `err` saying neither exists.
+ */
+int cfg_worker_user(struct cfg *c, const char *user, const char *fallback,
+                    char *err, size_t errlen);
 
 /* Defaults: no run mode, CFG_DEFAULT_DIR, auto relay mode, info logs. */
 void cfg_init(struct cfg *c);

@@ -170,6 +170,12 @@ hv_mem_regions(struct hv *hv, struct hv_region *out, unsigned max)
 }
 
 int
+hv_mem_share(struct hv *hv)
+{
+    return hv->ops->mem_share ? hv->ops->mem_share(hv) : -EOPNOTSUPP;
+}
+
+int
 hv_mmio_add(struct hv *hv, uint64_t base, uint64_t len, hv_mmio_fn fn,
             void *opaque)
 {

@@ -11,6 +11,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 
 #include "hv_sim.h"
 #include "log.h"
+#include "privfd.h"
 
 struct hv_sim_mmio {
     uint64_t base;
@@ -58,6 +60,10 @@ struct hv_sim {
     struct hv_sim_ioeventfd iofd[HV_SIM_MAX_IOEVENTFD];
     bool irq_level[HV_SIM_MAX_IRQ];
     uint64_t irq_edges[HV_SIM_MAX_IRQ];
+    /* Xen-style sharing (hv_sim_share_privcmd): regions map from share_fd. */
+    bool xen_share;
+    struct privfd_ops priv;
+    int share_fd;          /* -1: none (then RAM cannot be shared) */
 };
 
 static struct hv_sim *
@@ -135,6 +141,9 @@ sim_mem_regions(struct hv *hv, struct hv_region *out, unsigned max)
 {
     struct hv_sim *sim = sim_of(hv);
 
+    if (sim->xen_share && sim->share_fd < 0) {
+        return -EOPNOTSUPP;
+    }
     if (max < hv->ram.nr) {
         return -ENOSPC;
     }
@@ -142,13 +151,42 @@ sim_mem_regions(struct hv *hv, struct hv_region *out, unsigned max)
         out[i] = (struct hv_region){
             .gpa = hv->ram.bank[i].gpa,
             .len = hv->ram.bank[i].len,
-            .fd = sim->memfd,
-            .fd_off = sim->bank_off[i],
-            .xen_mmap_flags = sim->xen_mmap ? HV_REGION_XEN_FOREIGN : 0,
-            .xen_domid = sim->xen_mmap ? hv->domid : 0,
+            .fd_off = sim->xen_share ? 0 : sim->bank_off[i],
+            .xen_mmap_flags =
+                sim->xen_share || sim->xen_mmap ? HV_XEN_MMAP_FOREIGN : 0,
+            .xen_domid = sim->xen_share || sim->xen_mmap ? hv->domid : 0,
         };
     }
     return (int)hv->ram.nr;
+}
+
+static int
+sim_mem_share(struct hv *hv)
+{
+    struct hv_sim *sim = sim_of(hv);
+    int fd;
+
+    if (sim->xen_share) {
+        return sim->share_fd < 0
+                   ? -EOPNOTSUPP
+                   : privfd_dup_for(&sim->priv, sim->share_fd, hv->domid);
+    }
+    fd = fcntl(sim->memfd, F_DUPFD_CLOEXEC, 3);
+    return fd < 0 ? -errno : fd;
+}
+
+int
+hv_sim_share_privcmd(struct hv_sim *sim, const struct privfd_ops *ops,
+                     uint32_t domid)
+{
+    if (sim->share_fd >= 0) {
+        close(sim->share_fd);
+    }
+    sim->xen_share = true;
+    sim->priv = *ops;
+    sim->hv.domid = domid;
+    sim->share_fd = privfd_open_for(ops, domid);
+    return sim->share_fd < 0 ? sim->share_fd : 0;
 }
 
 static int
@@ -357,6 +395,9 @@ sim_free(struct hv *hv)
         close(sim->memfd);
     }
     free(sim->gref);
+    if (sim->share_fd >= 0) {
+        close(sim->share_fd);
+    }
     free(sim);
 }
 
@@ -366,6 +407,7 @@ static const struct hv_ops hv_sim_ops = {
     .mem_write = sim_mem_write,
     .mem_ptr = sim_mem_ptr,
     .mem_regions = sim_mem_regions,
+    .mem_share = sim_mem_share,
     .mmio_add = sim_mmio_add,
     .mmio_del = sim_mmio_del,
     .irq_set = sim_irq_set,
@@ -395,6 +437,7 @@ hv_sim_new(struct hv_sim **out, const struct hv_sim_config *cfg)
     snprintf(sim->hv.name, sizeof(sim->hv.name), "%s",
              cfg->name ? cfg->name : "sim");
     sim->memfd = -1;
+    sim->share_fd = -1;
     sim->gref = calloc(HV_SIM_MAX_GREFS, sizeof(*sim->gref));
     if (!sim->gref) {
         rc = -ENOMEM;

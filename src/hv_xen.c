@@ -277,13 +277,8 @@ stage_handles(struct hv_xen *x)
     }
     /* Only grant devices need it: optional (see hv_xen_gnt.h). */
     x->xgt = hv_xen_gnt_open(x->hv.name);
-    /* Only zero-copy backends and kernel ioeventfds need it: optional. */
-    x->privcmd_fd = open("/dev/xen/privcmd", O_RDWR | O_CLOEXEC);
-    if (x->privcmd_fd < 0) {
-        log_warn("%s: /dev/xen/privcmd: %s; no zero-copy regions, no kernel "
-                 "ioeventfd",
-                 x->hv.name, strerror(errno));
-    }
+    /* Only zero-copy backends and kernel ioeventfds need privcmd. */
+    hv_xen_privcmd_open(x);
     return 0;
 }
 
@@ -546,6 +541,10 @@ xen_teardown(struct hv_xen *x)
         close(x->privcmd_fd);
         x->privcmd_fd = -1;
     }
+    if (x->share_fd >= 0) {
+        close(x->share_fd);
+        x->share_fd = -1;
+    }
     if (x->xce != NULL) {
         xenevtchn_close(x->xce);
         x->xce = NULL;
@@ -587,6 +586,7 @@ static const struct hv_ops hv_xen_ops = {
     .mem_read = xen_mem_read,
     .mem_write = xen_mem_write,
     .mem_regions = hv_xen_mem_regions,
+    .mem_share = hv_xen_mem_share,
     .mmio_add = xen_mmio_add,
     .mmio_del = xen_mmio_del,
     .irq_set = xen_irq_set,
@@ -641,6 +641,8 @@ hv_xen_open(struct hv **out, struct loop *loop, uint32_t domid,
     }
     x->evtchn_fd = -1;
     x->privcmd_fd = -1;
+    x->share_fd = -1;
+    x->priv = x->opts.privcmd ? x->opts.privcmd : &privfd_dev;
     {
         struct log_ratelimit rl = LOG_RATELIMIT_INIT;
 

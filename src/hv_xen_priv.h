@@ -18,14 +18,12 @@
 #include "hv_xen_ioreq.h"
 #include "hv_xen_mem.h"
 #include "log.h"
+#include "privfd.h"
 
 #define HV_XEN_MAX_IOEVENTFD 64
 
 /* The kernel ioeventfd matches base + this offset (virtio-mmio QueueNotify). */
 #define HV_XEN_QUEUE_NOTIFY_OFF 0x50u
-
-/* VHOST_USER XEN_MMAP region flag "foreign mapping" (vhu.h has the same). */
-#define HV_XEN_MMAP_FOREIGN 0x1u
 
 /* Start-up advances one stage at a time; teardown unwinds from any. */
 enum hv_xen_stage {
@@ -64,7 +62,10 @@ struct hv_xen {
     xenforeignmemory_handle *fmem;
     xenevtchn_handle *xce;
     int evtchn_fd;                   /* owned by xce; -1 when not in loop */
-    int privcmd_fd;                  /* for backends (zero-copy), ioeventfd */
+    const struct privfd_ops *priv;   /* opts.privcmd, or the real device */
+    int privcmd_fd;                  /* our own: kernel ioeventfds */
+    int share_fd;                    /* restricted to the guest: copies go
+                                      * to zero-copy backends */
     xengnttab_handle *xgt;           /* grant devices; NULL: none */
 
     unsigned nr_vcpus;
@@ -97,5 +98,12 @@ void hv_xen_ioeventfd_del(struct hv *hv, uint64_t addr, int fd);
 /* Deassign every kernel ioeventfd (before the ioreq page goes). */
 void hv_xen_ioeventfd_clear(struct hv_xen *x);
 int hv_xen_mem_regions(struct hv *hv, struct hv_region *out, unsigned max);
+int hv_xen_mem_share(struct hv *hv);
+/*
+ * Open our own privcmd fd (optional: without it, no kernel ioeventfd)
+ * and the guest's share fd (without it, no zero-copy); both -1 on
+ * failure, with a warning saying what is lost.
+ */
+void hv_xen_privcmd_open(struct hv_xen *x);
 
 #endif

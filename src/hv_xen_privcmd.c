@@ -8,12 +8,18 @@
  *   kernel without it every kick takes the event-channel path, which must
  *   always work.  The ioctl layout is defined here because older
  *   linux-libc-dev (Debian bookworm's 6.1) lacks it.
- * - Zero-copy regions: the privcmd fd itself, which a XEN_MMAP-capable
- *   backend maps at offset 0 and fills with IOCTL_PRIVCMD_MMAPBATCH_V2.
+ * - Zero-copy regions: a privcmd fd of the backend's own, which a
+ *   XEN_MMAP-capable backend maps at offset 0 and fills with
+ *   IOCTL_PRIVCMD_MMAPBATCH_V2.  It is a copy of share_fd, opened for
+ *   backends alone and restricted to the guest when the guest is opened
+ *   (later, after the privilege drop, /dev/xen/privcmd cannot be opened).
  * - hv_xen_restrict(): every handle restricted to the guest, then setuid.
  *
- * Trust boundary: nothing here reads guest data; the privcmd fd we hand
- * to a backend is restricted to the guest's domid by hv_xen_restrict().
+ * Trust boundary: nothing here reads guest data.  What a backend gets is
+ * restricted to the guest's domid in every mode, whether or not this
+ * process restricts itself: privcmd checks privilege at open, not per
+ * ioctl, so an unrestricted fd would give the backend dom0's power over
+ * every domain.
  */
 #include <config.h>
 
@@ -47,8 +53,24 @@ _Static_assert(sizeof(struct hv_xen_privcmd_ioeventfd) == 48,
 #define HV_XEN_PRIVCMD_IOEVENTFD_DEASSIGN 1u
 #define HV_XEN_IOCTL_PRIVCMD_IOEVENTFD                                         \
     _IOW('P', 9, struct hv_xen_privcmd_ioeventfd)
-/* Linux uapi: _IOC(_IOC_NONE, 'P', 6, sizeof(domid_t)). */
-#define HV_XEN_IOCTL_PRIVCMD_RESTRICT _IOC(_IOC_NONE, 'P', 6, sizeof(uint16_t))
+
+void
+hv_xen_privcmd_open(struct hv_xen *x)
+{
+    x->privcmd_fd = x->priv->open(x->priv->opaque);
+    if (x->privcmd_fd < 0) {
+        log_warn("%s: /dev/xen/privcmd: %s; no kernel ioeventfd", x->hv.name,
+                 strerror(-x->privcmd_fd));
+        x->privcmd_fd = -1;
+    }
+    x->share_fd = privfd_open_for(x->priv, x->hv.domid);
+    if (x->share_fd < 0) {
+        log_warn("%s: no privcmd fd restricted to the guest (%s): guest RAM "
+                 "is not shared, no zero-copy",
+                 x->hv.name, strerror(-x->share_fd));
+        x->share_fd = -1;
+    }
+}
 
 static int
 kick_ioctl(struct hv_xen *x, const struct hv_xen_kick *k, uint32_t flags)
@@ -174,7 +196,7 @@ hv_xen_mem_regions(struct hv *hv, struct hv_region *out, unsigned max)
 {
     struct hv_xen *x = hv_xen_of(hv);
 
-    if (x->privcmd_fd < 0) {
+    if (x->share_fd < 0) {
         return -EOPNOTSUPP;
     }
     if (max < hv->ram.nr) {
@@ -183,12 +205,22 @@ hv_xen_mem_regions(struct hv *hv, struct hv_region *out, unsigned max)
     for (unsigned i = 0; i < hv->ram.nr; i++) {
         out[i].gpa = hv->ram.bank[i].gpa;
         out[i].len = hv->ram.bank[i].len;
-        out[i].fd = x->privcmd_fd;
         out[i].fd_off = 0;
         out[i].xen_mmap_flags = HV_XEN_MMAP_FOREIGN;
         out[i].xen_domid = hv->domid;
     }
     return (int)hv->ram.nr;
+}
+
+int
+hv_xen_mem_share(struct hv *hv)
+{
+    struct hv_xen *x = hv_xen_of(hv);
+
+    if (x->share_fd < 0) {
+        return -EOPNOTSUPP;
+    }
+    return privfd_dup_for(x->priv, x->share_fd, hv->domid);
 }
 
 int
@@ -203,13 +235,14 @@ hv_xen_restrict(struct hv *hv, uid_t uid, gid_t gid)
         log_err("%s: xentoolcore_restrict_all: %s", hv->name, strerror(errno));
         return rc;
     }
-    /* Our own privcmd fd (handed to backends) is not a toolcore handle. */
-    if (x->privcmd_fd >= 0 &&
-        ioctl(x->privcmd_fd, HV_XEN_IOCTL_PRIVCMD_RESTRICT, &dom) < 0) {
-        int rc = -errno;
+    /* Our own privcmd fd is not a toolcore handle. */
+    if (x->privcmd_fd >= 0) {
+        int rc = x->priv->restrict_to(x->priv->opaque, x->privcmd_fd, dom);
 
-        log_err("%s: restrict privcmd: %s", hv->name, strerror(errno));
-        return rc;
+        if (rc < 0) {
+            log_err("%s: restrict privcmd: %s", hv->name, strerror(-rc));
+            return rc;
+        }
     }
     if (uid == 0) {
         log_info("%s: handles restricted; staying root (uid 0 asked)",

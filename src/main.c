@@ -62,7 +62,8 @@ main_usage(FILE *out)
             "  --bounce-kib=N        shadow bounce pool per queue, KiB\n"
             "  --timeout-ms=N        bound on each backend request\n"
             "  --mapcache-mib=N      bound on foreign-mapped guest RAM\n"
-            "  --user=USER[:GROUP]   drop to this uid/gid after start-up\n"
+            "  --user=USER[:GROUP]   workers drop to this user (default %s,\n"
+            "                        else %s; root: stay root)\n"
             "  --domid=N             serve only guest N\n"
             "  --qsd=PATH            qemu-storage-daemon binary (%s)\n"
             "  --spawn-qsd=yes|no    start qemu-storage-daemon for virtio\n"
@@ -74,7 +75,8 @@ main_usage(FILE *out)
             "Sockets: <dir>/<domid>-<devid>.sock for one device, else "
             "<dir>/<type>.sock\n"
             "(blk.sock, fs.sock, ...) for a backend shared by every guest.\n",
-            CFG_DEFAULT_DIR, CFG_DEFAULT_QSD);
+            CFG_DEFAULT_DIR, CFG_DEFAULT_USER, CFG_FALLBACK_USER,
+            CFG_DEFAULT_QSD);
 }
 
 #ifndef HAVE_XEN
@@ -113,6 +115,13 @@ main(int argc, char **argv)
         return MAIN_EXIT_USAGE;
     }
     log_set_level(c->log_level);
+    if ((c->run == CFG_RUN_SERVICE || c->run == CFG_RUN_CHECK) &&
+        cfg_worker_user(c, CFG_DEFAULT_USER, CFG_FALLBACK_USER, err,
+                        sizeof(err))) {
+        fprintf(stderr, "xen-vhost-master: %s\n", err);
+        free(c);
+        return MAIN_EXIT_USAGE;
+    }
     switch (c->run) {
     case CFG_RUN_HELP:
         main_usage(stdout);

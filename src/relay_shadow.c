@@ -5,7 +5,9 @@
  * Concepts and trust:
  *  - The relay owns a memfd ("shadow RAM") shared with the backend through
  *    SET_MEM_TABLE.  Per queue it holds a shadow split ring (the relay is
- *    its driver) and a bounce pool.  The backend never sees guest memory.
+ *    its driver) and a bounce pool.  The backend never sees guest memory;
+ *    the memfd is sealed against resizing (nothing else it could do with
+ *    it reaches beyond this device).
  *  - Guest kick: pop validated chains from the guest ring (vq), copy the
  *    driver->device bytes into the bounce pool, publish a shadow chain with
  *    the same segment structure (or one indirect table), kick the backend.
@@ -51,11 +53,15 @@ shadow_ring_bytes(uint16_t num)
 static int
 shadow_mem_new(struct relay *r, uint64_t len, int *fd_out, uint8_t **base_out)
 {
-    int fd = memfd_create("xvm-shadow", MFD_CLOEXEC);
+    int fd = memfd_create("xvm-shadow", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     void *base;
     int rc;
 
-    if (fd < 0 || ftruncate(fd, (off_t)len) < 0) {
+    /* The backend gets this fd: sealed, it cannot shrink the file under
+     * our mapping (SIGBUS in the worker) or grow it. */
+    if (fd < 0 || ftruncate(fd, (off_t)len) < 0 ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) <
+            0) {
         goto fail;
     }
     base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);

@@ -2,8 +2,10 @@
  * relay_zc: the zero-copy data path.
  *
  * Concepts: the backend maps guest RAM itself (SET_MEM_TABLE carries the
- * hv's regions: a memfd under the simulator, /dev/xen/privcmd with
- * XEN_MMAP flags under Xen) and walks the guest's rings directly; the
+ * hv's regions and the fd hv_mem_share() gives for them: a memfd under the
+ * simulator, under Xen a /dev/xen/privcmd fd restricted to this guest,
+ * with XEN_MMAP flags; our copy is closed once sent) and walks the
+ * guest's rings directly; the
  * relay only forwards kicks and calls.  Region userspace addresses equal
  * guest physical addresses, so ring addresses need no translation.  The
  * guest's rings were validated by vq_init() before being handed over; the
@@ -13,6 +15,8 @@
 #include <config.h>
 
 #include <errno.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "relay_priv.h"
 
@@ -22,9 +26,16 @@ zc_mem_table(struct relay *r)
     struct hv_region reg[HV_MAX_BANKS];
     struct vhu_region vr[HV_MAX_BANKS];
     int n = hv_mem_regions(r->hv, reg, HV_MAX_BANKS);
+    int fd, rc;
 
     if (n <= 0) {
         return n < 0 ? n : -ENODEV;
+    }
+    fd = hv_mem_share(r->hv);
+    if (fd < 0) {
+        log_err("%s: guest RAM cannot be shared with the backend: %s",
+                r->name, strerror(-fd));
+        return fd;
     }
     for (int i = 0; i < n; i++) {
         vr[i] = (struct vhu_region){
@@ -32,12 +43,14 @@ zc_mem_table(struct relay *r)
             .len = reg[i].len,
             .uaddr = reg[i].gpa,
             .mmap_off = reg[i].fd_off,
-            .fd = reg[i].fd,
+            .fd = fd,
             .xen_mmap_flags = reg[i].xen_mmap_flags,
             .xen_domid = reg[i].xen_domid,
         };
     }
-    return vhu_set_mem_table(r->conn, vr, (unsigned)n);
+    rc = vhu_set_mem_table(r->conn, vr, (unsigned)n);
+    close(fd);
+    return rc;
 }
 
 /*

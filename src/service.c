@@ -8,6 +8,14 @@
  * cut short by the entry vanishing or the guest dying; release undoes
  * whatever was done (timer, spawned qemu-storage-daemon, slot).
  *
+ * Privilege: the parent stays root (it opens Xen handles for each new
+ * worker and writes other domains' xenstore entries).  Each worker
+ * restricts itself to its guest and drops to cfg->uid/gid (by default the
+ * xen-vhost-master user); a qemu-storage-daemon we start runs as that same
+ * user, with umask 007, in the socket directory, which is made root:<its
+ * group> mode 2770 at start-up so a worker reaches every socket there
+ * through the group, without world-writable sockets.
+ *
  * Status (`--status`): the parent listens on the control socket (ctl.h);
  * on a request it asks every worker for its devices' counters
  * (WORKER_STATS) and answers once each worker has replied
@@ -23,6 +31,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +60,9 @@
 /* Readiness of declared devices: <root>/<domid>/<devid> = "ready". */
 #define SVC_READY_ROOT "/local/domain/0/xen-vhost-master"
 #define SVC_STATUS_MS 1000
+/* Exit status of a backend child that could not become the worker user
+ * or reach its image as that user (its own log line says which). */
+#define SVC_QSD_EXIT_PRIV 126
 
 enum svc_dev_state {
     SD_FREE = 0,
@@ -105,6 +117,46 @@ struct service {
 
 static void svc_dev_try(struct svc_dev *d);
 static void svc_stats_done(struct svc_guest *g);
+
+/*
+ * The socket directory, made what a worker that is not root needs: root
+ * owns it, the worker group may create and reach sockets in it, and
+ * sockets created inside get that group (setgid).  Left alone when
+ * workers stay root.  0 or -errno.
+ */
+static int
+svc_socket_dir(const struct cfg *c)
+{
+    const char *dir = c->backend_dir;
+    struct stat st;
+
+    if (mkdir(dir, 02770) < 0 && errno != EEXIST) {
+        int rc = -errno;
+
+        log_err("service: cannot create the socket directory %s: %s", dir,
+                strerror(errno));
+        return rc;
+    }
+    if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        log_err("service: socket directory %s is not a directory", dir);
+        return -ENOTDIR;
+    }
+    if (c->uid == 0) {
+        log_warn("service: workers run as root (user=root asked)");
+        return 0;
+    }
+    if (chown(dir, 0, c->gid) < 0 || chmod(dir, 02770) < 0) {
+        int rc = -errno;
+
+        log_err("service: cannot give %s to group %u (mode 2770): %s", dir,
+                (unsigned)c->gid, strerror(errno));
+        return rc;
+    }
+    log_info("service: workers run as uid %u gid %u; sockets in %s (root:%u "
+             "2770): backends started by hand need umask 007 or that user",
+             (unsigned)c->uid, (unsigned)c->gid, dir, (unsigned)c->gid);
+    return 0;
+}
 
 static void
 svc_close_fds_from(int lowfd)
@@ -315,12 +367,51 @@ svc_dev_retry(struct svc_dev *d, unsigned ms)
     }
 }
 
+/*
+ * In the forked child: become the worker user (no supplementary groups),
+ * check the image is reachable as that user, exec qemu-storage-daemon.
+ * Returns only on failure, with the exit status.
+ */
+static int
+svc_qsd_exec(const struct cfg *c, const struct svc_dev *d,
+             const char *blockdev, const char *export, pid_t parent)
+{
+    int want = d->info.readonly ? R_OK : R_OK | W_OK;
+
+    umask(007); /* its socket: owner and group (the workers) only */
+    if (c->uid != 0 &&
+        (setgroups(0, NULL) < 0 || setgid(c->gid) < 0 || setuid(c->uid) < 0)) {
+        log_err("%s: cannot run %s as uid %u gid %u: %s", d->wd.name,
+                c->qsd_path, (unsigned)c->uid, (unsigned)c->gid,
+                strerror(errno));
+        return SVC_QSD_EXIT_PRIV;
+    }
+    /* After the uid change, which clears it; a parent already gone is
+     * not waited for. */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent) {
+        return 1;
+    }
+    if (access(d->info.target, want) < 0) {
+        log_err("%s: %s is not %s by uid %u gid %u, which %s runs as: give "
+                "that group access to it (or set user=root)", d->wd.name,
+                d->info.target,
+                d->info.readonly ? "readable" : "readable and writable",
+                (unsigned)c->uid, (unsigned)c->gid, c->qsd_path);
+        return SVC_QSD_EXIT_PRIV;
+    }
+    execl(c->qsd_path, c->qsd_path, "--blockdev", blockdev, "--export",
+          export, (char *)NULL);
+    log_err("%s: exec %s: %s", d->wd.name, c->qsd_path, strerror(errno));
+    return 127;
+}
+
 /* Start qemu-storage-daemon for a disk; its socket is d->wd.socket. */
 static int
 svc_qsd_spawn(struct svc_dev *d)
 {
     const struct cfg *c = d->g->svc->cfg;
     char blockdev[DISC_TARGET_MAX * 2 + 64], export[CFG_SOCK_MAX + 128];
+    pid_t parent = getpid();
     size_t o;
     pid_t pid;
 
@@ -339,9 +430,6 @@ svc_qsd_spawn(struct svc_dev *d)
              "type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,"
              "addr.path=%s,writable=%s",
              d->wd.socket, d->info.readonly ? "off" : "on");
-    if (mkdir(c->backend_dir, 0700) && errno != EEXIST) {
-        return -errno;
-    }
     /* Whatever an earlier guest left here is not this disk's backend. */
     if (unlink(d->wd.socket) == 0) {
         log_info("%s: removed %s left by an earlier backend", d->wd.name,
@@ -357,15 +445,13 @@ svc_qsd_spawn(struct svc_dev *d)
 
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
         svc_close_fds_from(3);
-        execl(c->qsd_path, c->qsd_path, "--blockdev", blockdev, "--export",
-              export, (char *)NULL);
-        _exit(127);
+        _exit(svc_qsd_exec(c, d, blockdev, export, parent));
     }
     d->qsd_pid = pid;
-    log_info("%s: started %s (pid %d) for %s on %s", d->wd.name, c->qsd_path,
-             (int)pid, d->info.target, d->wd.socket);
+    log_info("%s: started %s (pid %d, uid %u) for %s on %s", d->wd.name,
+             c->qsd_path, (int)pid, (unsigned)c->uid, d->info.target,
+             d->wd.socket);
     return 0;
 }
 
@@ -800,7 +886,11 @@ svc_reap(struct service *s)
             for (unsigned j = 0; j < WORKER_MAX_DEVS; j++) {
                 if (g->dev[j].st != SD_FREE && g->dev[j].qsd_pid == pid) {
                     log_warn("%s: qemu-storage-daemon %d exited (status "
-                             "0x%x)", g->dev[j].wd.name, (int)pid, status);
+                             "0x%x%s)", g->dev[j].wd.name, (int)pid, status,
+                             WIFEXITED(status) &&
+                                     WEXITSTATUS(status) == SVC_QSD_EXIT_PRIV
+                                 ? ": could not run as the worker user"
+                                 : "");
                     g->dev[j].qsd_pid = -1;
                 }
             }
@@ -868,6 +958,9 @@ service_main(const struct cfg *c)
     s->cfg = c;
     s->sig_fd = -1;
     ops.opaque = s;
+    if (svc_socket_dir(c) < 0) {
+        goto free_s;
+    }
     /* Block before any thread exists, so every thread inherits it. */
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);

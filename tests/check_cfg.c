@@ -71,6 +71,49 @@ START_TEST(test_defaults_and_flags)
 }
 END_TEST
 
+/* Workers are deprivileged unless told otherwise: who they run as. */
+START_TEST(test_worker_user_default_and_fallback)
+{
+    char err[CFG_ERR_MAX] = "";
+    struct cfg c;
+
+    /* Not given: the user if it exists, with its primary group. */
+    cfg_init(&c);
+    ck_assert(!c.has_user);
+    ck_assert_int_eq(cfg_worker_user(&c, "root", "nobody", err, sizeof(err)),
+                     0);
+    ck_assert(c.has_user);
+    ck_assert_uint_eq(c.uid, 0);
+    /* Else the fallback. */
+    cfg_init(&c);
+    ck_assert_int_eq(cfg_worker_user(&c, "xvm-no-such-user", "root", err,
+                                     sizeof(err)), 0);
+    ck_assert(c.has_user);
+    ck_assert_uint_eq(c.uid, 0);
+    /* Neither exists: refused, naming the user to create. */
+    cfg_init(&c);
+    ck_assert_int_eq(cfg_worker_user(&c, "xvm-no-such-user",
+                                     "xvm-no-such-either", err, sizeof(err)),
+                     -ENOENT);
+    ck_assert(!c.has_user);
+    ck_assert_ptr_nonnull(strstr(err, "'xvm-no-such-user'"));
+    ck_assert_ptr_nonnull(strstr(err, "'xvm-no-such-either'"));
+    /* Given: kept as it is, whatever exists. */
+    ck_assert_int_eq(args(&c, err, "--service", "--user=1000:1001", NULL), 0);
+    ck_assert_int_eq(cfg_worker_user(&c, "xvm-no-such-user",
+                                     "xvm-no-such-either", err, sizeof(err)),
+                     0);
+    ck_assert_uint_eq(c.uid, 1000);
+    ck_assert_uint_eq(c.gid, 1001);
+    /* The explicit opt-out. */
+    ck_assert_int_eq(args(&c, err, "--service", "--user=root", NULL), 0);
+    ck_assert_int_eq(cfg_worker_user(&c, "nobody", "nobody", err,
+                                     sizeof(err)), 0);
+    ck_assert_uint_eq(c.uid, 0);
+    ck_assert_uint_eq(c.gid, 0);
+}
+END_TEST
+
 struct bad_arg {
     const char *arg;
     const char *in_msg;
@@ -481,6 +524,7 @@ make_suite(void)
     CHECK_ADD(s, test_declared_parse, 5);
     CHECK_ADD(s, test_declared_bad, 5);
     CHECK_ADD(s, test_declared_for_guest, 5);
+    CHECK_ADD(s, test_worker_user_default_and_fallback, 5);
     return s;
 }
 

@@ -7,12 +7,14 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "check_common.h"
 #include "hv_gnt.h"
+#include "fake_privcmd.h"
 #include "hv_xen.h"
 #include "hv_xen_gnt.h"
 #include "hv_xen_ioreq.h"
@@ -617,6 +619,104 @@ START_TEST(test_open_without_xen_fails_cleanly)
 }
 END_TEST
 
+/* ---- what a zero-copy backend is given (fake privcmd device) ---- */
+
+#define SHARE_DOM 5u
+
+static void
+share_fx(struct hv_xen *x, struct fake_privcmd *f, enum fake_privcmd_mode m)
+{
+    fake_privcmd_init(f, m);
+    memset(x, 0, sizeof(*x));
+    x->hv.domid = SHARE_DOM;
+    snprintf(x->hv.name, sizeof(x->hv.name), "dom%u", SHARE_DOM);
+    ck_assert_int_eq(hv_layout_add(&x->hv.ram, HV_ARM_RAM0_GPA, 1u << 20), 0);
+    x->priv = &f->ops;
+    x->privcmd_fd = x->share_fd = -1;
+    hv_xen_privcmd_open(x);
+}
+
+static void
+share_fx_close(struct hv_xen *x)
+{
+    if (x->privcmd_fd >= 0) {
+        close(x->privcmd_fd);
+    }
+    if (x->share_fd >= 0) {
+        close(x->share_fd);
+    }
+}
+
+/*
+ * The process never restricted itself (xl-spawned without dm_restrict):
+ * the backend's fd is restricted to the guest all the same, and is not
+ * our own privcmd fd.
+ */
+START_TEST(test_share_restricted_in_unrestricted_process)
+{
+    struct fake_privcmd f;
+    struct hv_xen x;
+    struct hv_region reg[HV_MAX_BANKS];
+    int fd;
+
+    share_fx(&x, &f, FAKE_PRIVCMD_OK);
+    ck_assert_int_ge(x.privcmd_fd, 0);
+    ck_assert_uint_eq(fake_privcmd_fd_domid(&f, x.privcmd_fd),
+                      PRIVFD_DOMID_INVALID);
+    ck_assert_int_eq(hv_xen_mem_regions(&x.hv, reg, HV_MAX_BANKS), 1);
+    ck_assert_uint_eq(reg[0].xen_mmap_flags, HV_XEN_MMAP_FOREIGN);
+    ck_assert_uint_eq(reg[0].xen_domid, SHARE_DOM);
+    for (int i = 0; i < 3; i++) {
+        fd = hv_xen_mem_share(&x.hv);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_uint_eq(fake_privcmd_fd_domid(&f, fd), SHARE_DOM);
+        close(fd);
+    }
+    /* Ours stays ours: the share fd is a file of its own. */
+    ck_assert_uint_eq(fake_privcmd_fd_domid(&f, x.privcmd_fd),
+                      PRIVFD_DOMID_INVALID);
+    ck_assert_uint_eq(f.opens, 2);
+    share_fx_close(&x);
+}
+END_TEST
+
+/* A kernel without RESTRICT, or one that ignores it: no zero-copy. */
+START_TEST(test_share_refused_without_restriction)
+{
+    static const enum fake_privcmd_mode modes[] = { FAKE_PRIVCMD_OLD_KERNEL,
+                                                    FAKE_PRIVCMD_LYING };
+
+    for (unsigned i = 0; i < 2; i++) {
+        struct fake_privcmd f;
+        struct hv_xen x;
+        struct hv_region reg[HV_MAX_BANKS];
+
+        share_fx(&x, &f, modes[i]);
+        ck_assert_int_ge(x.privcmd_fd, 0); /* kernel ioeventfds still work */
+        ck_assert_int_eq(x.share_fd, -1);
+        ck_assert_int_eq(hv_xen_mem_regions(&x.hv, reg, HV_MAX_BANKS),
+                         -EOPNOTSUPP);
+        ck_assert_int_eq(hv_xen_mem_share(&x.hv), -EOPNOTSUPP);
+        ck_assert_uint_eq(fake_privcmd_open_fds(&f), 1);
+        share_fx_close(&x);
+    }
+}
+END_TEST
+
+/* The share fd is checked again before every copy. */
+START_TEST(test_share_rechecked_each_time)
+{
+    struct fake_privcmd f;
+    struct hv_xen x;
+
+    share_fx(&x, &f, FAKE_PRIVCMD_OK);
+    f.file[1].domid = PRIVFD_DOMID_INVALID; /* as if the kernel forgot */
+    ck_assert_int_eq(hv_xen_mem_share(&x.hv), -EPERM);
+    ck_assert_uint_eq(fake_privcmd_open_fds(&f), 2);
+    share_fx_close(&x);
+}
+END_TEST
+
 /* In check_hv_xen_mem.c. */
 void add_mem_tests(Suite *s);
 
@@ -699,6 +799,9 @@ make_suite(void)
     CHECK_ADD(s, test_slot_kernel_owned, 5);
     CHECK_ADD(s, test_slot_kernel_inprocess_then_ours, 5);
     CHECK_ADD(s, test_kernel_table, 5);
+    CHECK_ADD(s, test_share_restricted_in_unrestricted_process, 5);
+    CHECK_ADD(s, test_share_refused_without_restriction, 5);
+    CHECK_ADD(s, test_share_rechecked_each_time, 5);
     CHECK_ADD(s, test_layout_small, 5);
     CHECK_ADD(s, test_layout_exactly_3g, 5);
     CHECK_ADD(s, test_layout_4g_spills, 5);

@@ -87,6 +87,7 @@ struct blkd {
     /* configuration */
     const char *sock_path;
     bool xen_mmap;
+    bool probe_privcmd;   /* try to overstep with each privcmd fd sent */
     bool once;
     /* the image */
     int img_fd;
@@ -156,6 +157,13 @@ void *blkd_mem_ptr(struct blkd_mem *m, uint64_t gpa, uint64_t len);
  * frames gpa>>12 ...  Sets r->map/map_len/host.  0 or -errno.
  */
 int blkd_xen_map_foreign(struct blkd_region *r, int fd, uint32_t domid);
+/*
+ * --probe-privcmd: with the privcmd fd a FOREIGN region came with, try to
+ * map a frame of dom0 (MMAPBATCH_V2), a device-model op on domid+1
+ * (DM_OP) and a hypercall (HYPERCALL); log each outcome ("EPERM", "ok" or
+ * the errno), then the same with a privcmd fd of our own for comparison.
+ */
+void blkd_xen_probe(int fd, uint32_t domid, uint64_t gpa);
 
 /* --- blkd_io.c --- */
 

@@ -1,12 +1,16 @@
 /*
  * xvm-test-blkd: command line, listening socket and the poll() loop.
  *
- *   xvm-test-blkd --socket PATH --image FILE [--xen-mmap] [--once] [--debug]
+ *   xvm-test-blkd --socket PATH --image FILE [--xen-mmap [--probe-privcmd]]
+ *                 [--once] [--debug]
  *
  * Serves one vhost-user-blk frontend at a time on PATH, backed by FILE
  * (its size rounded down to 512-byte sectors).  --xen-mmap offers the
  * XEN_MMAP protocol feature (guest RAM mapped through /dev/xen/privcmd);
- * --once exits after the first frontend disconnects.  SIGTERM/SIGINT end
+ * --probe-privcmd tries, with each privcmd fd received, what only an
+ * unrestricted one may do, and logs the errnos (the harness's proof that
+ * the daemon restricted it); --once exits after the first frontend
+ * disconnects.  SIGTERM/SIGINT end
  * it cleanly.  Logs go to stderr.
  *
  * Trust boundary: see blkd.h; this file only moves fds and bytes to
@@ -36,8 +40,8 @@
 static void
 blkd_usage(FILE *f)
 {
-    fprintf(f, "usage: xvm-test-blkd --socket PATH --image FILE [--xen-mmap] "
-               "[--once] [--debug]\n");
+    fprintf(f, "usage: xvm-test-blkd --socket PATH --image FILE [--xen-mmap "
+               "[--probe-privcmd]] [--once] [--debug]\n");
 }
 
 /* 0, or 2 (usage error, message printed). */
@@ -59,6 +63,8 @@ blkd_parse_args(struct blkd *d, const char **image, int argc, char **argv)
             }
         } else if (!strcmp(a, "--xen-mmap")) {
             d->xen_mmap = true;
+        } else if (!strcmp(a, "--probe-privcmd")) {
+            d->probe_privcmd = true;
         } else if (!strcmp(a, "--once")) {
             d->once = true;
         } else if (!strcmp(a, "--debug")) {
@@ -71,6 +77,10 @@ blkd_parse_args(struct blkd *d, const char **image, int argc, char **argv)
             blkd_usage(stderr);
             return 2;
         }
+    }
+    if (d->probe_privcmd && !d->xen_mmap) {
+        fprintf(stderr, "xvm-test-blkd: --probe-privcmd needs --xen-mmap\n");
+        return 2;
     }
     if (!d->sock_path || !*image) {
         fprintf(stderr, "xvm-test-blkd: --socket and --image are required\n");

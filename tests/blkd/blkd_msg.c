@@ -251,6 +251,10 @@ blkd_set_mem_table(struct blkd *d, struct blkd_msg *m)
     if (rc < 0) {
         return rc;
     }
+    if (d->probe_privcmd && xen && mh.nregions > 0 &&
+        (w[0].xen_flags & VHU_XEN_MMAP_FOREIGN)) {
+        blkd_xen_probe(w[0].fd, w[0].xen_domid, w[0].gpa);
+    }
     /* Swap tables; running rings re-walk over the new one. */
     for (unsigned i = 0; i < BLKD_NR_QUEUES; i++) {
         blkd_vring_stop(&d->vr[i]);

@@ -10,7 +10,12 @@ GUEST_KERNEL=/xvm/guest/Image
 GUEST_INITRD=/xvm/guest/initrd.img
 mkdir -p "$XVM_RUN"
 
-pass() { echo "PASS $1"; echo "PASS $1" >>"$XVM_RESULTS"; }
+# A scenario that started the service passes only if its workers ran
+# deprivileged (workers_deprivileged).
+pass() {
+    if [ -n "${DAEMON_PID:-}" ] && ! workers_deprivileged "$1"; then return; fi
+    echo "PASS $1"; echo "PASS $1" >>"$XVM_RESULTS"
+}
 fail() { echo "FAIL $1: $2"; echo "FAIL $1: $2" >>"$XVM_RESULTS"; }
 skip() { echo "SKIP $1: $2"; echo "SKIP $1: $2" >>"$XVM_RESULTS"; }
 note() { echo "NOTE $*"; }
@@ -104,6 +109,17 @@ cleanup_guest() { guest_exists "$1" && xl destroy "$1" >/dev/null 2>&1; true; }
 
 # ------------------------------------------------------------------ devices
 XVM_SOCKDIR=/run/xen-vhost-master
+# Workers run as this user by default (made by tools/xvm-sysuser.sh, as
+# make install does).
+XVM_USER=xen-vhost-master
+
+# prep_sockdir: the socket directory as the unit's tmpfiles.d file makes it
+# (root:xen-vhost-master, 2770, setgid) before any backend binds in it, so
+# sockets backends create with umask 007 are the workers' through the group.
+prep_sockdir() {
+    mkdir -p "$XVM_SOCKDIR"
+    chgrp "$XVM_USER" "$XVM_SOCKDIR" && chmod 2770 "$XVM_SOCKDIR"
+}
 XVM_IMGDIR=/tmp/xvm-img
 DATA_MB=${XVM_DATA_MB:-16}
 VIRTIO_DISK_DEVID=51712   # xvda
@@ -131,48 +147,55 @@ wait_sock() {
 # start_qsd IMG SOCK: qemu-storage-daemon exporting IMG as vhost-user-blk.
 # Sets QSD_PID.
 start_qsd() {
-    mkdir -p "$(dirname "$2")"; rm -f "$2"
-    qemu-storage-daemon \
+    prep_sockdir; mkdir -p "$(dirname "$2")"; rm -f "$2"
+    ( umask 007; exec qemu-storage-daemon \
         --blockdev "driver=file,node-name=f0,filename=$1" \
-        --export "type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,addr.path=$2,writable=on" \
+        --export "type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,addr.path=$2,writable=on" ) \
         >>"$XVM_RUN/qsd-$(basename "$2").log" 2>&1 &
     QSD_PID=$!
     wait_sock "$2" 10 || { echo "qemu-storage-daemon did not create $2: $(tail -n 3 "$XVM_RUN/qsd-$(basename "$2").log")"; return 1; }
 }
 
-# start_test_blkd IMG SOCK: the project's vhost-user-blk backend that maps
-# guest RAM itself (XEN_MMAP). Sets QSD_PID (stopped like qemu-storage-daemon).
+# start_test_blkd IMG SOCK [OPTIONS...]: the project's vhost-user-blk
+# backend that maps guest RAM itself (XEN_MMAP). Sets QSD_PID (stopped like
+# qemu-storage-daemon).
 start_test_blkd() {
-    mkdir -p "$(dirname "$2")"; rm -f "$2"
+    tb_img=$1 tb_sock=$2; shift 2
+    prep_sockdir; mkdir -p "$(dirname "$tb_sock")"; rm -f "$tb_sock"
     [ -x /xvm/bin/xvm-test-blkd ] || { echo "/xvm/bin/xvm-test-blkd missing (not cross-built?)"; return 1; }
-    /xvm/bin/xvm-test-blkd --socket "$2" --image "$1" --xen-mmap \
-        >>"$XVM_RUN/blkd-$(basename "$2").log" 2>&1 &
+    ( umask 007; exec /xvm/bin/xvm-test-blkd --socket "$tb_sock" --image "$tb_img" --xen-mmap "$@" ) \
+        >>"$XVM_RUN/blkd-$(basename "$tb_sock").log" 2>&1 &
     QSD_PID=$!
-    wait_sock "$2" 10 || { echo "xvm-test-blkd did not create $2: $(tail -n 3 "$XVM_RUN/blkd-$(basename "$2").log")"; return 1; }
+    wait_sock "$tb_sock" 10 || { echo "xvm-test-blkd did not create $tb_sock: $(tail -n 3 "$XVM_RUN/blkd-$(basename "$tb_sock").log")"; return 1; }
 }
 
 # start_virtiofsd DIR SOCK: sets FSD_PID. C virtiofsd (bookworm) or Rust (trixie).
+# Its socket gets the workers' group (--socket-group), as in a real setup.
 start_virtiofsd() {
-    mkdir -p "$(dirname "$2")" "$1"; rm -f "$2"
+    prep_sockdir; mkdir -p "$(dirname "$2")" "$1"; rm -f "$2"
     if [ -e /usr/libexec/virtiofsd ]; then
-        virtiofsd --socket-path="$2" --shared-dir="$1" --sandbox=none --cache=never \
-            >>"$XVM_RUN/virtiofsd.log" 2>&1 &
+        virtiofsd --socket-path="$2" --socket-group="$XVM_USER" --shared-dir="$1" \
+            --sandbox=none --cache=never >>"$XVM_RUN/virtiofsd.log" 2>&1 &
     else
-        virtiofsd --socket-path="$2" -o source="$1" -o sandbox=chroot -o cache=none \
-            >>"$XVM_RUN/virtiofsd.log" 2>&1 &
+        virtiofsd --socket-path="$2" --socket-group="$XVM_USER" -o source="$1" \
+            -o sandbox=chroot -o cache=none >>"$XVM_RUN/virtiofsd.log" 2>&1 &
     fi
     FSD_PID=$!
     wait_sock "$2" 10 || { echo "virtiofsd did not create $2: $(tail -n 3 "$XVM_RUN/virtiofsd.log")"; return 1; }
 }
 
-# start_daemon NAME [args...]: the dom0 service, started before any guest.
-# Sets DAEMON_PID; on failure reports FAIL NAME and returns 1.
+# start_daemon NAME [args...]: the dom0 service, started before any guest,
+# with the defaults for privilege (workers drop to $XVM_USER). Sets
+# DAEMON_PID; on failure reports FAIL NAME and returns 1.
 start_daemon() {
     dn=$1; shift
-    mkdir -p "$XVM_SOCKDIR"
+    prep_sockdir
     DAEMON_LOG=$XVM_RUN/daemon-$dn.log
+    WORKERS=$XVM_RUN/workers-$dn BACKENDS=$XVM_RUN/backends-$dn
+    : >"$WORKERS"; : >"$BACKENDS"
     "$XVM_DAEMON" --service --backend-dir="$XVM_SOCKDIR" "$@" >>"$DAEMON_LOG" 2>&1 &
     DAEMON_PID=$!
+    watch_workers >/dev/null 2>&1 &
     sleep 1
     if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
         wait "$DAEMON_PID"; drc=$?
@@ -183,6 +206,49 @@ start_daemon() {
 }
 
 daemon_alive() { kill -0 "$DAEMON_PID" 2>/dev/null; }
+
+# watch_workers (background, while the service runs): for each worker that
+# logged "worker PID serving" (which it does after its privilege drop),
+# record "PID Uid-line-of-/proc/PID/status" (real, effective, saved, fs)
+# in $WORKERS, once; the same in $BACKENDS for each qemu-storage-daemon the
+# service started, once it runs the backend's binary (after its drop).
+watch_workers() {
+    while kill -0 "$DAEMON_PID" 2>/dev/null; do
+        for w in $(sed -n 's/.*worker \([0-9]*\) serving.*/\1/p' "$DAEMON_LOG"); do
+            record_uid "$w" "$WORKERS"
+        done
+        for b in $(sed -n 's/.*: started .* (pid \([0-9]*\), uid .*/\1/p' "$DAEMON_LOG"); do
+            case $(readlink /proc/"$b"/exe 2>/dev/null) in
+            *qemu-storage-daemon*) record_uid "$b" "$BACKENDS" ;;
+            esac
+        done
+        sleep 0.2
+    done
+}
+
+# record_uid PID FILE: append "PID ruid euid suid fsuid" once.
+record_uid() {
+    grep -q "^$1 " "$2" && return 0
+    u=$(awk '/^Uid:/ { print $2, $3, $4, $5 }' /proc/"$1"/status 2>/dev/null)
+    [ -n "$u" ] && echo "$1 $u" >>"$2"
+}
+
+# workers_deprivileged NAME: print every worker's uids; FAIL NAME (and
+# return 1) when none was seen or any ran with uid 0.
+workers_deprivileged() {
+    n=0 bad=""
+    while read -r w r e s f; do
+        n=$((n + 1))
+        note "worker $w uid $r (euid $e suid $s fsuid $f)"
+        for x in $r $e $s $f; do [ "$x" != 0 ] || bad="worker $w runs as uid 0"; done
+    done <"$WORKERS"
+    [ $n -gt 0 ] || bad="no worker was seen serving (daemon log: $(grep -m2 'worker' "$DAEMON_LOG" | tr '\n' ' '))"
+    while read -r b r e s f; do
+        note "backend started by the service: pid $b uid $r (euid $e suid $s fsuid $f)"
+        for x in $r $e $s $f; do [ "$x" != 0 ] || bad="backend $b runs as uid 0"; done
+    done <"$BACKENDS"
+    [ -z "$bad" ] || { fail "$1" "$bad"; return 1; }
+}
 
 # stop_pid PID: TERM, then KILL after 5 s.
 stop_pid() {

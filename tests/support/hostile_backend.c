@@ -9,6 +9,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -71,10 +73,12 @@ struct hostile {
     uint32_t log[HB_MAX_LOG]; /* request codes received, in order */
     unsigned nlog;            /* atomic; entries below it are final */
     uint64_t protocol;
-    unsigned mem_tables;
     uint64_t features;            /* SET_FEATURES, latest */
     uint32_t enabled;             /* bit i: ring i enabled (SET_VRING_ENABLE) */
     struct hb_mem mem;
+    pthread_mutex_t mem_lock; /* guards the three below */
+    unsigned mem_tables, mem_nfds;
+    struct hostile_fd_id mem_ids[VHU_MAX_REGIONS];
     uint16_t num, last_avail, used_idx;
     uint64_t desc_ua, avail_ua, used_ua;
     unsigned nheld;               /* HOSTILE_LATE: chains taken, held */
@@ -391,8 +395,21 @@ hb_mem_table(struct hostile *h, const uint8_t *p, uint32_t size, int *fds,
                         : sizeof(struct vhu_wire_region);
 
     hb_unmap(&h->mem);
-    if (size < sizeof(mh)) {
-        return;
+    pthread_mutex_lock(&h->mem_lock);
+    h->mem_tables++;
+    h->mem_nfds = 0;
+    for (unsigned i = 0; i < nfds && i < VHU_MAX_REGIONS; i++) {
+        struct stat st;
+
+        if (fstat(fds[i], &st) == 0) {
+            h->mem_ids[h->mem_nfds++] = (struct hostile_fd_id){
+                st.st_dev, st.st_ino, fcntl(fds[i], F_GET_SEALS)
+            };
+        }
+    }
+    pthread_mutex_unlock(&h->mem_lock);
+    if (size < sizeof(mh) || h->cfg.xen_mmap) {
+        return; /* record-only regions (privcmd fds) are not mapped here */
     }
     memcpy(&mh, p, sizeof(mh));
     for (unsigned i = 0; i < mh.nregions && i < nfds && i < VHU_MAX_REGIONS &&
@@ -524,6 +541,7 @@ hb_message(struct hostile *h)
     case VHU_REQ_GET_PROTOCOL_FEATURES:
         hb_reply_u64(h, hdr.request,
                      (1ULL << VHU_PF_REPLY_ACK) | h->cfg.protocol |
+                         (h->cfg.xen_mmap ? 1ULL << VHU_PF_XEN_MMAP : 0) |
                          (h->cfg.queue_num ? 1ULL << VHU_PF_MQ : 0) |
                          (h->cfg.config_len ? (1ULL << VHU_PF_CONFIG) |
                                                   (1ULL << VHU_PF_BACKEND_REQ)
@@ -560,7 +578,6 @@ hb_message(struct hostile *h)
         break;
     case VHU_REQ_SET_MEM_TABLE:
         hb_mem_table(h, p, hdr.size, fds, nfds);
-        __atomic_fetch_add(&h->mem_tables, 1, __ATOMIC_RELEASE);
         break;
     case VHU_REQ_SET_VRING_NUM:
         h->num = (uint16_t)(u >> 32);
@@ -700,6 +717,7 @@ hostile_start(struct hostile **out, const struct hostile_config *cfg)
     pthread_mutex_init(&h->lock, NULL);
     h->listen_fd = h->conn_fd = h->kick_fd = h->call_fd = h->breq_fd = -1;
     h->late.call_fd = -1;
+    pthread_mutex_init(&h->mem_lock, NULL);
     snprintf(h->path, sizeof(h->path), "%s", cfg->sock_path);
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", cfg->sock_path);
     unlink(h->path);
@@ -725,6 +743,7 @@ fail:
     hb_close(&h->wake_fd);
     unlink(h->path);
     pthread_mutex_destroy(&h->lock);
+    pthread_mutex_destroy(&h->mem_lock);
     free(h);
     return rc;
 }
@@ -748,6 +767,7 @@ hostile_stop(struct hostile *h)
     hb_close(&h->wake_fd);
     unlink(h->path);
     pthread_mutex_destroy(&h->lock);
+    pthread_mutex_destroy(&h->mem_lock);
     free(h);
 }
 
@@ -788,9 +808,14 @@ hostile_enabled_rings(const struct hostile *h)
 }
 
 unsigned
-hostile_mem_tables(const struct hostile *h)
+hostile_mem_tables(struct hostile *h)
 {
-    return __atomic_load_n(&h->mem_tables, __ATOMIC_ACQUIRE);
+    unsigned n;
+
+    pthread_mutex_lock(&h->mem_lock);
+    n = h->mem_tables;
+    pthread_mutex_unlock(&h->mem_lock);
+    return n;
 }
 
 unsigned
@@ -848,4 +873,20 @@ unsigned
 hostile_late_completed(const struct hostile *h)
 {
     return __atomic_load_n(&h->late_done, __ATOMIC_ACQUIRE);
+}
+
+unsigned
+hostile_mem_table_fds(struct hostile *h, struct hostile_fd_id *ids,
+                      unsigned max, unsigned *nfds)
+{
+    unsigned n;
+
+    pthread_mutex_lock(&h->mem_lock);
+    n = h->mem_tables;
+    *nfds = h->mem_nfds;
+    for (unsigned i = 0; i < h->mem_nfds && i < max; i++) {
+        ids[i] = h->mem_ids[i];
+    }
+    pthread_mutex_unlock(&h->mem_lock);
+    return n;
 }

@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 enum hostile_fault {
     HOSTILE_NONE = 0,
@@ -59,6 +60,16 @@ struct hostile_config {
     bool strict_config;
     uint64_t queue_num;   /* non-zero: offer MQ, answer GET_QUEUE_NUM */
     uint8_t late_fill;    /* HOSTILE_LATE: byte of the late completions */
+    bool xen_mmap;        /* offer XEN_MMAP and only record the regions
+                           * (privcmd fds cannot be mapped here) */
+};
+
+/* Identity of one fd received with SET_MEM_TABLE (fstat), and its seals
+ * (F_GET_SEALS; -1 when the file takes none). */
+struct hostile_fd_id {
+    dev_t dev;
+    ino_t ino;
+    int seals;
 };
 
 struct hostile;
@@ -80,7 +91,7 @@ uint64_t hostile_acked_features(const struct hostile *h);
 /* Bit i: ring i enabled by the latest SET_VRING_ENABLE for it. */
 uint32_t hostile_enabled_rings(const struct hostile *h);
 /* SET_MEM_TABLE messages received so far (all connections). */
-unsigned hostile_mem_tables(const struct hostile *h);
+unsigned hostile_mem_tables(struct hostile *h);
 /* SET_CONFIG messages received so far (all connections). */
 unsigned hostile_set_configs(const struct hostile *h);
 /* Change the config the next connection starts from. */
@@ -101,5 +112,12 @@ unsigned hostile_late_completed(const struct hostile *h);
  * copies up to max into out and returns how many.
  */
 unsigned hostile_requests(const struct hostile *h, uint32_t *out, unsigned max);
+/*
+ * SET_MEM_TABLE messages received so far, and the identities of the fds
+ * the last one carried (up to `max`; *nfds gets their count).  The
+ * backend closes what it received before acknowledging the message.
+ */
+unsigned hostile_mem_table_fds(struct hostile *h, struct hostile_fd_id *ids,
+                               unsigned max, unsigned *nfds);
 
 #endif

@@ -55,13 +55,15 @@ build_base() {
     copy_modules "$ARM64_ROOT" "$KVER" "$T" xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-blkback loop
     printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$T/etc/passwd"
     printf 'root:x:0:\nnogroup:x:65534:\n' >"$T/etc/group"
+    # The daemon's workers run as xen-vhost-master: added as make install does.
+    sh "$TOP_SRCDIR/tools/xvm-sysuser.sh" --root "$T"
     mkdir -p "$T/xvm/guest"
     cp "$KERNEL" "$T/xvm/guest/Image"
     pack_cpio "$T" "$base"
     rm -rf "$T"
 }
 
-key=$( (cat "$ARM64_ROOT/.stamp"; cat "$ARM64_DIR/imglib.sh" "$0") | sha256sum | cut -c1-16)
+key=$( (cat "$ARM64_ROOT/.stamp"; cat "$ARM64_DIR/imglib.sh" "$0" "$TOP_SRCDIR/tools/xvm-sysuser.sh") | sha256sum | cut -c1-16)
 BASE="$CACHE/img/dom0-base-$XEN_REL-$key.cpio.gz"
 mkdir -p "$CACHE/img"
 if [ ! -f "$BASE" ]; then

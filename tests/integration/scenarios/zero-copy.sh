@@ -4,13 +4,16 @@
 # project's own xvm-test-blkd, which maps the guest's RAM through
 # /dev/xen/privcmd from the regions the daemon sends. The daemon must choose
 # zero-copy by itself (auto mode) and say so; the guest's data is checked
-# both ways and against the image after shutdown.
+# both ways and against the image after shutdown. The backend also tries,
+# with the privcmd fd the daemon sent it, to map a page of dom0 and to
+# issue a device-model op on another domain and a hypercall: each must
+# fail with EPERM (the fd is restricted to the guest; checklist item 26).
 . /xvm/env; . /xvm/tests/lib.sh
 N=zero-copy G=xvm-zc
 require_daemon $N || exit 0
 IMG=$XVM_IMGDIR/zc.img SOCK=$XVM_SOCKDIR/zc.sock CFG=$XVM_RUN/zc.conf
 mk_image "$IMG"
-why=$(start_test_blkd "$IMG" "$SOCK") || { fail $N "$why"; exit 0; }
+why=$(start_test_blkd "$IMG" "$SOCK" --probe-privcmd) || { fail $N "$why"; exit 0; }
 : >"$CFG"; dev_config "$CFG" $G "$SOCK"
 start_daemon $N --config="$CFG" --mode=auto || { stop_pid "$QSD_PID"; exit 0; }
 # Progress while the guest runs, so a hang shows where it is.
@@ -38,6 +41,14 @@ mode=$(grep -m1 -o 'zero-copy mode ([^)]*)' "$DAEMON_LOG")
 [ -n "$mode" ] || { fail $N "data passed but the daemon did not log zero-copy mode: $(grep -m1 'mode (' "$DAEMON_LOG")"; exit 0; }
 grep -q 'xen foreign' "$blog" || { fail $N "the backend did not map foreign regions: $(tail -n 3 "$blog" | tr '\n' ' ')"; exit 0; }
 [ $alive = yes ] || { fail $N "the daemon died"; exit 0; }
+probe=$(grep -m1 'privcmd probe (received fd)' "$blog")
+own=$(grep -m1 'privcmd probe (own unrestricted fd)' "$blog")
+note "backend, with the fd it received: ${probe#*: privcmd probe (received fd): }"
+note "backend, with its own unrestricted fd: ${own#*: privcmd probe (own unrestricted fd): }"
+[ -n "$probe" ] || { fail $N "the backend ran no privcmd probe: $(tail -n 3 "$blog" | tr '\n' ' ')"; exit 0; }
+for op in 'MMAPBATCH_V2 dom0 gfn [0-9a-fx]*: EPERM' 'DM_OP dom[0-9]*: EPERM' 'HYPERCALL xen_version: EPERM'; do
+    echo "$probe" | grep -q "$op" || { fail $N "the backend's privcmd fd is not restricted to the guest: want '$op' in: $probe"; exit 0; }
+done
 note "daemon: $mode; backend: $(grep -m1 -o 'protocol features [^ ]* ([^)]*)' "$blog")"
 relay_guest_facts $G
 pass $N
