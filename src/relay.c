@@ -76,93 +76,6 @@ relay_mode(const struct relay *r)
     return r->mode;
 }
 
-_Static_assert(RELAY_MAX_QUEUES == VMMIO_MAX_QUEUES,
-               "relay_stats has a slot for every queue");
-
-void
-relay_get_stats(const struct relay *r, struct relay_stats *out)
-{
-    *out = r->stats;
-    out->nr_queues = r->dev.nr_queues;
-    hv_mem_stats(r->hv, &out->guest_mem);
-    if (r->conn) {
-        out->vhu_msgs += vhu_sent(r->conn);
-    }
-    if (r->mode == RELAY_MODE_ZEROCOPY) {
-        relay_zc_stats(r, out);
-    }
-    if (r->cfg.grants) {
-        struct hv_gnt_stats g;
-
-        hv_gnt_get_stats(r->mem, &g);
-        out->grant_copies = g.copies;
-        out->grant_maps = g.maps;
-    }
-}
-
-void
-relay_stats_sum(const struct relay_stats *st, struct relay_queue_stats *sum)
-{
-    memset(sum, 0, sizeof(*sum));
-    for (unsigned i = 0; i < st->nr_queues && i < RELAY_MAX_QUEUES; i++) {
-        const struct relay_queue_stats *q = &st->q[i];
-
-        sum->kicks_trapped += q->kicks_trapped;
-        sum->kicks_eventfd += q->kicks_eventfd;
-        sum->backend_kicks += q->backend_kicks;
-        sum->calls += q->calls;
-        sum->notifies += q->notifies;
-        sum->requests += q->requests;
-        sum->bytes_in += q->bytes_in;
-        sum->bytes_out += q->bytes_out;
-        sum->backpressure += q->backpressure;
-    }
-}
-
-/*
- * Grant mode: map queue q's rings (their refs stay granted while the
- * queue lives) so ring accesses need no hypercall.  0 or -errno.
- */
-static int
-relay_queue_map(struct relay *r, struct relay_queue *q)
-{
-    const struct vq *v = &q->gvq;
-    int rc;
-
-    if (!r->cfg.grants) {
-        return 0;
-    }
-    hv_gnt_unmap(r->mem, q->idx);
-    rc = hv_gnt_map(r->mem, q->idx, v->desc_gpa, VQ_DESC_BYTES(v->num),
-                    false);
-    if (rc == 0) {
-        rc = hv_gnt_map(r->mem, q->idx, v->avail_gpa, VQ_AVAIL_BYTES(v->num),
-                        false);
-    }
-    if (rc == 0) {
-        rc = hv_gnt_map(r->mem, q->idx, v->used_gpa, VQ_USED_BYTES(v->num),
-                        true);
-    }
-    if (rc < 0) {
-        hv_gnt_unmap(r->mem, q->idx);
-        log_rl(&r->rl, LOG_LVL_WARN, "%s: cannot map the rings' grants "
-               "(desc 0x%llx avail 0x%llx used 0x%llx): %s", q->name,
-               (unsigned long long)v->desc_gpa,
-               (unsigned long long)v->avail_gpa,
-               (unsigned long long)v->used_gpa, strerror(-rc));
-    }
-    return rc;
-}
-
-/* Grant mode: the rings of queues the guest stopped are unmapped. */
-static void
-relay_queue_unmap(struct relay *r, unsigned first, unsigned n)
-{
-    for (unsigned i = first; r->cfg.grants && i < first + n; i++) {
-        hv_gnt_unmap(r->mem, i);
-    }
-}
-
 /* Drive the line from InterruptStatus: raise on 0->1, lower on ->0. */
 void
 relay_sync_line(struct relay *r)
@@ -572,19 +485,6 @@ relay_session_start(struct relay *r)
               (unsigned long long)r->dev.driver_features, r->ops->name,
               r->conn ? "" : " (backend not connected yet)");
     return 0;
-}
-
-static void
-relay_count_access(struct relay_stats *st, uint64_t off, bool is_write)
-{
-    if (!is_write) {
-        st->reg_reads++;
-        st->reg_interrupt_status += off == VMMIO_INTERRUPT_STATUS;
-        return;
-    }
-    st->reg_writes++;
-    st->reg_queue_notify += off == VMMIO_QUEUE_NOTIFY;
-    st->reg_interrupt_ack += off == VMMIO_INTERRUPT_ACK;
 }
 
 /* The trap callback: every guest access to the window comes here. */

@@ -79,6 +79,12 @@ extern const struct relay_mode_ops relay_zc_ops;
  * published after the last counted call (it may suppress calls).
  */
 void relay_zc_stats(const struct relay *r, struct relay_stats *st);
+/* relay_stats.c: count one guest register access. */
+void relay_count_access(struct relay_stats *st, uint64_t off, bool is_write);
+/* relay_gnt.c (grant devices; no-ops otherwise): map q's rings, 0 or
+ * -errno; unmap those of queues [first, first + n). */
+int relay_queue_map(struct relay *r, struct relay_queue *q);
+void relay_queue_unmap(struct relay *r, unsigned first, unsigned n);
 extern const struct relay_mode_ops relay_shadow_ops;
 
 struct relay_queue {
