@@ -14,7 +14,9 @@
  *    bounded by cfg.timeout_ms) and, at a queue stop, polling for the
  *    backend's last completions (1 ms steps).  In the loop (every guest
  *    register access, every reconnect attempt, teardown) all of a step's
- *    waits together end by cfg.step_budget_ms (relay_step_begin); a step
+ *    waits together end by cfg.step_budget_ms (relay_step_begin), except
+ *    the backend's replies that start a device or a connection (features,
+ *    memory table, rings: bounded by timeout_ms, relay_step_setup); a step
  *    that hits the bound loses the connection, the access is answered at
  *    once, and recovery (reconnect, resume) continues from the loop.
  *  - The interrupt line follows InterruptStatus != 0; it is raised only on
@@ -137,6 +139,30 @@ relay_step_begin(struct relay *r)
     r->step_end_ns = log_now_ns() + r->cfg.step_budget_ms * 1000000ULL;
     if (r->conn) {
         vhu_set_deadline(r->conn, r->step_end_ns);
+    }
+}
+
+/*
+ * The backend's setup replies (features, memory table, rings) are how a
+ * device starts: SET_MEM_TABLE may map the whole guest RAM first (a
+ * zero-copy backend under Xen takes far longer than a step).  They get
+ * the per-request bound, timeout_ms, from here on; stopping and resetting
+ * keep the step budget.
+ */
+static void
+relay_step_setup(struct relay *r)
+{
+    uint64_t end;
+
+    if (r->step_end_ns == 0) {
+        return;
+    }
+    end = log_now_ns() + r->cfg.timeout_ms * 1000000ULL;
+    if (end > r->step_end_ns) {
+        r->step_end_ns = end;
+        if (r->conn) {
+            vhu_set_deadline(r->conn, end);
+        }
     }
 }
 
@@ -402,6 +428,7 @@ relay_queue_start(struct relay *r, struct relay_queue *q)
     q->started = true;
     q->handed = false;
     if (r->conn) {
+        relay_step_setup(r);
         rc = relay_queue_wire(r, q, false);
         if (rc == 0) {
             rc = relay_enable_wired(r, q);
@@ -448,6 +475,7 @@ relay_session_send(struct relay *r)
     uint64_t features = r->dev.driver_features & ~r->cfg.own_features;
     int rc;
 
+    relay_step_setup(r);
     features |= r->backend_features & (1ULL << VHU_F_PROTOCOL_FEATURES);
     /* Grants are between the guest and us: the backend sees our memory. */
     features &= ~(1ULL << VIRTIO_F_ACCESS_PLATFORM);
