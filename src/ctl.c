@@ -85,6 +85,9 @@ ctl_counters_json(const struct relay_stats *st)
     ctl_put_u64(o, "irqs", st->irqs);
     ctl_put_u64(o, "vhu_msgs", st->vhu_msgs);
     ctl_put_u64(o, "reconnects", st->reconnects);
+    ctl_put_u64(o, "stop_drops", st->stop_drops);
+    ctl_put_u64(o, "grant_copies", st->grant_copies);
+    ctl_put_u64(o, "grant_maps", st->grant_maps);
     ctl_put_u64(err, "device", st->err_device);
     ctl_put_u64(err, "backend", st->err_backend);
     ctl_put_u64(err, "host", st->err_host);
