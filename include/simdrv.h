@@ -92,6 +92,9 @@ int simdrv_poll(struct simdrv *d, unsigned q, uint16_t *head, uint32_t *len);
  * Returns the status bits acknowledged, or -ETIMEDOUT.
  */
 int simdrv_wait_irq(struct simdrv *d, int timeout_ms);
+/* How many times simdrv_wait_irq() read InterruptStatus (a driver that
+ * finds its completions already in the used ring never needs to). */
+unsigned simdrv_isr_reads(const struct simdrv *d);
 
 /* Number of chains posted on q and not yet taken back. */
 unsigned simdrv_inflight(const struct simdrv *d, unsigned q);

@@ -49,6 +49,7 @@ struct simdrv {
     uint64_t features;
     unsigned nr_queues;
     uint64_t edges_seen;
+    unsigned isr_reads;   /* InterruptStatus reads this driver made */
     uint64_t alloc_gpa;   /* bump pointer */
     unsigned alloc_bank;
     struct simdrv_queue q[SIMDRV_MAX_QUEUES];
@@ -606,8 +607,15 @@ simdrv_wait_irq(struct simdrv *d, int timeout_ms)
         return rc;
     }
     status = rd(d, VMMIO_INTERRUPT_STATUS);
+    d->isr_reads++;
     wr(d, VMMIO_INTERRUPT_ACK, status);
     return (int)status;
+}
+
+unsigned
+simdrv_isr_reads(const struct simdrv *d)
+{
+    return d->isr_reads;
 }
 
 unsigned

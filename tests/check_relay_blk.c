@@ -171,6 +171,7 @@ START_TEST(test_blk_counters)
 
         ck_assert_int_eq(blkdrv_open(&b, f.qsd.sock, modes[m], WANT_ALL, 4), 0);
         relay_get_stats(b.relay, &a);
+        unsigned isr0 = simdrv_isr_reads(b.drv);
         for (unsigned i = 0; i < N; i++) {
             ck_assert_int_eq(blkdrv_sync(&b, i % 2 ? VIRTIO_BLK_T_IN
                                                    : VIRTIO_BLK_T_OUT,
@@ -184,8 +185,13 @@ START_TEST(test_blk_counters)
         ck_assert_uint_eq(q->kicks_eventfd, 0);
         ck_assert_uint_ge(z.reg_reads - a.reg_reads,
                           z.reg_interrupt_status - a.reg_interrupt_status);
-        ck_assert_uint_ge(z.reg_interrupt_status - a.reg_interrupt_status, 1);
-        ck_assert_uint_ge(z.reg_interrupt_ack - a.reg_interrupt_ack, 1);
+        /* exactly the reads the driver made: it skips InterruptStatus
+         * when a completion is already in the used ring, which a fast
+         * backend makes the common case in zero-copy mode */
+        ck_assert_uint_eq(z.reg_interrupt_status - a.reg_interrupt_status,
+                          simdrv_isr_reads(b.drv) - isr0);
+        ck_assert_uint_eq(z.reg_interrupt_ack - a.reg_interrupt_ack,
+                          simdrv_isr_reads(b.drv) - isr0);
         ck_assert_uint_ge(z.irqs - a.irqs, 1);
         ck_assert_uint_le(z.irqs, q->notifies);
         ck_assert_uint_ge(q->calls - a.q[0].calls, 1);
