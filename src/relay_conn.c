@@ -308,6 +308,11 @@ relay_conn_resume(struct relay *r)
      * serves itself). */
     uint64_t need = r->dev.device_features & ~r->cfg.own_features;
     unsigned missing;
+
+    /* A grant device's ACCESS_PLATFORM is the daemon's, not the backend's. */
+    if (r->cfg.grants) {
+        need &= ~(1ULL << VIRTIO_F_ACCESS_PLATFORM);
+    }
     int rc;
 
     rc = relay_conn_handshake(r, &r->conn);
