@@ -174,6 +174,32 @@ hb_config_change(struct hostile *h)
     }
 }
 
+/*
+ * The ack to `req` is to be held: stop here until hostile_release().
+ * False if the backend is being stopped instead.
+ */
+static bool
+hb_hold(struct hostile *h, uint32_t req)
+{
+    uint32_t want = req;
+    struct pollfd pfd[2] = { { .fd = h->release_fd, .events = POLLIN },
+                             { .fd = h->stop_fd, .events = POLLIN } };
+    uint64_t n;
+
+    if (!__atomic_compare_exchange_n(&h->hold_req, &want, 0, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        return true;
+    }
+    __atomic_store_n(&h->holding, 1, __ATOMIC_RELEASE);
+    while (poll(pfd, 2, -1) < 0 && errno == EINTR) {
+    }
+    __atomic_store_n(&h->holding, 0, __ATOMIC_RELEASE);
+    if (pfd[1].revents) {
+        return false;
+    }
+    return read(h->release_fd, &n, sizeof(n)) == sizeof(n);
+}
+
 /* One message from the relay; false when the connection is gone. */
 static bool
 hb_message(struct hostile *h)
@@ -309,6 +335,9 @@ hb_message(struct hostile *h)
         close(fds[i]);
     }
     if (reply_ack && h->conn_fd >= 0) {
+        if (!hb_hold(h, hdr.request)) {
+            return true; /* stopping */
+        }
         hb_reply_u64(h, hdr.request, 0);
     }
     return h->conn_fd >= 0;
@@ -399,8 +428,10 @@ hostile_start(struct hostile **out, const struct hostile_config *cfg)
     unlink(h->path);
     h->stop_fd = eventfd(0, EFD_CLOEXEC);
     h->wake_fd = eventfd(0, EFD_CLOEXEC);
+    h->release_fd = eventfd(0, EFD_CLOEXEC);
     h->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (h->stop_fd < 0 || h->wake_fd < 0 || h->listen_fd < 0 ||
+    if (h->stop_fd < 0 || h->wake_fd < 0 || h->release_fd < 0 ||
+        h->listen_fd < 0 ||
         bind(h->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
         listen(h->listen_fd, 4) < 0) {
         rc = -errno;
@@ -417,6 +448,7 @@ fail:
     hb_close(&h->listen_fd);
     hb_close(&h->stop_fd);
     hb_close(&h->wake_fd);
+    hb_close(&h->release_fd);
     unlink(h->path);
     pthread_mutex_destroy(&h->lock);
     pthread_mutex_destroy(&h->mem_lock);
@@ -441,6 +473,7 @@ hostile_stop(struct hostile *h)
     hb_close(&h->listen_fd);
     hb_close(&h->stop_fd);
     hb_close(&h->wake_fd);
+    hb_close(&h->release_fd);
     unlink(h->path);
     pthread_mutex_destroy(&h->lock);
     pthread_mutex_destroy(&h->mem_lock);
@@ -525,6 +558,29 @@ hostile_config_change(struct hostile *h, uint32_t off, const void *buf,
     }
     pthread_mutex_unlock(&h->lock);
     if (write(h->wake_fd, &one, sizeof(one)) != sizeof(one)) {
+        return;
+    }
+}
+
+void
+hostile_hold_reply(struct hostile *h, uint32_t req)
+{
+    __atomic_store_n(&h->hold_req, req, __ATOMIC_RELEASE);
+}
+
+bool
+hostile_holding(const struct hostile *h)
+{
+    return __atomic_load_n(&h->holding, __ATOMIC_ACQUIRE) != 0;
+}
+
+void
+hostile_release(struct hostile *h)
+{
+    uint64_t one = 1;
+
+    __atomic_store_n(&h->hold_req, 0, __ATOMIC_RELEASE);
+    if (write(h->release_fd, &one, sizeof(one)) != sizeof(one)) {
         return;
     }
 }

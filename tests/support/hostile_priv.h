@@ -52,6 +52,9 @@ struct hostile {
     int listen_fd, conn_fd, stop_fd, kick_fd, call_fd;
     int breq_fd;                  /* our end of the backend channel */
     int wake_fd;                  /* a config change is pending */
+    int release_fd;               /* hostile_release() */
+    uint32_t hold_req;            /* atomic: hold the ack to this request */
+    int holding;                  /* atomic: an ack is held now */
     uint8_t change[256];          /* the pending change, under lock */
     uint32_t change_off, change_len;
     unsigned config_acks;
