@@ -33,7 +33,8 @@ static void
 px_reply(struct px *x, uint32_t req, const void *p, uint32_t len)
 {
     uint8_t buf[sizeof(struct vhu_wire_hdr) + 64];
-    struct vhu_wire_hdr hdr = { req, VHU_FLAG_VERSION | VHU_FLAG_REPLY, len };
+    struct vhu_wire_hdr hdr = { req, VHU_FLAG_VERSION | VHU_FLAG_REPLY,
+                                len };
 
     memcpy(buf, &hdr, sizeof(hdr));
     memcpy(buf + sizeof(hdr), p, len);
@@ -58,12 +59,16 @@ px_read(struct px *x)
     } ctl;
     struct iovec iov = { buf, sizeof(struct vhu_wire_hdr) };
     struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-                         .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
+                         .msg_control = ctl.b,
+                         .msg_controllen = sizeof(ctl.b) };
     struct vhu_wire_hdr hdr;
 
     ck_assert_int_eq(recvmsg(x->peer, &mh, MSG_DONTWAIT), sizeof(hdr));
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-        for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm;
+         cm = CMSG_NXTHDR(&mh, cm)) {
+        size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+        for (size_t i = 0; i < n; i++) {
             int fd;
 
             memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
@@ -85,7 +90,8 @@ px_read(struct px *x)
 static void
 px_start(struct px *x)
 {
-    uint64_t f = PF(32) | PF(VHU_F_PROTOCOL_FEATURES), pf = PF(VHU_PF_REPLY_ACK);
+    uint64_t f = PF(32) | PF(VHU_F_PROTOCOL_FEATURES);
+    uint64_t pf = PF(VHU_PF_REPLY_ACK);
     uint64_t features, protocol;
     int sv[2];
 
