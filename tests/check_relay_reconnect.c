@@ -305,6 +305,7 @@ START_TEST(test_grant_backend_returns)
         loop_run_once(b.loop, 10);
         relay_get_stats(b.relay, &st);
     } while (st.reconnects == 0);
+    ck_assert_int_eq(blkdrv_settle(b.relay, b.loop, 3000), 0);
     ck_assert_uint_eq(simdrv_status(b.drv) & VIRTIO_STATUS_NEEDS_RESET, 0);
     ck_assert_int_eq(blkdrv_sync(&b, VIRTIO_BLK_T_IN, 16, in, 4096), 0);
     ck_assert_mem_eq(in, out, sizeof(in));
