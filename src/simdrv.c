@@ -536,6 +536,18 @@ simdrv_poll(struct simdrv *d, unsigned qi, uint16_t *head, uint32_t *len)
         return 0;
     }
     used_idx = le16_load(q->used + 2);
+    if (used_idx == q->last_used &&
+        (d->features & (1ULL << VIRTIO_F_EVENT_IDX))) {
+        /* As Linux's virtqueue_enable_cb_prepare + virtqueue_poll: publish
+         * used_event, then look again.  Without the full barrier the
+         * store can pass the load: the device, reading a stale
+         * used_event, skips the interrupt while we saw a stale used->idx
+         * and go to wait for it (a hang against a backend in another
+         * process). */
+        le16_store(q->avail + 4 + 2 * q->num, q->last_used);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        used_idx = le16_load(q->used + 2);
+    }
     if (used_idx == q->last_used) {
         return 0;
     }
