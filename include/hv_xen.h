@@ -49,4 +49,11 @@ int hv_xen_open(struct hv **out, struct loop *loop, uint32_t domid,
  */
 int hv_xen_restrict(struct hv *hv, uid_t uid, gid_t gid);
 
+/*
+ * The vCPU count of live domain `domid`, as hv_xen_open() finds it
+ * (max_vcpu_id + 1): for a caller holding no hv of the guest, such as
+ * the service sizing a backend it starts.  0 or -errno (logged).
+ */
+int hv_xen_domain_vcpus(uint32_t domid, unsigned *nr_vcpus);
+
 #endif
