@@ -205,16 +205,35 @@ shadow_submit(struct relay *r, struct relay_queue *q, const struct vq_chain *c)
     return 0;
 }
 
+/*
+ * Does the backend want a kick for the shadow avail entries [old, new)?
+ * As a driver does (Linux's virtqueue_kick_prepare): with EVENT_IDX when
+ * they step over its avail_event, else unless it set NO_NOTIFY.  Either
+ * field is the backend's to write: one that asks for no kick only delays
+ * its own requests.
+ */
+static bool
+shadow_backend_wants_kick(const struct shadow_queue *sq, uint16_t old)
+{
+    if (sq->event_idx) {
+        return vq_need_event(le16_load_once(sq->used + 4 + 8 * sq->num),
+                             sq->avail_idx, old);
+    }
+    return !(le16_load_once(sq->used) & VQ_USED_F_NO_NOTIFY);
+}
+
 void
 shadow_kick(struct relay *r, struct relay_queue *q)
 {
     struct shadow_queue *sq = q->sh;
     unsigned submitted = 0;
+    uint16_t old;
     int rc;
 
     if (!sq) {
         return;
     }
+    old = sq->avail_idx;
     for (;;) {
         if (!sq->has_pending) {
             rc = vq_pop(&q->gvq, &sq->pending);
@@ -245,9 +264,12 @@ shadow_kick(struct relay *r, struct relay_queue *q)
         /* Pairs with the backend's read barrier after reading avail->idx. */
         __atomic_thread_fence(__ATOMIC_RELEASE);
         le16_store(sq->avail + 2, sq->avail_idx);
-        /* Pairs with the backend's barrier between used and avail_event. */
+        /* Pairs with the backend's barrier between writing avail_event
+         * (or used->flags) and re-reading avail->idx. */
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        relay_kick_backend(q);
+        if (shadow_backend_wants_kick(sq, old)) {
+            relay_kick_backend(q);
+        }
     }
 }
 

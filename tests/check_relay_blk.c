@@ -7,10 +7,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "backend_proc.h"
@@ -230,6 +232,60 @@ START_TEST(test_blk_event_idx_kicks)
     relay_get_stats(b.relay, &st);
     ck_assert_uint_eq(st.q[0].kicks_trapped - st0.q[0].kicks_trapped, 4);
     ck_assert_uint_le(st.irqs - st0.irqs, 32);
+    blkdrv_close(&b);
+    backend_disk_down(&f);
+}
+END_TEST
+
+/*
+ * The daemon, as the shadow ring's driver, kicks the backend only when it
+ * asks for it (EVENT_IDX avail_event, as Linux's virtqueue_kick_prepare).
+ * After one read qemu-storage-daemon wants a kick for avail entry 1.  It
+ * is then stopped (SIGSTOP, confirmed), so it cannot move avail_event,
+ * and the guest posts 3 reads, kicking after each: every kick reaches the
+ * daemon, which publishes each read on its own, but only the first steps
+ * over avail_event and is passed on.  Continued, the backend finds all 3;
+ * the next read is kicked again.
+ */
+START_TEST(test_blk_backend_kick_suppressed)
+{
+    struct relay_stats st0, st;
+    struct backend_disk f;
+    struct blkdrv b;
+    uint8_t buf[4096];
+    unsigned kicks = 0;
+    int ws;
+
+    ck_assert_int_eq(backend_disk_up(&f, DISK_BYTES, 1), 0);
+    ck_assert_int_eq(blkdrv_open(&b, f.qsd.sock, RELAY_MODE_SHADOW, WANT_ALL,
+                                 4), 0);
+    ck_assert(simdrv_features(b.drv) & (1ULL << VIRTIO_F_EVENT_IDX));
+    ck_assert_int_eq(blkdrv_sync(&b, VIRTIO_BLK_T_IN, 0, buf, 4096), 0);
+    ck_assert_int_eq(kill(f.qsd.pid, SIGSTOP), 0);
+    ck_assert_int_eq(waitpid(f.qsd.pid, &ws, WUNTRACED), f.qsd.pid);
+    ck_assert(WIFSTOPPED(ws));
+    relay_get_stats(b.relay, &st0);
+    for (uint32_t i = 0; i < 3; i++) {
+        ck_assert_int_eq(blkdrv_submit(&b, VIRTIO_BLK_T_IN, 8 * i, 4096, 1,
+                                       false, NULL), 0);
+        kicks += blkdrv_kick(&b);
+    }
+    relay_get_stats(b.relay, &st);
+    ck_assert_uint_eq(kicks, 3);
+    ck_assert_uint_eq(st.q[0].kicks_trapped - st0.q[0].kicks_trapped, 3);
+    ck_assert_uint_eq(st.q[0].backend_kicks - st0.q[0].backend_kicks, 1);
+    ck_assert_int_eq(kill(f.qsd.pid, SIGCONT), 0);
+    for (unsigned i = 0; i < 3; i++) {
+        struct blkreq *r;
+
+        ck_assert_int_eq(blkdrv_wait(&b, &r, 10000), 0);
+        ck_assert_uint_eq(blkdrv_status(&b, r), VIRTIO_BLK_S_OK);
+        blkdrv_release(&b, r);
+    }
+    relay_get_stats(b.relay, &st0);
+    ck_assert_int_eq(blkdrv_sync(&b, VIRTIO_BLK_T_IN, 0, buf, 4096), 0);
+    relay_get_stats(b.relay, &st);
+    ck_assert_uint_eq(st.q[0].backend_kicks - st0.q[0].backend_kicks, 1);
     blkdrv_close(&b);
     backend_disk_down(&f);
 }
@@ -602,6 +658,7 @@ make_suite(void)
     CHECK_ADD(s, test_blk_ioeventfd_kicks, 60);
     CHECK_ADD(s, test_blk_event_idx_kicks, 60);
     CHECK_ADD(s, test_blk_counters, 60);
+    CHECK_ADD(s, test_blk_backend_kick_suppressed, 60);
     CHECK_ADD(s, test_blk_reset_reinit, 60);
     CHECK_ADD(s, test_blk_reset_inflight, 60);
     CHECK_ADD(s, test_blk_unmappable_buffer, 60);
