@@ -10,6 +10,7 @@
 #ifndef XVM_HV_XEN_H
 #define XVM_HV_XEN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -48,6 +49,20 @@ int hv_xen_open(struct hv **out, struct loop *loop, uint32_t domid,
  * can be opened by this process afterwards.  0 or -errno.
  */
 int hv_xen_restrict(struct hv *hv, uid_t uid, gid_t gid);
+
+/*
+ * Grant devices (hv_xen_gnt.h): open /dev/xen/gntdev (root only).  The
+ * fd, or -errno.
+ */
+int hv_xen_gntdev_open(void);
+/*
+ * Give hv the gntdev fd its grant devices use, taking ownership of `fd`;
+ * fd < 0: open it now (fails once this process dropped root).  A second
+ * attach closes `fd` and keeps the first.  0 or -errno (logged).  Not
+ * undone by hv_xen_restrict(): attach only for guests with grant devices.
+ */
+int hv_xen_gnt_attach(struct hv *hv, int fd);
+bool hv_xen_gnt_attached(const struct hv *hv);
 
 /*
  * The vCPU count of live domain `domid`, as hv_xen_open() finds it

@@ -199,6 +199,12 @@ enum relay_mode relay_mode(const struct relay *r);
 const char *relay_mode_name(enum relay_mode m);
 /* "auto", "shadow", "zero-copy"; 0 or -EINVAL. */
 int relay_parse_mode(const char *s, enum relay_mode *out);
+/*
+ * Setup requests the backend has not acknowledged yet (DRIVER_OK,
+ * QueueReady=1 and reconnects do not wait for them; the loop takes the
+ * acks as they arrive and starts the queues then).
+ */
+bool relay_setup_pending(const struct relay *r);
 /* A snapshot of the device's counters. */
 void relay_get_stats(const struct relay *r, struct relay_stats *out);
 /* Queues of the device; features the driver accepted. */

@@ -6,7 +6,9 @@
  * number of fds) before a caller sees it; unexpected fds are closed.  A
  * protocol violation, a timeout or a hang-up marks the connection broken
  * for good (sticky): every later call fails with -EPIPE and the owner
- * reconnects.  Calls are synchronous with a bounded wait (timeout_ms).
+ * reconnects.  Calls are synchronous with a bounded wait (timeout_ms),
+ * except that REPLY_ACKs can be deferred (vhu_defer_acks()): requests are
+ * then pipelined and their acks taken as they arrive (vhu_collect()).
  * SIGPIPE is never raised (MSG_NOSIGNAL).
  */
 #ifndef XVM_VHU_H
@@ -89,6 +91,34 @@ void vhu_set_deadline(struct vhu_conn *c, uint64_t deadline_ns);
 bool vhu_broken(const struct vhu_conn *c);
 /* Requests sent on this connection so far. */
 uint64_t vhu_sent(const struct vhu_conn *c);
+/*
+ * Deferred acks.  While on (and REPLY_ACK negotiated), a request without a
+ * natural reply returns once sent, with 0, and its ack is owed: a refusal
+ * then shows in vhu_take_refused(), not in the request's result.  Every
+ * request that waits for a reply (natural, or an ack while off) first
+ * takes every owed ack, within its own bound.  Off by default.
+ */
+void vhu_defer_acks(struct vhu_conn *c, bool on);
+/* Acks owed now. */
+unsigned vhu_pending(const struct vhu_conn *c);
+/*
+ * Requests sent with a deferred ack so far, and their acks taken so far:
+ * everything sent before vhu_deferred() returned n is acknowledged once
+ * vhu_acked() reaches n.
+ */
+uint64_t vhu_deferred(const struct vhu_conn *c);
+uint64_t vhu_acked(const struct vhu_conn *c);
+/*
+ * Take the owed acks readable now, never waiting for one that has not
+ * begun to arrive (for an event loop: call when the socket is readable).
+ * Returns the number still owed, or -errno with the connection broken.
+ */
+int vhu_collect(struct vhu_conn *c);
+/*
+ * The first deferred request the backend refused since the last call
+ * (its request code), or 0; clears it.
+ */
+uint32_t vhu_take_refused(struct vhu_conn *c);
 
 /*
  * Handshake: GET_FEATURES; if bit 30, GET_PROTOCOL_FEATURES, then

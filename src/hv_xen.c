@@ -275,8 +275,6 @@ stage_handles(struct hv_xen *x)
                 strerror(-rc));
         return rc;
     }
-    /* Only grant devices need it: optional (see hv_xen_gnt.h). */
-    x->xgt = hv_xen_gnt_open(x->hv.name);
     /* Only zero-copy backends and kernel ioeventfds need privcmd. */
     hv_xen_privcmd_open(x);
     return 0;
@@ -561,9 +559,9 @@ xen_teardown(struct hv_xen *x)
         break;
     }
     /* Handles are opened together; close whichever exist. */
-    if (x->xgt != NULL) {
-        xengnttab_close(x->xgt);
-        x->xgt = NULL;
+    if (x->gnt_fd >= 0) {
+        close(x->gnt_fd);
+        x->gnt_fd = -1;
     }
     if (x->privcmd_fd >= 0) {
         close(x->privcmd_fd);
@@ -670,6 +668,7 @@ hv_xen_open(struct hv **out, struct loop *loop, uint32_t domid,
     x->evtchn_fd = -1;
     x->privcmd_fd = -1;
     x->share_fd = -1;
+    x->gnt_fd = -1;
     x->priv = x->opts.privcmd ? x->opts.privcmd : &privfd_dev;
     {
         struct log_ratelimit rl = LOG_RATELIMIT_INIT;

@@ -1,14 +1,24 @@
 /*
- * hv_xen_gnt: the hv seam's grant ops over libxengnttab (grant-based
+ * hv_xen_gnt: the hv seam's grant ops over /dev/xen/gntdev (grant-based
  * virtio devices, hv_gnt.h).  Private to hv_xen*.c.
  *
- * The handle is opened with the others, before any restriction.
- * xentoolcore_restrict_all() (hv_xen_restrict) then replaces its fd with
- * /dev/null, as libxengnttab restricts: gntdev cannot be limited to one
- * guest, and an open one could map grants any guest gave dom0 (other
- * guests' PV block and network buffers).  So a restricted worker has no
- * grant access at all: every op fails and says why, and grant devices
- * need an unrestricted run (the xl-spawned mode without dm_restrict).
+ * The fd is our own, not a libxengnttab handle: xentoolcore_restrict_all()
+ * (hv_xen_restrict) replaces every registered handle's fd with /dev/null,
+ * and gntdev has no "restrict to one domain" ioctl, so a libxengnttab
+ * handle would be useless in a restricted process.  Instead the fd is
+ * attached only when a grant device is added (hv_xen_gnt_attach): opened
+ * here by an unrestricted process, or handed over by the service, which
+ * opens it for a worker that already dropped its privileges.  A guest
+ * without grant devices never gets one.
+ *
+ * What a worker holding it can still do: grant copy and grant map (it
+ * keeps no other gntdev ioctl in use).  Xen checks each op against the
+ * named domain's grant table, which only lets through refs that domain
+ * granted to dom0.  gntdev itself does not limit the domid, so a
+ * compromised worker could reach other guests' grants to dom0 (PV block
+ * and network buffers, other grant-virtio guests); it cannot map or copy
+ * any ungranted memory, and it has no privcmd, xenstore or root.  Our code
+ * only names the worker's own guest.
  *
  * Trust boundary: refs and offsets come from hv_gnt, already range
  * checked; Xen checks each ref against the guest's grant table.
@@ -18,21 +28,21 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/ioctl.h>
 
-#include <xengnttab.h>
+#include <xen/xen.h>
+#include <xen/grant_table.h>
+#include <xen/sys/gntdev.h>
 
 #include "hv.h"
 
-/* Open the grant handle (optional: NULL without /dev/xen/gntdev). */
-xengnttab_handle *hv_xen_gnt_open(const char *name);
-
 /*
- * Fill Xen copy segments for seg[0..n): between our buffers and guest
+ * Fill gntdev copy segments for seg[0..n): between our buffers and guest
  * `domid`'s refs, to the guest when `to_guest`.  Pure; unit-tested.
  */
 void hv_xen_gnt_fill(const struct hv_gnt_seg *seg, unsigned n,
                      uint16_t domid, bool to_guest,
-                     xengnttab_grant_copy_segment_t *out);
+                     struct ioctl_gntdev_grant_copy_segment *out);
 
 /* The hv_ops entries (hv_ops.gnt_copy, gnt_map, gnt_unmap). */
 int hv_xen_gnt_copy(struct hv *hv, const struct hv_gnt_seg *seg, unsigned n,

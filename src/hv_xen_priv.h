@@ -12,7 +12,6 @@
 #include <xendevicemodel.h>
 #include <xenevtchn.h>
 #include <xenforeignmemory.h>
-#include <xengnttab.h>
 
 #include "hv_xen.h"
 #include "hv_xen_ioreq.h"
@@ -66,7 +65,8 @@ struct hv_xen {
     int privcmd_fd;                  /* our own: kernel ioeventfds */
     int share_fd;                    /* restricted to the guest: copies go
                                       * to zero-copy backends */
-    xengnttab_handle *xgt;           /* grant devices; NULL: none */
+    int gnt_fd;                      /* /dev/xen/gntdev, attached for grant
+                                      * devices only; -1: none */
 
     unsigned nr_vcpus;
     ioservid_t ioservid;

@@ -13,7 +13,8 @@
  *   IOCTL_PRIVCMD_MMAPBATCH_V2.  It is a copy of share_fd, opened for
  *   backends alone and restricted to the guest when the guest is opened
  *   (later, after the privilege drop, /dev/xen/privcmd cannot be opened).
- * - hv_xen_restrict(): every handle restricted to the guest, then setuid.
+ * - hv_xen_restrict(): every handle restricted to the guest, then setuid;
+ *   an attached gntdev fd is kept (hv_xen_gnt.h).
  *
  * Trust boundary: nothing here reads guest data.  What a backend gets is
  * restricted to the guest's domid in every mode, whether or not this
@@ -235,7 +236,8 @@ hv_xen_restrict(struct hv *hv, uid_t uid, gid_t gid)
         log_err("%s: xentoolcore_restrict_all: %s", hv->name, strerror(errno));
         return rc;
     }
-    /* Our own privcmd fd is not a toolcore handle. */
+    /* Our own privcmd fd is not a toolcore handle; neither is the gntdev
+     * fd, which stays as it is (hv_xen_gnt.h says what it still allows). */
     if (x->privcmd_fd >= 0) {
         int rc = x->priv->restrict_to(x->priv->opaque, x->privcmd_fd, dom);
 

@@ -10,15 +10,17 @@
  *    and memory table are sent at its start, rings are handed over per
  *    queue, and at its end every queue is stopped and drained (bounded) so
  *    nothing completes into guest memory after the guest reset the device.
- *  - Where it blocks, and for how long: only on backend round trips (each
- *    bounded by cfg.timeout_ms) and, at a queue stop, polling for the
- *    backend's last completions (1 ms steps).  In the loop (every guest
- *    register access, every reconnect attempt, teardown) all of a step's
- *    waits together end by cfg.step_budget_ms (relay_step_begin), except
- *    the backend's replies that start a device or a connection (features,
- *    memory table, rings: bounded by timeout_ms, relay_step_setup); a step
- *    that hits the bound loses the connection, the access is answered at
- *    once, and recovery (reconnect, resume) continues from the loop.
+ *  - Where it blocks, and for how long: only on backend round trips and,
+ *    at a queue stop, polling for the backend's last completions (1 ms
+ *    steps).  In the loop (every guest register access, every reconnect
+ *    attempt, teardown) all of a step's waits together end by
+ *    cfg.step_budget_ms (relay_step_begin); a step that hits the bound
+ *    loses the connection, the access is answered at once, and recovery
+ *    (reconnect, resume) continues from the loop.  Setting a device up
+ *    (features, memory table, rings) waits for nothing: the requests are
+ *    pipelined and their acks taken from the loop (relay_setup.c), each
+ *    step of progress bounded by cfg.timeout_ms.  Only the first
+ *    connection (relay_new) waits, up to timeout_ms per reply.
  *  - The interrupt line follows InterruptStatus != 0; it is raised only on
  *    the 0 -> 1 transition and lowered when the guest acknowledges, so an
  *    edge-triggered SPI never misses a completion (relay_sync_line).
@@ -26,12 +28,9 @@
 #include <config.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "hv_gnt.h"
@@ -142,30 +141,6 @@ relay_step_begin(struct relay *r)
     }
 }
 
-/*
- * The backend's setup replies (features, memory table, rings) are how a
- * device starts: SET_MEM_TABLE may map the whole guest RAM first (a
- * zero-copy backend under Xen takes far longer than a step).  They get
- * the per-request bound, timeout_ms, from here on; stopping and resetting
- * keep the step budget.
- */
-static void
-relay_step_setup(struct relay *r)
-{
-    uint64_t end;
-
-    if (r->step_end_ns == 0) {
-        return;
-    }
-    end = log_now_ns() + r->cfg.timeout_ms * 1000000ULL;
-    if (end > r->step_end_ns) {
-        r->step_end_ns = end;
-        if (r->conn) {
-            vhu_set_deadline(r->conn, end);
-        }
-    }
-}
-
 void
 relay_step_end(struct relay *r)
 {
@@ -186,156 +161,6 @@ relay_kick_backend(struct relay_queue *q)
         relay_log(q->r, RELAY_LOG_IO, LOG_LVL_WARN, "%s: kick failed: %s",
                   q->name, strerror(errno));
     }
-}
-
-static void
-relay_on_call(void *opaque, uint32_t events)
-{
-    struct relay_queue *q = opaque;
-    uint64_t n;
-
-    (void)events;
-    if (read(q->call_fd, &n, sizeof(n)) < 0 && errno != EAGAIN) {
-        return;
-    }
-    if (q->started && q->wired) {
-        q->r->stats.q[q->idx].calls++;
-        q->r->ops->call(q->r, q);
-    }
-}
-
-static void
-relay_close_fd(int *fd)
-{
-    if (*fd >= 0) {
-        close(*fd);
-        *fd = -1;
-    }
-}
-
-static void
-relay_on_notify(void *opaque, uint32_t events)
-{
-    struct relay_queue *q = opaque;
-    uint64_t n;
-
-    (void)events;
-    if (read(q->notify_fd, &n, sizeof(n)) < 0 && errno != EAGAIN) {
-        return;
-    }
-    /* The same rule the register model applies to trapped kicks. */
-    if (q->r->dev.status &
-        (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED)) {
-        return;
-    }
-    if (q->started && q->wired) {
-        q->r->stats.q[q->idx].kicks_eventfd++;
-        q->r->ops->kick(q->r, q);
-    }
-}
-
-/*
- * Let the kernel deliver q's QueueNotify writes as an eventfd signal: to
- * the backend's kick fd directly when the mode has nothing to do on a kick
- * (zero-copy), else to an eventfd the loop watches.  Optional: without it
- * (-EOPNOTSUPP, logged once by the hv) kicks arrive as trapped writes.
- */
-static void
-relay_queue_ioeventfd(struct relay *r, struct relay_queue *q)
-{
-    uint64_t addr = r->cfg.mmio_base + VMMIO_QUEUE_NOTIFY;
-    int fd = q->kick_fd;
-    int rc;
-
-    if (r->no_ioeventfd) {
-        return;
-    }
-    if (!r->ops->direct_kick) {
-        q->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (q->notify_fd < 0 ||
-            loop_add_fd(r->loop, q->notify_fd, EPOLLIN, relay_on_notify, q) < 0) {
-            relay_close_fd(&q->notify_fd);
-            return;
-        }
-        fd = q->notify_fd;
-    }
-    rc = hv_ioeventfd_add(r->hv, addr, q->idx, fd);
-    if (rc == 0) {
-        q->ioeventfd = true;
-        log_debug("%s: QueueNotify delivered by ioeventfd%s", q->name,
-                  r->ops->direct_kick ? " straight to the backend" : "");
-        return;
-    }
-    if (rc == -EOPNOTSUPP) {
-        r->no_ioeventfd = true;
-    }
-    if (q->notify_fd >= 0) {
-        loop_del_fd(r->loop, q->notify_fd);
-        relay_close_fd(&q->notify_fd);
-    }
-}
-
-void
-relay_queue_unwire(struct relay *r, struct relay_queue *q)
-{
-    if (q->ioeventfd) {
-        hv_ioeventfd_del(r->hv, r->cfg.mmio_base + VMMIO_QUEUE_NOTIFY,
-                         q->notify_fd >= 0 ? q->notify_fd : q->kick_fd);
-        q->ioeventfd = false;
-    }
-    if (q->notify_fd >= 0) {
-        loop_del_fd(r->loop, q->notify_fd);
-        relay_close_fd(&q->notify_fd);
-    }
-    if (q->call_fd >= 0) {
-        loop_del_fd(r->loop, q->call_fd);
-    }
-    relay_close_fd(&q->call_fd);
-    relay_close_fd(&q->kick_fd);
-    q->wired = false;
-}
-
-/* Hand q's rings to the current connection (fresh, or resuming). */
-int
-relay_queue_wire(struct relay *r, struct relay_queue *q, bool resume)
-{
-    int rc;
-
-    q->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    q->call_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (q->kick_fd < 0 || q->call_fd < 0) {
-        rc = -errno;
-        goto fail;
-    }
-    if ((rc = vhu_set_vring_num(r->conn, q->idx, q->gvq.num)) < 0 ||
-        (rc = vhu_set_vring_base(r->conn, q->idx, 0)) < 0 ||
-        (rc = r->ops->queue_wire(r, q, resume)) < 0 ||
-        /* CALL before KICK: a backend may start the ring on KICK and
-         * complete at once, and must have its call fd by then. */
-        (rc = vhu_set_vring_call(r->conn, q->idx, q->call_fd)) < 0 ||
-        (rc = vhu_set_vring_kick(r->conn, q->idx, q->kick_fd)) < 0) {
-        goto fail;
-    }
-    rc = loop_add_fd(r->loop, q->call_fd, EPOLLIN, relay_on_call, q);
-    if (rc < 0) {
-        goto fail;
-    }
-    q->wired = true;
-    q->handed = true;
-    if (r->backend_features & (1ULL << VHU_F_PROTOCOL_FEATURES)) {
-        rc = vhu_set_vring_enable(r->conn, q->idx, true);
-        if (rc < 0) {
-            goto fail;
-        }
-    }
-    relay_queue_ioeventfd(r, q);
-    return 0;
-
-fail:
-    relay_queue_unwire(r, q);
-    relay_log(r, RELAY_LOG_BACKEND, LOG_LVL_ERR,
-              "%s: backend refused the queue: %s", q->name, strerror(-rc));
-    return rc;
 }
 
 /*
@@ -377,6 +202,10 @@ relay_queue_stop(struct relay *r, struct relay_queue *q)
         return;
     }
     q->started = false;
+    if (q->wired && !q->live) {
+        relay_setup_finish(r, "the guest stopped a queue the backend was "
+                              "still setting up");
+    }
     if (q->wired) {
         if (vhu_get_vring_base(r->conn, q->idx, &base) < 0) {
             base = 0;
@@ -427,18 +256,15 @@ relay_queue_start(struct relay *r, struct relay_queue *q)
     }
     q->started = true;
     q->handed = false;
+    log_debug("%s: started, %u entries", q->name, mq->num);
     if (r->conn) {
-        relay_step_setup(r);
+        /* Buffers posted before DRIVER_OK are picked up once live. */
         rc = relay_queue_wire(r, q, false);
-        if (rc == 0) {
-            rc = relay_enable_wired(r, q);
-        }
         if (rc < 0) {
             return relay_backend_failed(r, rc, "backend refused the queue");
         }
+        return 0;
     }
-    log_debug("%s: started, %u entries", q->name, mq->num);
-    /* Buffers posted before DRIVER_OK are picked up now. */
     r->ops->kick(r, q);
     return 0;
 }
@@ -461,29 +287,17 @@ relay_session_stop(struct relay *r)
         return;
     }
     r->running = false;
+    relay_setup_finish(r, "the guest reset the device before the backend "
+                          "finished setting it up");
     for (unsigned i = 0; i < r->dev.nr_queues; i++) {
         relay_queue_end(r, &r->q[i]);
     }
+    /* A refusal of the session that ended no longer matters. */
+    if (r->conn) {
+        (void)vhu_take_refused(r->conn);
+    }
     relay_log(r, RELAY_LOG_SESSION, LOG_LVL_INFO, "%s: session stopped",
               r->name);
-}
-
-/* Features and memory table for the session, on the current connection. */
-int
-relay_session_send(struct relay *r)
-{
-    uint64_t features = r->dev.driver_features & ~r->cfg.own_features;
-    int rc;
-
-    relay_step_setup(r);
-    features |= r->backend_features & (1ULL << VHU_F_PROTOCOL_FEATURES);
-    /* Grants are between the guest and us: the backend sees our memory. */
-    features &= ~(1ULL << VIRTIO_F_ACCESS_PLATFORM);
-    rc = vhu_set_features(r->conn, features);
-    if (rc == 0) {
-        rc = r->ops->mem_table(r);
-    }
-    return rc;
 }
 
 static int
@@ -553,8 +367,10 @@ relay_mmio(void *opaque, uint64_t off, unsigned size, bool is_write,
         /* While reconnecting, the kick is picked up once rewired. */
         if (r->q[ev.queue].own) {
             relay_own_kick(r, &r->q[ev.queue]);
-        } else if (r->q[ev.queue].wired) {
+        } else if (r->q[ev.queue].live) {
             r->ops->kick(r, &r->q[ev.queue]);
+        } else if (r->q[ev.queue].wired) {
+            r->q[ev.queue].kick_pending = true; /* delivered once live */
         }
         break;
     case VMMIO_EV_CONFIG_WRITE:
@@ -566,6 +382,7 @@ relay_mmio(void *opaque, uint64_t off, unsigned size, bool is_write,
         break;
     }
     relay_step_end(r);
+    relay_setup_poll(r);
     relay_sync_line(r);
 }
 

@@ -98,9 +98,12 @@ relay_conn_on_backend(void *opaque, uint32_t events)
                   "%s: backend request %d refused", r->name, req);
         return;
     }
+    relay_step_begin(r);
     if (relay_cfg_refresh(r) < 0 && r->conn && vhu_broken(r->conn)) {
         relay_conn_lost(r, "config read after a config change failed");
     }
+    relay_step_end(r);
+    relay_setup_poll(r);
 }
 
 /* Watch the connection; open the backend's channel when it offers one. */
@@ -261,6 +264,7 @@ relay_conn_open(struct relay *r, uint8_t *config, uint32_t *config_len,
 void
 relay_conn_close(struct relay *r)
 {
+    relay_setup_cancel(r);
     relay_conn_close_backend(r);
     if (r->reconnect_timer) {
         loop_cancel_timer(r->loop, r->reconnect_timer);
@@ -333,6 +337,11 @@ relay_conn_resume(struct relay *r)
      * serves itself). */
     uint64_t need = r->dev.device_features & ~r->cfg.own_features;
     unsigned missing;
+
+    /* A grant device's ACCESS_PLATFORM is the daemon's, not the backend's. */
+    if (r->cfg.grants) {
+        need &= ~(1ULL << VIRTIO_F_ACCESS_PLATFORM);
+    }
     int rc;
 
     rc = relay_conn_handshake(r, &r->conn);
@@ -362,7 +371,9 @@ relay_conn_resume(struct relay *r)
     if (rc == 0) {
         rc = relay_cfg_resume(r);
     }
-    if (rc < 0 || !r->running) {
+    /* A device that needs a reset gets its session at the next DRIVER_OK. */
+    if (rc < 0 || !r->running ||
+        (r->dev.status & VIRTIO_STATUS_NEEDS_RESET)) {
         return rc;
     }
     rc = relay_session_send(r);
@@ -374,18 +385,13 @@ relay_conn_resume(struct relay *r)
         }
         /* A queue started while disconnected has nothing to resume. */
         rc = relay_queue_wire(r, q, q->handed);
-        if (rc == 0) {
-            rc = relay_enable_wired(r, q);
-        }
         if (rc == -ENOTSUP) {
             relay_fail(r, "requests in flight cannot be recovered in this mode");
             rc = 0;
             continue;
         }
-        if (rc == 0) {
-            r->ops->kick(r, q);
-            relay_kick_backend(q);
-        }
+        /* Once live: what the old backend never answered, and new kicks. */
+        q->resume_kick = rc == 0;
     }
     return rc;
 }
@@ -402,6 +408,7 @@ relay_conn_retry(void *opaque)
     rc = relay_conn_resume(r);
     relay_step_end(r);
     if (rc == 0) {
+        relay_setup_poll(r);
         r->stats.reconnects++;
         relay_log(r, RELAY_LOG_BACKEND, LOG_LVL_INFO,
                   "%s: backend reconnected after %llu ms", r->name,
@@ -424,12 +431,29 @@ relay_conn_retry(void *opaque)
     relay_conn_schedule(r);
 }
 
+/*
+ * The connection is readable or hung up: the acks of a setup under way
+ * (relay_setup.c) are taken; anything else means the backend misbehaved
+ * or went away.
+ */
 static void
 relay_conn_on_event(void *opaque, uint32_t events)
 {
     struct relay *r = opaque;
+    bool hup = events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR);
+    int owed = 0;
 
-    relay_conn_lost(r, (events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR))
-                           ? "backend hung up"
-                           : "unexpected message from the backend");
+    if (r->conn && vhu_pending(r->conn) > 0 && (events & EPOLLIN)) {
+        relay_step_begin(r);
+        owed = vhu_collect(r->conn);
+        relay_step_end(r);
+        if (owed >= 0 && !hup) {
+            relay_setup_poll(r);
+            relay_sync_line(r);
+            return;
+        }
+    }
+    relay_conn_lost(r, owed < 0 ? "malformed or late setup replies"
+                       : hup  ? "backend hung up"
+                              : "unexpected message from the backend");
 }

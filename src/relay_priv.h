@@ -92,7 +92,8 @@ struct relay_queue {
     unsigned idx;
     bool started;          /* guest ring live in this session */
     bool wired;            /* rings handed to the current connection */
-    bool handed;           /* rings handed to any connection this session */
+    bool handed;           /* rings handed to any connection this session
+                            * (its SET_VRING_KICK acknowledged) */
     struct vq gvq;         /* the guest's ring */
     int kick_fd;           /* we write: backend's kick */
     int call_fd;           /* backend writes: completion */
@@ -100,6 +101,11 @@ struct relay_queue {
     bool ioeventfd;        /* QueueNotify bypasses the trap for this queue */
     bool own;              /* served by the daemon (cfg.own), not the backend */
     bool disabled;         /* backend queue held disabled (relay_queues_enable) */
+    bool live;             /* backend acknowledged its setup: kicks flow */
+    bool kick_pending;     /* kick the mode (ops->kick) once live */
+    bool resume_kick;      /* kick the backend too once live (rewired) */
+    uint64_t setup_mark;   /* live once vhu_acked() reaches it */
+    uint64_t kick_mark;    /* handed once vhu_acked() reaches it */
     uint16_t zc_used;      /* zero-copy: guest used->idx counted so far */
     char name[80];
     struct shadow_queue *sh;  /* shadow mode only */
@@ -119,6 +125,8 @@ struct relay {
     struct vhu_conn *conn;     /* NULL while disconnected */
     struct vhu_conn *bchan;    /* backend's request channel, or NULL */
     int reconnect_timer;       /* loop timer id, 0 = none */
+    int setup_timer;           /* relay_setup.c: loop timer id, 0 = none */
+    uint64_t setup_acked;      /* vhu_acked() when it was last armed */
     unsigned reconnect_ms;     /* current back-off */
     uint64_t lost_ns;          /* when the connection was lost */
     uint64_t step_end_ns;      /* budget of the current step; 0: none */
@@ -198,10 +206,33 @@ int relay_conn_open(struct relay *r, uint8_t *config, uint32_t *config_len,
 void relay_conn_lost(struct relay *r, const char *why);
 /* Stop watching and close the connection, cancel reconnects. */
 void relay_conn_close(struct relay *r);
-/* relay.c: session helpers used on reconnect. */
+/* relay.c */
 bool relay_ram_needs_xen(struct relay *r);
+
+/* relay_setup.c: handing the session and rings over without waiting. */
+/* SET_FEATURES and SET_MEM_TABLE, acks deferred.  0 or -errno. */
 int relay_session_send(struct relay *r);
+/*
+ * Hand q's rings to the current connection, acks deferred; q goes live
+ * in relay_setup_poll().  0 or -errno (logged, q unwired).
+ */
 int relay_queue_wire(struct relay *r, struct relay_queue *q, bool resume);
+/* Take q's rings back from the connection (fds closed, not live). */
 void relay_queue_unwire(struct relay *r, struct relay_queue *q);
+/*
+ * After a step that sent setup requests or took acks: act on a refusal
+ * (NEEDS_RESET), make the queues whose setup is acknowledged live
+ * (delivering the kicks they missed), and time what is still owed
+ * (timeout_ms without progress: NEEDS_RESET, connection dropped).
+ */
+void relay_setup_poll(struct relay *r);
+/* Stop timing the setup (the connection is going away). */
+void relay_setup_cancel(struct relay *r);
+/*
+ * The guest stops the device (or a queue) while acks are owed: take those
+ * that arrived; if any are still owed, drop the connection (logged with
+ * `why`).
+ */
+void relay_setup_finish(struct relay *r, const char *why);
 
 #endif

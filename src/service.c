@@ -14,7 +14,11 @@
  * xen-vhost-master user); a qemu-storage-daemon we start runs as that same
  * user, with umask 007, in the socket directory, which is made root:<its
  * group> mode 2770 at start-up so a worker reaches every socket there
- * through the group, without world-writable sockets.
+ * through the group, without world-writable sockets.  A worker cannot
+ * open /dev/xen/gntdev after that, so the WORKER_ADD of a grant device
+ * carries a gntdev fd the parent opened for it (worker_gntdev_for); the
+ * worker keeps the first and closes the rest, and the worker of a guest
+ * without grant devices never holds one (hv_xen_gnt.h: what it allows).
  *
  * Status (`--status`): the parent listens on the control socket (ctl.h);
  * on a request it asks every worker for its devices' counters
@@ -196,14 +200,25 @@ int
 svc_send(struct svc_guest *g, uint32_t op, const struct worker_dev *wd)
 {
     struct worker_msg m = { .op = op, .dev = *wd };
+    int fd = -1, rc;
 
     if (g->ctl_fd < 0) {
         return -EPIPE;
     }
-    if (send(g->ctl_fd, &m, sizeof(m), MSG_NOSIGNAL) != (ssize_t)sizeof(m)) {
-        return -errno;
+    if (op == WORKER_ADD) {
+        /* The worker dropped root: a grant device's gntdev comes from us. */
+        rc = worker_gntdev_for(wd, &fd);
+        if (rc) {
+            log_err("%s: cannot open /dev/xen/gntdev for a grant device: %s",
+                    wd->name, strerror(-rc));
+            return rc;
+        }
     }
-    return 0;
+    rc = worker_msg_send(g->ctl_fd, &m, fd);
+    if (fd >= 0) {
+        close(fd);
+    }
+    return rc;
 }
 
 /* Mark a declared device served (`ready`) or not in xenstore. */
@@ -406,14 +421,6 @@ svc_dev_try(struct svc_dev *d)
     char err[CFG_ERR_MAX];
     int rc;
 
-    if (d->info.grants) {
-        /* Workers are restricted to their guest, which closes gntdev
-         * (hv_xen_gnt.h): a grant device cannot be served from here. */
-        log_err("%s: not served: grant devices need an unrestricted daemon "
-                "and the service restricts its workers; serve this guest "
-                "from the xl-spawned mode", d->wd.name);
-        return;
-    }
     if (d->qsd_pid > 0) {
         /* Waiting for the spawned backend's socket to appear. */
         if (access(d->wd.socket, F_OK)) {

@@ -138,6 +138,45 @@ vhu_sent(const struct vhu_conn *c)
     return c->sent;
 }
 
+void
+vhu_defer_acks(struct vhu_conn *c, bool on)
+{
+    c->defer = on;
+}
+
+unsigned
+vhu_pending(const struct vhu_conn *c)
+{
+    return c->npend;
+}
+
+uint64_t
+vhu_deferred(const struct vhu_conn *c)
+{
+    return c->deferred;
+}
+
+uint64_t
+vhu_acked(const struct vhu_conn *c)
+{
+    return c->acked;
+}
+
+int
+vhu_collect(struct vhu_conn *c)
+{
+    return vhu_msg_collect(c);
+}
+
+uint32_t
+vhu_take_refused(struct vhu_conn *c)
+{
+    uint32_t req = c->refused;
+
+    c->refused = 0;
+    return req;
+}
+
 uint64_t
 vhu_protocol(const struct vhu_conn *c)
 {

@@ -417,8 +417,73 @@ close_fds:
 }
 
 /*
+ * Take the oldest owed ack, within deadline.  A refusal is counted (the
+ * first one kept for vhu_take_refused()), not an error: the connection
+ * stays in step.  0, or -errno with c broken.
+ */
+static int
+vhu_take_ack(struct vhu_conn *c, uint64_t deadline)
+{
+    uint32_t req = c->pend[c->pend_head];
+    uint64_t ack = 0;
+    uint32_t got = 0;
+    int r;
+
+    r = vhu_recv_reply(c, req, sizeof(ack), false, &ack, &got, deadline);
+    if (r < 0) {
+        return r;
+    }
+    c->pend_head = (c->pend_head + 1) % VHU_MAX_PENDING;
+    c->npend--;
+    c->acked++;
+    if (ack != 0) {
+        log_warn("vhu %s: backend refused %s (status %" PRIu64 ")", c->name,
+                 vhu_msg_req_name(req), ack);
+        if (c->refused == 0) {
+            c->refused = req;
+        }
+    }
+    return 0;
+}
+
+int
+vhu_msg_collect(struct vhu_conn *c)
+{
+    uint64_t deadline;
+
+    if (c->broken) {
+        return -EPIPE;
+    }
+    deadline = vhu_deadline(c);
+    while (c->npend > 0) {
+        struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+        int n = poll(&pfd, 1, 0);
+        int r;
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return vhu_msg_fail(c, -EPIPE, "poll for acks: %s",
+                                strerror(errno));
+        }
+        if (n == 0) {
+            break;
+        }
+        r = vhu_take_ack(c, deadline);
+        if (r < 0) {
+            return r;
+        }
+    }
+    return (int)c->npend;
+}
+
+/*
  * Send one request and take its reply (natural, or REPLY_ACK's u64 when
- * negotiated).  reply/reply_len receive a natural reply.
+ * negotiated).  reply/reply_len receive a natural reply.  With acks
+ * deferred, a request without a natural reply returns once sent and its
+ * ack is owed; any other request first takes every owed ack, since the
+ * backend answers in order.
  */
 int
 vhu_msg_request(struct vhu_conn *c, uint32_t req, const void *payload,
@@ -431,7 +496,7 @@ vhu_msg_request(struct vhu_conn *c, uint32_t req, const void *payload,
     uint64_t deadline;
     uint64_t ack = 0;
     uint32_t got = 0;
-    bool need_ack;
+    bool need_ack, deferred;
     int r;
 
     if (c->broken) {
@@ -457,6 +522,7 @@ vhu_msg_request(struct vhu_conn *c, uint32_t req, const void *payload,
     }
     need_ack = rule->rule == VHU_RS_NONE &&
                (c->protocol & (1ull << VHU_PF_REPLY_ACK));
+    deferred = need_ack && c->defer;
 
     hdr.request = req;
     hdr.flags = VHU_FLAG_VERSION | (need_ack ? VHU_FLAG_NEED_REPLY : 0);
@@ -467,11 +533,23 @@ vhu_msg_request(struct vhu_conn *c, uint32_t req, const void *payload,
     }
 
     deadline = vhu_deadline(c);
+    while (c->npend > (deferred ? VHU_MAX_PENDING - 1 : 0)) {
+        r = vhu_take_ack(c, deadline);
+        if (r < 0) {
+            return r;
+        }
+    }
     r = vhu_send_all(c, buf, sizeof(hdr) + len, fds, nfds, deadline);
     if (r < 0) {
         return r;
     }
     c->sent++;
+    if (deferred) {
+        c->pend[(c->pend_head + c->npend) % VHU_MAX_PENDING] = req;
+        c->npend++;
+        c->deferred++;
+        return 0;
+    }
     if (rule->rule != VHU_RS_NONE) {
         uint32_t want = rule->rule == VHU_RS_FIXED ? rule->reply_size : len;
 

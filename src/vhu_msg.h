@@ -9,6 +9,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* REPLY_ACKs a connection can owe at once (vhu_defer_acks()). */
+#define VHU_MAX_PENDING 128u
+
 struct vhu_conn {
     int fd;
     bool broken;
@@ -18,6 +21,11 @@ struct vhu_conn {
     uint64_t features; /* offered by the backend (GET_FEATURES) */
     uint64_t protocol; /* negotiated protocol features */
     uint64_t sent;     /* requests sent in full */
+    bool defer;        /* vhu_defer_acks(): do not wait for REPLY_ACKs */
+    uint32_t pend[VHU_MAX_PENDING]; /* requests whose ack is owed, FIFO */
+    unsigned pend_head, npend;
+    uint64_t deferred, acked; /* requests sent deferred, their acks taken */
+    uint32_t refused;  /* first deferred request refused, 0: none */
     char name[64];
 };
 
@@ -32,6 +40,12 @@ int vhu_msg_request(struct vhu_conn *c, uint32_t req, const void *payload,
                     uint32_t len, const int *fds, unsigned nfds, void *reply,
                     uint32_t *reply_len);
 
+/*
+ * Take the owed acks that are readable now, without waiting for more (one
+ * that has begun to arrive is read to its end within the request bound).
+ * Returns how many are still owed, or -errno with c broken.
+ */
+int vhu_msg_collect(struct vhu_conn *c);
 /*
  * Backend channel (the backend sends requests, we answer): read one
  * request, header and at most VHU_MAX_PAYLOAD bytes of payload, carrying

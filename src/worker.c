@@ -88,7 +88,101 @@ worker_find(struct worker_guest *g, uint32_t kind, uint32_t devid)
 }
 
 int
-worker_guest_add(struct worker_guest *g, const struct worker_dev *d)
+worker_msg_send(int sock, const struct worker_msg *m, int fd)
+{
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } ctl;
+    struct iovec iov = { .iov_base = (void *)m, .iov_len = sizeof(*m) };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+    ssize_t n;
+
+    if (fd >= 0) {
+        struct cmsghdr *c;
+
+        memset(&ctl, 0, sizeof(ctl));
+        mh.msg_control = ctl.buf;
+        mh.msg_controllen = sizeof(ctl.buf);
+        c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    }
+    n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+    if (n < 0) {
+        return -errno;
+    }
+    return n == (ssize_t)sizeof(*m) ? 0 : -EMSGSIZE;
+}
+
+ssize_t
+worker_msg_recv(int sock, struct worker_msg *m, int *fd)
+{
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } ctl;
+    struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+                         .msg_control = ctl.buf,
+                         .msg_controllen = sizeof(ctl.buf) };
+    ssize_t n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+    *fd = -1;
+    if (n < 0) {
+        return -errno;
+    }
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+            c->cmsg_len == CMSG_LEN(sizeof(int))) {
+            memcpy(fd, CMSG_DATA(c), sizeof(int));
+        }
+    }
+    /* An fd rides only on a whole message that can use it. */
+    if (*fd >= 0 && (n != (ssize_t)sizeof(*m) || (mh.msg_flags & MSG_CTRUNC) ||
+                     m->op != WORKER_ADD || !m->dev.grants)) {
+        close(*fd);
+        *fd = -1;
+    }
+    return n;
+}
+
+int
+worker_gntdev_for(const struct worker_dev *d, int *fd)
+{
+    *fd = -1;
+    if (!d->grants) {
+        return 0;
+    }
+    *fd = hv_xen_gntdev_open();
+    if (*fd < 0) {
+        int rc = *fd;
+
+        *fd = -1;
+        return rc;
+    }
+    return 0;
+}
+
+/* A grant device needs gntdev (hv_xen_gnt.h); others never get it. */
+static int
+worker_guest_gnt(struct worker_guest *g, const struct worker_dev *d,
+                 int gnt_fd)
+{
+    if (!d->grants) {
+        if (gnt_fd >= 0) {
+            close(gnt_fd);
+        }
+        return 0;
+    }
+    return hv_xen_gnt_attach(g->hv, gnt_fd);
+}
+
+int
+worker_guest_add(struct worker_guest *g, const struct worker_dev *d,
+                 int gnt_fd)
 {
     struct worker_slot *s = NULL;
     struct relay_config rc_cfg;
@@ -96,6 +190,10 @@ worker_guest_add(struct worker_guest *g, const struct worker_dev *d)
     const char *why;
     int rc;
 
+    rc = worker_guest_gnt(g, d, gnt_fd);
+    if (rc) {
+        return rc;
+    }
     if (worker_find(g, d->kind, d->devid)) {
         return -EEXIST;
     }
@@ -203,9 +301,11 @@ struct worker_proc {
 static void
 worker_send(struct worker_proc *p, const struct worker_msg *m)
 {
-    if (send(p->ctl_fd, m, sizeof(*m), MSG_NOSIGNAL) != (ssize_t)sizeof(*m)) {
+    int rc = worker_msg_send(p->ctl_fd, m, -1);
+
+    if (rc) {
         log_warn("dom%u: worker: cannot report to the service: %s", p->domid,
-                 strerror(errno));
+                 strerror(-rc));
     }
 }
 
@@ -241,10 +341,11 @@ worker_ctl(void *opaque, uint32_t events)
 {
     struct worker_proc *p = opaque;
     struct worker_msg m;
-    ssize_t n = recv(p->ctl_fd, &m, sizeof(m), MSG_DONTWAIT);
+    int gnt_fd;
+    ssize_t n = worker_msg_recv(p->ctl_fd, &m, &gnt_fd);
     int rc;
 
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+    if (n == 0 || (n < 0 && n != -EAGAIN && n != -EINTR)) {
         log_info("dom%u: worker: service closed the control socket",
                  p->domid);
         loop_stop(p->loop);
@@ -263,7 +364,7 @@ worker_ctl(void *opaque, uint32_t events)
     m.dev.set.fs_tag[sizeof(m.dev.set.fs_tag) - 1] = '\0';
     switch (m.op) {
     case WORKER_ADD:
-        rc = worker_guest_add(p->g, &m.dev);
+        rc = worker_guest_add(p->g, &m.dev, gnt_fd);
         if (rc) {
             log_err("%s: cannot serve from %s: %s", m.dev.name, m.dev.socket,
                     strerror(-rc));

@@ -1,9 +1,9 @@
 /*
  * Unit tests for hv_xen's pure parts: the guest RAM layout, start-up on
- * a host without Xen, what a zero-copy backend is given (fake privcmd),
- * grant copy segments; with the ioreq intake (check_hv_xen_ioreq.c) and
- * the bounded foreign-mapping cache (check_hv_xen_mem.c) in the same
- * program.  No hypervisor is needed.
+ * a host without Xen, what a zero-copy backend is given (fake privcmd);
+ * with the ioreq intake (check_hv_xen_ioreq.c), the bounded
+ * foreign-mapping cache (check_hv_xen_mem.c) and grant access
+ * (check_hv_xen_gnt.c) in the same program.  No hypervisor is needed.
  */
 #include <config.h>
 
@@ -15,10 +15,8 @@
 #include <unistd.h>
 
 #include "check_common.h"
-#include "hv_gnt.h"
 #include "fake_privcmd.h"
 #include "hv_xen.h"
-#include "hv_xen_gnt.h"
 #include "hv_xen_mem.h"
 #include "hv_xen_priv.h"
 #include "vhu.h"
@@ -202,60 +200,10 @@ START_TEST(test_share_rechecked_each_time)
 }
 END_TEST
 
-/* In check_hv_xen_ioreq.c and check_hv_xen_mem.c. */
+/* In check_hv_xen_ioreq.c, check_hv_xen_mem.c and check_hv_xen_gnt.c. */
 void add_ioreq_tests(Suite *s);
 void add_mem_tests(Suite *s);
-
-/* ---- grant copy segments and the no-gntdev path ---- */
-
-START_TEST(test_gnt_fill_segments)
-{
-    uint8_t a[16], b[32];
-    const struct hv_gnt_seg seg[2] = {
-        { .ref = 8, .off = 0xff0, .len = 16, .buf = a },
-        { .ref = 9, .off = 0, .len = 32, .buf = b },
-    };
-    xengnttab_grant_copy_segment_t out[2];
-
-    hv_xen_gnt_fill(seg, 2, 7, false, out);
-    ck_assert_uint_eq(out[0].flags, GNTCOPY_source_gref);
-    ck_assert_uint_eq(out[0].source.foreign.ref, 8);
-    ck_assert_uint_eq(out[0].source.foreign.offset, 0xff0);
-    ck_assert_uint_eq(out[0].source.foreign.domid, 7);
-    ck_assert_ptr_eq(out[0].dest.virt, a);
-    ck_assert_uint_eq(out[0].len, 16);
-    ck_assert_int_eq(out[0].status, 0);
-    ck_assert_uint_eq(out[1].source.foreign.ref, 9);
-    ck_assert_uint_eq(out[1].len, 32);
-    hv_xen_gnt_fill(seg, 1, 7, true, out);
-    ck_assert_uint_eq(out[0].flags, GNTCOPY_dest_gref);
-    ck_assert_ptr_eq(out[0].source.virt, a);
-    ck_assert_uint_eq(out[0].dest.foreign.ref, 8);
-    ck_assert_uint_eq(out[0].dest.foreign.offset, 0xff0);
-    ck_assert_uint_eq(out[0].dest.foreign.domid, 7);
-    /* A 4 KiB segment fits Xen's 16-bit length. */
-    const struct hv_gnt_seg page = { .ref = 1, .off = 0, .len = 4096,
-                                     .buf = b };
-
-    hv_xen_gnt_fill(&page, 1, 7, true, out);
-    ck_assert_uint_eq(out[0].len, 4096);
-}
-END_TEST
-
-START_TEST(test_gnt_without_gntdev)
-{
-    struct hv_xen *x = calloc(1, sizeof(*x));
-    struct hv_gnt_seg seg = { .ref = 1, .len = 1 };
-    void *p = NULL;
-
-    ck_assert_ptr_nonnull(x);
-    x->hv.domid = 3;
-    ck_assert_int_eq(hv_xen_gnt_copy(&x->hv, &seg, 1, false), -EOPNOTSUPP);
-    ck_assert_int_eq(hv_xen_gnt_map(&x->hv, 1, 1, true, &p), -EOPNOTSUPP);
-    hv_xen_gnt_unmap(&x->hv, p, 1, 1);
-    free(x);
-}
-END_TEST
+void add_gnt_tests(Suite *s);
 
 static Suite *
 make_suite(void)
@@ -272,9 +220,8 @@ make_suite(void)
     CHECK_ADD(s, test_layout_rejects, 5);
     CHECK_ADD(s, test_open_bad_domid, 5);
     CHECK_ADD(s, test_open_without_xen_fails_cleanly, 10);
-    CHECK_ADD(s, test_gnt_fill_segments, 5);
-    CHECK_ADD(s, test_gnt_without_gntdev, 5);
     add_mem_tests(s);
+    add_gnt_tests(s);
     return s;
 }
 

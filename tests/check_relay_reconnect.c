@@ -10,7 +10,8 @@
  *    DEVICE_NEEDS_RESET (src/relay_conn.c), after which a guest reset
  *    brings the device back;
  *  - a backend that never returns: DEVICE_NEEDS_RESET after the bounded
- *    give-up time, and the device works again once it is back and reset.
+ *    give-up time, and the device works again once it is back and reset;
+ *  - a grant device whose backend restarts resumes like any shadow one.
  */
 #include <config.h>
 
@@ -278,6 +279,41 @@ START_TEST(test_zerocopy_kill_needs_reset)
 }
 END_TEST
 
+/*
+ * A grant device's backend restarts: the relay resumes it.  The guest
+ * was shown ACCESS_PLATFORM, which the daemon offers itself and the
+ * backend never did; the resume used to count it as a feature the
+ * returning backend lacked and failed the device.
+ */
+START_TEST(test_grant_backend_returns)
+{
+    struct hguest g;
+    struct blkdrv b;
+    struct relay_stats st;
+    uint8_t out[4096], in[4096];
+    uint64_t end;
+
+    ck_assert_int_eq(hguest_new(&g, 8u << 20), 0);
+    ck_assert_int_eq(blkdrv_open_grants(&b, g.qsd.sock, RELAY_MODE_SHADOW,
+                                        ~0ULL, 4), 0);
+    memset(out, 0x6b, sizeof(out));
+    ck_assert_int_eq(blkdrv_sync(&b, VIRTIO_BLK_T_OUT, 16, out, 4096), 0);
+    ck_assert_int_eq(hguest_qsd_restart(&g), 0);
+    end = log_now_ns() + 5000000000ULL;
+    do {
+        ck_assert_msg(log_now_ns() < end, "no reconnect within 5 s");
+        loop_run_once(b.loop, 10);
+        relay_get_stats(b.relay, &st);
+    } while (st.reconnects == 0);
+    ck_assert_int_eq(blkdrv_settle(b.relay, b.loop, 3000), 0);
+    ck_assert_uint_eq(simdrv_status(b.drv) & VIRTIO_STATUS_NEEDS_RESET, 0);
+    ck_assert_int_eq(blkdrv_sync(&b, VIRTIO_BLK_T_IN, 16, in, 4096), 0);
+    ck_assert_mem_eq(in, out, sizeof(in));
+    blkdrv_close(&b);
+    hguest_free(&g);
+}
+END_TEST
+
 /* The socket never returns: NEEDS_RESET after the give-up time. */
 START_TEST(test_backend_never_returns)
 {
@@ -319,6 +355,7 @@ make_suite(void)
 
     CHECK_ADD(s, test_shadow_kill_storm, 60);
     CHECK_ADD(s, test_zerocopy_kill_needs_reset, 30);
+    CHECK_ADD(s, test_grant_backend_returns, 30);
     tcase_set_timeout(tc, 30);
     tcase_add_loop_test(tc, test_backend_never_returns, 0, 2);
     suite_add_tcase(s, tc);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blkdrv.h"
 #include "check_common.h"
 #include "devtype.h"
 #include "hostile_backend.h"
@@ -147,6 +148,7 @@ probe_all(enum relay_mode mode)
                 ck_abort_msg("%s, Linux %s: %s", f->backend,
                              k == LINUX_6_1 ? "6.1" : "6.12", err);
             }
+            ck_assert_int_eq(blkdrv_settle(e.relay, e.loop, 3000), 0);
             got = simdrv_features(e.drv) & DEVICE_BITS;
             served = f->features | e.rc.own_features;
             ck_assert_msg((got & ~served) == 0,
@@ -248,6 +250,7 @@ net_probed(struct env *e)
     ck_assert_int_eq(linuxdrv_probe(e->drv, LINUX_6_1, &nq, err, sizeof(err)),
                      0);
     ck_assert_uint_eq(nq, 5);
+    ck_assert_int_eq(blkdrv_settle(e->relay, e->loop, 3000), 0);
     ck_assert_uint_eq(hostile_enabled_rings(e->hb), 0x3);
 }
 
@@ -294,6 +297,7 @@ START_TEST(test_net_pairs_kept_across_reconnect)
         loop_run_once(e.loop, 10);
     }
     ck_assert_uint_eq(rs.reconnects, 1);
+    ck_assert_int_eq(blkdrv_settle(e.relay, e.loop, 3000), 0);
     ck_assert_uint_eq(hostile_enabled_rings(e.hb), 0x3);
     ck_assert_uint_eq(pairs_set(&e, 2), NETCTRL_OK);
     ck_assert_uint_eq(hostile_enabled_rings(e.hb), 0xf);
@@ -341,6 +345,7 @@ START_TEST(test_net_ctrl_queue_without_mq)
     ck_assert_int_eq(env_up(&e, &fakes[0], RELAY_MODE_SHADOW), 0);
     ck_assert_int_eq(simdrv_init(e.drv, linuxdrv_features(1, LINUX_6_1) &
                                             ~B(NETCTRL_F_MQ), 3, 0), 0);
+    ck_assert_int_eq(blkdrv_settle(e.relay, e.loop, 3000), 0);
     ck_assert_uint_eq(hostile_enabled_rings(e.hb), 0x3);
     ck_assert_uint_eq(ctrl(&e, 2, NETCTRL_RX, NETCTRL_RX_PROMISC, &on, 1),
                       NETCTRL_OK);

@@ -339,3 +339,70 @@ check_written() {
 no_dying_domains() {
     [ "$(xl list | awk 'NR > 1 && $1 != "Domain-0"' | wc -l)" -eq 0 ]
 }
+
+# run_guest_declared NAME GUEST_SCEN TIMEOUT_S DEVIDS [cfg lines...]: like
+# run_guest, for a guest whose devices the service serves from its config
+# alone (declared devices): created paused, unpaused only once the service
+# wrote /local/domain/0/xen-vhost-master/DOMID/DEVID = ready for each of
+# DEVIDS (space separated), so the guest never probes a device nobody
+# serves yet (the order the man page documents).
+run_guest_declared() {
+    rg=$1 rs=$2 rt=$3 rd=$4; shift 4
+    guest_cfg "$rg" "$rs" "$@" >"$XVM_RUN/$rg.cfg"
+    rm -f "$(guest_log "$rg")"
+    RG_T0=$(now_ms)
+    if ! xl create -p "$XVM_RUN/$rg.cfg" >"$XVM_RUN/$rg.create" 2>&1; then
+        cat "$XVM_RUN/$rg.create" >&2
+        echo "xl create -p failed: $(grep -v '^Parsing' "$XVM_RUN/$rg.create" | grep -m 2 -i 'error' | tr '\n' ' ')"
+        return 1
+    fi
+    did=$(xl domid "$rg")
+    for dv in $rd; do
+        n=0
+        until [ "$(xenstore-read "/local/domain/0/xen-vhost-master/$did/$dv" 2>/dev/null)" = ready ]; do
+            n=$((n + 1))
+            if [ $n -gt 300 ]; then
+                xl destroy "$rg" >/dev/null 2>&1
+                echo "the service did not report declared device $dv of dom$did ready within 30 s"
+                return 1
+            fi
+            sleep 0.1
+        done
+    done
+    RG_T1=$(now_ms)
+    xl unpause "$rg"
+    if ! wait_guest_gone "$rg" "$rt"; then
+        show_guest_log "$rg" >&2
+        xl destroy "$rg" >/dev/null 2>&1
+        echo "guest did not power off within $rt s"
+        return 1
+    fi
+    RG_T2=$(now_ms)
+    echo "RG_T0=$RG_T0 RG_T1=$RG_T1 RG_T2=$RG_T2" >"$XVM_RUN/$rg.times"
+    guest_verdict "$rg" || { show_guest_log "$rg" >&2; return 1; }
+}
+
+# grant_guest N CONF: for scenario N, the grant kernel and the partial
+# device tree the harness wrote from tests/integration/CONF.conf; sets
+# GUEST_KERNEL, DTB and CFG.  FAIL N (and return 1) when one is missing.
+grant_guest() {
+    GUEST_KERNEL=/xvm/guest/Image-grants DTB=/xvm/guest/$2.dtb CFG=/xvm/tests/$2.conf
+    [ -f "$GUEST_KERNEL" ] || { fail "$1" "grant guest kernel missing (tools/arm64/build-guest-kernel.sh did not run)"; return 1; }
+    [ -f "$DTB" ] || { fail "$1" "partial device tree missing (no host daemon with libfdt to write it)"; return 1; }
+}
+
+# grant_served N GUEST LOG DEV: the guest negotiated ACCESS_PLATFORM and
+# LOG (the daemon's) shows device DEV (e.g. declared0) in grant mode with
+# grant copies; prints that device's grant statistics.  FAIL N otherwise.
+grant_served() {
+    feat=$(sed -n 's/.*XVM-GUEST-FACT virtio_features \([01]*\).*/\1/p' "$(guest_log "$2")" | head -n1)
+    [ "$(echo "$feat" | cut -c34)" = 1 ] ||
+        { fail "$1" "the guest did not negotiate ACCESS_PLATFORM (features $feat): no grant DMA"; return 1; }
+    grep -q "$4: .*grant device: guest memory by grant copy" "$3" ||
+        { tail -n 20 "$3" >&2; fail "$1" "the daemon did not serve $4 in grant mode"; return 1; }
+    gs=$(grep -m1 "$4: grant device: .* grant copies" "$3")
+    case "$gs" in
+    *" 0 grant copies"*|"") tail -n 20 "$3" >&2; fail "$1" "no grant copies logged for $4: $gs"; return 1 ;;
+    esac
+    echo "${gs#*grant device: }"
+}

@@ -55,7 +55,8 @@ blkdrv_open_opts(struct blkdrv *b, const char *sock, enum relay_mode mode,
         return err;
     }
     simdrv_set_grants(b->drv, o->grants);
-    if ((err = simdrv_init(b->drv, want, b->nq, 0)) < 0) {
+    if ((err = simdrv_init(b->drv, want, b->nq, 0)) < 0 ||
+        (err = blkdrv_settle(b->relay, b->loop, 5000)) < 0) {
         return err;
     }
     simdrv_config(b->drv, 0, &b->capacity, 8);
@@ -300,6 +301,20 @@ blkdrv_wait_old_session(struct relay *r, struct loop *loop,
         }
         loop_run_once(loop, 10);
     }
+}
+
+int
+blkdrv_settle(const struct relay *r, struct loop *loop, unsigned timeout_ms)
+{
+    uint64_t end = log_now_ns() + timeout_ms * 1000000ULL;
+
+    while (relay_setup_pending(r)) {
+        if (log_now_ns() >= end) {
+            return -ETIMEDOUT;
+        }
+        loop_run_once(loop, 10);
+    }
+    return 0;
 }
 
 void

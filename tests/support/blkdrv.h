@@ -129,6 +129,13 @@ uint64_t blkdrv_pattern_hash(uint64_t seed, uint64_t bytes);
  */
 int blkdrv_wait_old_session(struct relay *r, struct loop *loop,
                             unsigned timeout_ms);
+/*
+ * Run the loop until relay r's backend acknowledged the device setup
+ * (relay_setup_pending), for suites that look at the backend right after
+ * DRIVER_OK.  A bounded wait for that condition.  0, or -ETIMEDOUT.
+ */
+int blkdrv_settle(const struct relay *r, struct loop *loop,
+                  unsigned timeout_ms);
 
 int blkdrv_roundtrip(struct blkdrv *b, uint64_t bytes, uint64_t seed,
                      unsigned qd, char *err, size_t errlen);

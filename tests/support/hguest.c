@@ -78,6 +78,7 @@ hdev_open(struct hdev *d, struct hguest *g, unsigned slot, const char *sock,
 {
     struct relay_config rc = { .timeout_ms = 2000 };
     char name[32];
+    int err;
 
     if (slot > 2) {
         return -EINVAL;
@@ -98,7 +99,9 @@ hdev_open(struct hdev *d, struct hguest *g, unsigned slot, const char *sock,
     memset(d, 0, sizeof(*d));
     rawdrv_bind(&d->drv, g->sim, g->loop, rc.mmio_base, rc.irq,
                 HV_ARM_RAM0_GPA + (1ULL + slot) * (1u << 20), 1u << 20);
-    return relay_new(&d->relay, hv_sim_hv(g->sim), g->loop, &rc);
+    err = relay_new(&d->relay, hv_sim_hv(g->sim), g->loop, &rc);
+    d->drv.relay = d->relay;
+    return err;
 }
 
 void

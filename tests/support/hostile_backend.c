@@ -2,14 +2,12 @@
  * Test support: a hostile vhost-user backend (see hostile_backend.h).
  *
  * One thread polls a stop eventfd, the listening socket (while no client
- * is connected), the client socket and the ring's kick eventfd.  Memory
- * regions from SET_MEM_TABLE are mapped; every address taken from the
- * shared ring is checked against them before it is touched.
+ * is connected), the client socket and the ring's kick eventfd, and
+ * speaks the protocol; hostile_ring.c maps the memory and serves the ring.
  */
 #include <config.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -17,82 +15,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "hostile_backend.h"
+#include "hostile_priv.h"
 #include "vhu_wire.h"
 #include "vmmio.h"
-#include "vq.h"
 
-#define HB_MAX_PAYLOAD 1024u
-#define HB_MAX_LOG 256u
-#define HB_MAX_HELD 256u
-
-struct hb_region {
-    uint64_t gpa, len, uaddr;
-    uint8_t *map;
-    size_t map_len;
-    uint64_t map_off;
-};
-
-/* The memory table of one session. */
-struct hb_mem {
-    unsigned nreg;
-    struct hb_region reg[VHU_MAX_REGIONS];
-};
-
-/* HOSTILE_LATE: what a stopped session still holds. */
-struct hb_late {
-    struct hb_mem mem;
-    uint8_t *desc, *used;
-    uint16_t num, used_idx;
-    int call_fd;
-    unsigned n;
-    uint16_t head[HB_MAX_HELD];
-};
-
-struct hostile {
-    struct hostile_config cfg;    /* cfg.config: guarded by lock */
-    pthread_mutex_t lock;
-    uint8_t config[256];          /* this connection's config space */
-    unsigned set_configs;
-    char path[108];
-    int listen_fd, conn_fd, stop_fd, kick_fd, call_fd;
-    int breq_fd;                  /* our end of the backend channel */
-    int wake_fd;                  /* a config change is pending */
-    uint8_t change[256];          /* the pending change, under lock */
-    uint32_t change_off, change_len;
-    unsigned config_acks;
-    pthread_t thread;
-    int fault; /* enum hostile_fault, atomic */
-    unsigned connections, chains, late_done;
-    uint32_t log[HB_MAX_LOG]; /* request codes received, in order */
-    unsigned nlog;            /* atomic; entries below it are final */
-    uint64_t protocol;
-    uint64_t features;            /* SET_FEATURES, latest */
-    uint32_t enabled;             /* bit i: ring i enabled (SET_VRING_ENABLE) */
-    struct hb_mem mem;
-    pthread_mutex_t mem_lock; /* guards the three below */
-    unsigned mem_tables, mem_nfds;
-    struct hostile_fd_id mem_ids[VHU_MAX_REGIONS];
-    uint16_t num, last_avail, used_idx;
-    uint64_t desc_ua, avail_ua, used_ua;
-    unsigned nheld;               /* HOSTILE_LATE: chains taken, held */
-    uint16_t held[HB_MAX_HELD];
-    struct hb_late late;          /* late.n > 0: a stopped session's */
-};
-
-static int
+int
 hb_fault(struct hostile *h)
 {
     return __atomic_load_n(&h->fault, __ATOMIC_ACQUIRE);
 }
 
-static void
+void
 hb_close(int *fd)
 {
     if (*fd >= 0) {
@@ -101,16 +38,7 @@ hb_close(int *fd)
     }
 }
 
-static void
-hb_unmap(struct hb_mem *m)
-{
-    for (unsigned i = 0; i < m->nreg; i++) {
-        munmap(m->reg[i].map, m->reg[i].map_len);
-    }
-    m->nreg = 0;
-}
-
-static void
+void
 hb_drop_conn(struct hostile *h)
 {
     hb_close(&h->conn_fd);
@@ -118,21 +46,6 @@ hb_drop_conn(struct hostile *h)
     hb_close(&h->call_fd);
     hb_close(&h->breq_fd);
     hb_unmap(&h->mem);
-}
-
-/* Pointer for [addr, addr+len) in the backend's view (by gpa or uaddr). */
-static uint8_t *
-hb_ptr(const struct hb_mem *m, uint64_t addr, uint64_t len, bool by_uaddr)
-{
-    for (unsigned i = 0; i < m->nreg; i++) {
-        const struct hb_region *r = &m->reg[i];
-        uint64_t base = by_uaddr ? r->uaddr : r->gpa;
-
-        if (addr >= base && addr - base <= r->len && len <= r->len - (addr - base)) {
-            return r->map + r->map_off + (addr - base);
-        }
-    }
-    return NULL;
 }
 
 static bool
@@ -194,243 +107,6 @@ static void
 hb_reply_u64(struct hostile *h, uint32_t req, uint64_t v)
 {
     hb_reply(h, req, &v, sizeof(v));
-}
-
-static void
-hb_call(int call_fd)
-{
-    uint64_t one = 1;
-
-    if (call_fd >= 0 && write(call_fd, &one, sizeof(one)) < 0) {
-        return;
-    }
-}
-
-static void
-hb_push_used(uint8_t *used, uint16_t num, uint16_t *used_idx, uint32_t id,
-             uint32_t len)
-{
-    uint8_t *e = used + 4 + 8 * (*used_idx % num);
-
-    memcpy(e, &id, 4);
-    memcpy(e + 4, &len, 4);
-    (*used_idx)++;
-}
-
-/*
- * Walk one chain of a num-entry ring in memory m: fill writable bytes;
- * -1 on a chain we cannot follow.
- */
-static int64_t
-hb_serve_chain(const struct hb_mem *m, const uint8_t *desc, uint16_t num,
-               uint16_t head, uint8_t fill)
-{
-    uint64_t writable = 0;
-    uint16_t i = head;
-
-    for (unsigned n = 0; n < num; n++) {
-        const uint8_t *d = desc + 16 * i;
-        uint64_t addr;
-        uint32_t len;
-        uint16_t flags, next;
-        uint8_t *p;
-
-        memcpy(&addr, d, 8);
-        memcpy(&len, d + 8, 4);
-        memcpy(&flags, d + 12, 2);
-        memcpy(&next, d + 14, 2);
-        if (flags & VQ_DESC_F_INDIRECT) {
-            return -1; /* never offered: the relay must not use it */
-        }
-        p = hb_ptr(m, addr, len, false);
-        if (!p) {
-            return -1;
-        }
-        if (flags & VQ_DESC_F_WRITE) {
-            memset(p, fill, len);
-            writable += len;
-        }
-        if (!(flags & VQ_DESC_F_NEXT)) {
-            return (int64_t)writable;
-        }
-        if (next >= num) {
-            return -1;
-        }
-        i = next;
-    }
-    return -1;
-}
-
-/* HOSTILE_LATE: the ring was stopped; keep what it holds aside. */
-static void
-hb_late_keep(struct hostile *h)
-{
-    struct hb_late *l = &h->late;
-
-    if (hb_fault(h) != HOSTILE_LATE || h->nheld == 0 || l->n > 0) {
-        return;
-    }
-    l->desc = hb_ptr(&h->mem, h->desc_ua, VQ_DESC_BYTES(h->num), true);
-    l->used = hb_ptr(&h->mem, h->used_ua, VQ_USED_BYTES(h->num), true);
-    if (!l->desc || !l->used) {
-        return;
-    }
-    l->mem = h->mem; /* the mappings move to the late batch */
-    h->mem.nreg = 0;
-    l->num = h->num;
-    l->used_idx = h->used_idx;
-    l->call_fd = h->call_fd >= 0 ? dup(h->call_fd) : -1;
-    l->n = h->nheld;
-    memcpy(l->head, h->held, sizeof(l->head[0]) * h->nheld);
-    h->nheld = 0;
-    __atomic_store_n(&h->fault, HOSTILE_NONE, __ATOMIC_RELEASE);
-}
-
-/* Complete the kept chains through the old session's memory. */
-static void
-hb_late_complete(struct hostile *h)
-{
-    struct hb_late *l = &h->late;
-    unsigned n = l->n;
-
-    for (unsigned i = 0; i < n; i++) {
-        int64_t w = hb_serve_chain(&l->mem, l->desc, l->num, l->head[i],
-                                   h->cfg.late_fill);
-
-        hb_push_used(l->used, l->num, &l->used_idx, l->head[i],
-                     w < 0 ? 0 : (uint32_t)w);
-    }
-    __atomic_thread_fence(__ATOMIC_RELEASE);
-    memcpy(l->used + 2, &l->used_idx, 2);
-    hb_call(l->call_fd);
-    hb_close(&l->call_fd);
-    hb_unmap(&l->mem);
-    l->n = 0;
-    __atomic_fetch_add(&h->late_done, n, __ATOMIC_RELEASE);
-}
-
-static void
-hb_ring(struct hostile *h)
-{
-    uint8_t *desc = hb_ptr(&h->mem, h->desc_ua, VQ_DESC_BYTES(h->num), true);
-    uint8_t *avail = hb_ptr(&h->mem, h->avail_ua, VQ_AVAIL_BYTES(h->num), true);
-    uint8_t *used = hb_ptr(&h->mem, h->used_ua, VQ_USED_BYTES(h->num), true);
-    int fault = hb_fault(h);
-    uint16_t aidx, first = 0;
-    unsigned batch = 0;
-
-    if (!desc || !avail || !used || h->num == 0) {
-        return;
-    }
-    memcpy(&aidx, avail + 2, 2);
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    while (h->last_avail != aidx) {
-        uint16_t head;
-        int64_t w;
-        uint32_t id, len;
-
-        memcpy(&head, avail + 4 + 2 * (h->last_avail % h->num), 2);
-        h->last_avail++;
-        __atomic_fetch_add(&h->chains, 1, __ATOMIC_RELEASE);
-        if (fault == HOSTILE_CLOSE_ON_KICK) {
-            __atomic_store_n(&h->fault, HOSTILE_NONE, __ATOMIC_RELEASE);
-            hb_drop_conn(h);
-            return;
-        }
-        if (head < h->num && h->nheld < HB_MAX_HELD &&
-            (fault == HOSTILE_LATE ||
-             (fault == HOSTILE_HOLD_FIRST && h->nheld == 0))) {
-            h->held[h->nheld++] = head;
-            continue;
-        }
-        if (fault == HOSTILE_HOLD || head >= h->num) {
-            continue;
-        }
-        w = hb_serve_chain(&h->mem, desc, h->num, head, h->cfg.fill);
-        if (w < 0) {
-            continue;
-        }
-        id = head;
-        len = (uint32_t)w;
-        if (batch == 0) {
-            first = head;
-        }
-        switch (fault) {
-        case HOSTILE_BAD_ID:
-            id = (uint32_t)((head + h->num / 2) % h->num);
-            break;
-        case HOSTILE_DUP_ID:
-            id = first;
-            break;
-        case HOSTILE_BIG_LEN:
-            len += 4096;
-            break;
-        default:
-            break;
-        }
-        batch++;
-        hb_push_used(used, h->num, &h->used_idx, id, len);
-    }
-    if (batch == 0) {
-        return;
-    }
-    if (h->late.n > 0) {
-        hb_late_complete(h);
-    }
-    if (fault == HOSTILE_JUMP_IDX) {
-        h->used_idx = (uint16_t)(h->used_idx + 1000);
-    }
-    __atomic_thread_fence(__ATOMIC_RELEASE);
-    memcpy(used + 2, &h->used_idx, 2);
-    hb_call(h->call_fd);
-}
-
-static void
-hb_mem_table(struct hostile *h, const uint8_t *p, uint32_t size, int *fds,
-             unsigned nfds)
-{
-    struct vhu_wire_mem_hdr mh;
-    bool xen = h->protocol & (1ULL << VHU_PF_XEN_MMAP);
-    size_t stride = xen ? sizeof(struct vhu_wire_region_xen)
-                        : sizeof(struct vhu_wire_region);
-
-    hb_unmap(&h->mem);
-    pthread_mutex_lock(&h->mem_lock);
-    h->mem_tables++;
-    h->mem_nfds = 0;
-    for (unsigned i = 0; i < nfds && i < VHU_MAX_REGIONS; i++) {
-        struct stat st;
-
-        if (fstat(fds[i], &st) == 0) {
-            h->mem_ids[h->mem_nfds++] = (struct hostile_fd_id){
-                st.st_dev, st.st_ino, fcntl(fds[i], F_GET_SEALS)
-            };
-        }
-    }
-    pthread_mutex_unlock(&h->mem_lock);
-    if (size < sizeof(mh) || h->cfg.xen_mmap) {
-        return; /* record-only regions (privcmd fds) are not mapped here */
-    }
-    memcpy(&mh, p, sizeof(mh));
-    for (unsigned i = 0; i < mh.nregions && i < nfds && i < VHU_MAX_REGIONS &&
-                         sizeof(mh) + (i + 1) * stride <= size;
-         i++) {
-        struct vhu_wire_region wr;
-        struct hb_region *r = &h->mem.reg[h->mem.nreg];
-
-        /* The Xen layout extends the plain one: its first 32 bytes. */
-        memcpy(&wr, p + sizeof(mh) + i * stride, sizeof(wr));
-        r->gpa = wr.gpa;
-        r->len = wr.size;
-        r->uaddr = wr.uaddr;
-        r->map_off = wr.mmap_off;
-        r->map_len = (size_t)(wr.size + wr.mmap_off);
-        r->map = mmap(NULL, r->map_len, PROT_READ | PROT_WRITE, MAP_SHARED,
-                      fds[i], 0);
-        if (r->map != MAP_FAILED) {
-            h->mem.nreg++;
-        }
-    }
 }
 
 /* GET_CONFIG / SET_CONFIG; false to drop the connection. */
@@ -496,6 +172,32 @@ hb_config_change(struct hostile *h)
         (hdr.flags & VHU_FLAG_REPLY) && status == 0) {
         __atomic_fetch_add(&h->config_acks, 1, __ATOMIC_RELEASE);
     }
+}
+
+/*
+ * The ack to `req` is to be held: stop here until hostile_release().
+ * False if the backend is being stopped instead.
+ */
+static bool
+hb_hold(struct hostile *h, uint32_t req)
+{
+    uint32_t want = req;
+    struct pollfd pfd[2] = { { .fd = h->release_fd, .events = POLLIN },
+                             { .fd = h->stop_fd, .events = POLLIN } };
+    uint64_t n;
+
+    if (!__atomic_compare_exchange_n(&h->hold_req, &want, 0, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        return true;
+    }
+    __atomic_store_n(&h->holding, 1, __ATOMIC_RELEASE);
+    while (poll(pfd, 2, -1) < 0 && errno == EINTR) {
+    }
+    __atomic_store_n(&h->holding, 0, __ATOMIC_RELEASE);
+    if (pfd[1].revents) {
+        return false;
+    }
+    return read(h->release_fd, &n, sizeof(n)) == sizeof(n);
 }
 
 /* One message from the relay; false when the connection is gone. */
@@ -633,6 +335,9 @@ hb_message(struct hostile *h)
         close(fds[i]);
     }
     if (reply_ack && h->conn_fd >= 0) {
+        if (!hb_hold(h, hdr.request)) {
+            return true; /* stopping */
+        }
         hb_reply_u64(h, hdr.request, 0);
     }
     return h->conn_fd >= 0;
@@ -723,8 +428,10 @@ hostile_start(struct hostile **out, const struct hostile_config *cfg)
     unlink(h->path);
     h->stop_fd = eventfd(0, EFD_CLOEXEC);
     h->wake_fd = eventfd(0, EFD_CLOEXEC);
+    h->release_fd = eventfd(0, EFD_CLOEXEC);
     h->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (h->stop_fd < 0 || h->wake_fd < 0 || h->listen_fd < 0 ||
+    if (h->stop_fd < 0 || h->wake_fd < 0 || h->release_fd < 0 ||
+        h->listen_fd < 0 ||
         bind(h->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
         listen(h->listen_fd, 4) < 0) {
         rc = -errno;
@@ -741,6 +448,7 @@ fail:
     hb_close(&h->listen_fd);
     hb_close(&h->stop_fd);
     hb_close(&h->wake_fd);
+    hb_close(&h->release_fd);
     unlink(h->path);
     pthread_mutex_destroy(&h->lock);
     pthread_mutex_destroy(&h->mem_lock);
@@ -765,6 +473,7 @@ hostile_stop(struct hostile *h)
     hb_close(&h->listen_fd);
     hb_close(&h->stop_fd);
     hb_close(&h->wake_fd);
+    hb_close(&h->release_fd);
     unlink(h->path);
     pthread_mutex_destroy(&h->lock);
     pthread_mutex_destroy(&h->mem_lock);
@@ -849,6 +558,29 @@ hostile_config_change(struct hostile *h, uint32_t off, const void *buf,
     }
     pthread_mutex_unlock(&h->lock);
     if (write(h->wake_fd, &one, sizeof(one)) != sizeof(one)) {
+        return;
+    }
+}
+
+void
+hostile_hold_reply(struct hostile *h, uint32_t req)
+{
+    __atomic_store_n(&h->hold_req, req, __ATOMIC_RELEASE);
+}
+
+bool
+hostile_holding(const struct hostile *h)
+{
+    return __atomic_load_n(&h->holding, __ATOMIC_ACQUIRE) != 0;
+}
+
+void
+hostile_release(struct hostile *h)
+{
+    uint64_t one = 1;
+
+    __atomic_store_n(&h->hold_req, 0, __ATOMIC_RELEASE);
+    if (write(h->release_fd, &one, sizeof(one)) != sizeof(one)) {
         return;
     }
 }

@@ -103,6 +103,17 @@ void hostile_set_config(struct hostile *h, uint32_t off, const void *buf,
  */
 void hostile_config_change(struct hostile *h, uint32_t off, const void *buf,
                            uint32_t len);
+/*
+ * Hold the acknowledgement of the next request with code `req` (one that
+ * asks for a REPLY_ACK): the backend acts on the request, then stops,
+ * reading nothing more and serving no ring, as a backend busy mapping
+ * guest memory would, until hostile_release().  Once.
+ */
+void hostile_hold_reply(struct hostile *h, uint32_t req);
+/* True while an acknowledgement is held. */
+bool hostile_holding(const struct hostile *h);
+/* Send the held acknowledgement and go on (disarms a hold not reached). */
+void hostile_release(struct hostile *h);
 /* CONFIG_CHANGE_MSGs the relay answered with success. */
 unsigned hostile_config_acks(const struct hostile *h);
 /* HOSTILE_LATE: old chains completed late so far. */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blkdrv.h"
 #include "le.h"
 #include "log.h"
 #include "rawdrv.h"
@@ -92,6 +93,9 @@ rawdrv_init_rings(struct rawdrv *d, uint64_t want, uint16_t num, uint64_t desc,
     rawdrv_wr(d, VMMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
                                    VIRTIO_STATUS_FEATURES_OK |
                                    VIRTIO_STATUS_DRIVER_OK);
+    if (d->relay && blkdrv_settle(d->relay, d->loop, 5000) < 0) {
+        return 0;
+    }
     return rawdrv_rd(d, VMMIO_STATUS);
 }
 
@@ -225,6 +229,22 @@ rawdrv_blk(struct rawdrv *d, uint32_t type, uint64_t lba, void *data,
         memcpy(data, rawdrv_ptr(d, buf, len), len);
     }
     *status = *rawdrv_ptr(d, st, 1);
+    return 0;
+}
+
+int
+rawdrv_blk_verify(struct rawdrv *d, uint64_t lba, unsigned seed)
+{
+    uint8_t out[4096], in[4096], st_out = 0xff, st_in = 0xff;
+
+    for (unsigned i = 0; i < sizeof(out); i++) {
+        out[i] = (uint8_t)(i ^ lba ^ seed);
+    }
+    if (rawdrv_blk(d, 1, lba, out, sizeof(out), &st_out) < 0 ||
+        rawdrv_blk(d, 0, lba, in, sizeof(in), &st_in) < 0 || st_out != 0 ||
+        st_in != 0 || memcmp(in, out, sizeof(in)) != 0) {
+        return -1;
+    }
     return 0;
 }
 

@@ -19,6 +19,7 @@
 
 #include "hv_sim.h"
 #include "loop.h"
+#include "relay.h"
 
 #define RAWDRV_DESC_OFF 0x0000u
 #define RAWDRV_AVAIL_OFF 0x1000u
@@ -38,6 +39,8 @@ struct rawdrv {
     uint64_t edges_seen;
     uint64_t features;
     uint8_t *desc, *avail, *used;
+    /* Optional: rawdrv_init() waits until its setup is acknowledged. */
+    const struct relay *relay;
 };
 
 /* Bind a driver to a window and a RAM area (filled with RAWDRV_CANARY). */
@@ -81,6 +84,11 @@ int rawdrv_poll(struct rawdrv *d, uint32_t *id, uint32_t *len);
  */
 int rawdrv_blk(struct rawdrv *d, uint32_t type, uint64_t lba, void *data,
                uint32_t len, uint8_t *status);
+/*
+ * Write 4 KiB made from `seed` at lba, read them back: 0 when both
+ * requests succeed and the data matches, else -1.
+ */
+int rawdrv_blk_verify(struct rawdrv *d, uint64_t lba, unsigned seed);
 
 /* Every byte of a range of guest RAM, to compare with later. */
 struct ramguard {

@@ -88,18 +88,23 @@ if [ -n "$DAEMON" ]; then
     [ -f "$blkd" ] && install -m 0755 "$blkd" "$O/xvm/bin/xvm-test-blkd"
 fi
 cp -r "$TOP_SRCDIR/tests/integration/." "$O/xvm/tests/"
-# The grants scenario: its guest kernel (built once, cached) and the partial
-# device tree of its declared device, written by the host's own daemon
-# ($XVM_HOST_DAEMON: the aarch64 one has no libfdt in the sysroot).
-case " ${SCENARIOS[*]} " in *" grants "*)
+# The grants* scenarios: their guest kernel (built once, cached) and, for
+# each tests/integration/grants*.conf, the partial device tree of the
+# devices it declares for its one guest (NAME.conf -> NAME.dtb), written by
+# the host's own daemon ($XVM_HOST_DAEMON: the aarch64 one has no libfdt in
+# the sysroot).
+case " ${SCENARIOS[*]} " in *" grants"*)
     gk=$("$ARM64_DIR/build-guest-kernel.sh" | tail -n 1) && cp "$gk" "$O/xvm/guest/Image-grants" ||
-        log "WARNING: no grant guest kernel; the grants scenario will FAIL"
+        log "WARNING: no grant guest kernel; the grants scenarios will FAIL"
     if [ -x "${XVM_HOST_DAEMON:-}" ]; then
-        "$XVM_HOST_DAEMON" -c "$TOP_SRCDIR/tests/integration/grants.conf" \
-            --device-tree=xvm-grants >"$O/xvm/guest/grants.dtb" ||
-            { rm -f "$O/xvm/guest/grants.dtb"; log "WARNING: $XVM_HOST_DAEMON --device-tree failed"; }
+        for conf in "$TOP_SRCDIR"/tests/integration/grants*.conf; do
+            dtb=$O/xvm/guest/$(basename "$conf" .conf).dtb
+            guest=$(sed -n 's/^\[device \([^:]*\):.*/\1/p' "$conf" | head -n 1)
+            "$XVM_HOST_DAEMON" -c "$conf" --device-tree="$guest" >"$dtb" ||
+                { rm -f "$dtb"; log "WARNING: $XVM_HOST_DAEMON --device-tree=$guest failed"; }
+        done
     else
-        log "WARNING: XVM_HOST_DAEMON unset: no partial device tree; the grants scenario will FAIL"
+        log "WARNING: XVM_HOST_DAEMON unset: no partial device trees; the grants scenarios will FAIL"
     fi ;;
 esac
 rm -f "$O/xvm/tests/integration.am"
