@@ -155,6 +155,7 @@ struct hv {
     uint32_t domid;
     char name[32];         /* for log lines: "dom3", "sim0" */
     struct hv_layout ram;  /* what the guest really has */
+    unsigned nr_vcpus;     /* the guest's vCPUs; 0: unknown */
     /* Bumped whenever pointers from hv_mem_ptr() may have gone stale. */
     uint64_t map_gen;
 };

@@ -33,6 +33,7 @@ struct hv_sim_config {
     bool xen_mmap;      /* RAM regions say what Xen's do: map them with
                          * XEN_MMAP (FOREIGN, domid); the fd stays a memfd */
     uint32_t domid;     /* the guest's domid in those regions */
+    unsigned vcpus;     /* the guest's vCPU count (hv.nr_vcpus); 0: 1 */
 };
 
 struct hv_sim;

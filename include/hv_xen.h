@@ -64,4 +64,11 @@ int hv_xen_gntdev_open(void);
 int hv_xen_gnt_attach(struct hv *hv, int fd);
 bool hv_xen_gnt_attached(const struct hv *hv);
 
+/*
+ * The vCPU count of live domain `domid`, as hv_xen_open() finds it
+ * (max_vcpu_id + 1): for a caller holding no hv of the guest, such as
+ * the service sizing a backend it starts.  0 or -errno (logged).
+ */
+int hv_xen_domain_vcpus(uint32_t domid, unsigned *nr_vcpus);
+
 #endif

@@ -77,6 +77,12 @@ struct relay_config {
      * shown at most the number the relay serves.  0: no such field.
      */
     uint32_t queue_count_off;
+    /*
+     * With nr_queues 0: serve one queue per guest vCPU (hv nr_vcpus, when
+     * known), at most the backend's count and VMMIO_MAX_QUEUES, rather
+     * than every queue the backend has (blk's default).
+     */
+    bool queue_per_vcpu;
     uint16_t queue_size;     /* QueueNumMax offered; 0: 256 */
     uint32_t bounce_kib;     /* shadow bounce pool per queue; 0: 8192 */
     /*

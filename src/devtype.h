@@ -52,7 +52,8 @@
 /* What the configuration may set per device; zero: the type's default. */
 struct devtype_settings {
     unsigned queues;     /* net: queue pairs; fs: request queues; blk:
-                            queues (else the backend's count) */
+                            queues (else one per guest vCPU, at most the
+                            backend's count) */
     bool has_mac;
     uint8_t mac[6];      /* net: offered with VIRTIO_NET_F_MAC */
     uint16_t mtu;        /* net: offered with VIRTIO_NET_F_MTU; 0: not */
@@ -75,7 +76,7 @@ uint64_t devtype_features(uint32_t device_id, uint32_t config_len);
 /*
  * Fill the type-specific fields of *rc from the type's profile and the
  * device's settings (NULL: defaults): config_len, config, own_config,
- * config_required, nr_queues, queue_num_unit, mask_features,
+ * config_required, nr_queues, queue_num_unit, queue_per_vcpu, mask_features,
  * device_features, own_features, own, writable.  rc->config points into
  * *store, which must outlive relay_new().  Returns 0, or -EINVAL for a
  * setting out of range or one the type does not take (*why says which).

@@ -26,7 +26,8 @@
 #include "vmmio.h"
 
 enum devtype_queues {
-    DEVTYPE_Q_BACKEND, /* settings.queues, else the backend's count */
+    DEVTYPE_Q_VCPU,    /* settings.queues, else one per guest vCPU (at
+                        * most the backend's count) */
     DEVTYPE_Q_FIXED,   /* profile.queues */
     DEVTYPE_Q_NET,     /* pairs (rx, tx) * settings.queues (1) + control */
     DEVTYPE_Q_FS,      /* hiprio + settings.queues (1) request queues */
@@ -137,7 +138,7 @@ static const struct devtype_profile devtype_profiles[] = {
       "control queue (RX mode, MAC table and address, VLAN, announce acks; "
       "MQ VQ_PAIRS_SET as SET_VRING_ENABLE), config (MAC, link up, "
       "max_virtqueue_pairs, MTU)" },
-    { DEVTYPE_BLK, "blk", DEVTYPE_Q_BACKEND, 0, DEVTYPE_DEVICE_BITS, 0,
+    { DEVTYPE_BLK, "blk", DEVTYPE_Q_VCPU, 0, DEVTYPE_DEVICE_BITS, 0,
       DEVTYPE_CFG_BACKEND, SET_QUEUES, NULL, "nothing" },
     /* port 0 rx, tx; SIZE, EMERG_WRITE (MULTIPORT needs a control queue
      * pair and port queues laid out from max_nr_ports: not offered) */
@@ -225,9 +226,10 @@ devtype_build(const struct devtype_profile *p, const struct devtype_settings *s,
     const char *tag = s->fs_tag[0] ? s->fs_tag : DEVTYPE_FS_TAG_DEFAULT;
 
     switch (p->queues) {
-    case DEVTYPE_Q_BACKEND:
+    case DEVTYPE_Q_VCPU:
         rc->nr_queues = s->queues;
         rc->queue_num_unit = s->queues ? 1 : 0;
+        rc->queue_per_vcpu = !s->queues;
         if (p->id == DEVTYPE_BLK) {
             rc->queue_count_off = DEVTYPE_BLK_NUM_QUEUES_OFF;
         }
@@ -291,6 +293,7 @@ devtype_fill(struct relay_config *rc, uint32_t device_id,
     rc->config_required = false;
     rc->nr_queues = 0;
     rc->queue_num_unit = 0;
+    rc->queue_per_vcpu = false;
     rc->own_features = 0;
     rc->own = NULL;
     rc->mask_features = layout != 0;

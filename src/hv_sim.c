@@ -446,6 +446,7 @@ hv_sim_new(struct hv_sim **out, const struct hv_sim_config *cfg)
     sim->ioeventfd_on = cfg->ioeventfd;
     sim->xen_mmap = cfg->xen_mmap;
     sim->hv.domid = cfg->domid;
+    sim->hv.nr_vcpus = cfg->vcpus ? cfg->vcpus : 1;
     for (unsigned i = 0; i < HV_SIM_MAX_IOEVENTFD; i++) {
         sim->iofd[i].fd = -1;
     }

@@ -325,41 +325,69 @@ hv_xen_ram_bytes(uint32_t domid, uint64_t max_pages)
                                               : max_bytes;
 }
 
+/*
+ * The live domain's info and vCPU count (max_vcpu_id + 1, what one ioreq
+ * page can serve).  0 or -errno, logged with `name`.
+ */
 static int
-stage_layout(struct hv_xen *x)
+xen_domain_info(uint32_t domid, const char *name, xc_domaininfo_t *info,
+                unsigned *nr_vcpus)
 {
     xc_interface *xch = xc_interface_open(NULL, NULL, 0);
-    xc_domaininfo_t info;
-    uint64_t bytes;
     int rc;
 
     if (xch == NULL) {
         rc = errno ? -errno : -ENODEV;
-        log_err("%s: xc_interface_open: %s", x->hv.name, strerror(-rc));
+        log_err("%s: xc_interface_open: %s", name, strerror(-rc));
         return rc;
     }
-    memset(&info, 0, sizeof(info));
-    rc = xc_domain_getinfolist(xch, x->hv.domid, 1, &info);
+    memset(info, 0, sizeof(*info));
+    rc = xc_domain_getinfolist(xch, domid, 1, info);
     if (rc < 0) {
         rc = -errno;
     }
     xc_interface_close(xch);
-    if (rc != 1 || info.domain != x->hv.domid) {
-        log_err("%s: no such domain", x->hv.name);
+    if (rc != 1 || info->domain != domid) {
+        log_err("%s: no such domain", name);
         return rc < 0 ? rc : -ENOENT;
     }
-    if (info.flags & XEN_DOMINF_dying) {
-        log_err("%s: domain is dying", x->hv.name);
+    if (info->flags & XEN_DOMINF_dying) {
+        log_err("%s: domain is dying", name);
         return -ENOENT;
     }
-    if (info.max_vcpu_id == XEN_INVALID_MAX_VCPU_ID ||
-        (uint64_t)info.max_vcpu_id + 1 >
+    if (info->max_vcpu_id == XEN_INVALID_MAX_VCPU_ID ||
+        (uint64_t)info->max_vcpu_id + 1 >
             HV_XEN_PAGE_SIZE / sizeof(struct ioreq)) {
-        log_err("%s: unusable vcpu count (max_vcpu_id %" PRIu32 ")",
-                x->hv.name, info.max_vcpu_id);
+        log_err("%s: unusable vcpu count (max_vcpu_id %" PRIu32 ")", name,
+                info->max_vcpu_id);
         return -E2BIG;
     }
-    x->nr_vcpus = info.max_vcpu_id + 1;
+    *nr_vcpus = info->max_vcpu_id + 1;
+    return 0;
+}
+
+int
+hv_xen_domain_vcpus(uint32_t domid, unsigned *nr_vcpus)
+{
+    xc_domaininfo_t info;
+    char name[16];
+
+    snprintf(name, sizeof(name), "dom%u", domid);
+    return xen_domain_info(domid, name, &info, nr_vcpus);
+}
+
+static int
+stage_layout(struct hv_xen *x)
+{
+    xc_domaininfo_t info;
+    uint64_t bytes;
+    int rc;
+
+    rc = xen_domain_info(x->hv.domid, x->hv.name, &info, &x->nr_vcpus);
+    if (rc < 0) {
+        return rc;
+    }
+    x->hv.nr_vcpus = x->nr_vcpus;
     if (info.max_pages > (UINT64_MAX >> HV_XEN_PAGE_SHIFT)) {
         return -E2BIG;
     }

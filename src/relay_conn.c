@@ -173,6 +173,28 @@ relay_conn_check_queues(struct relay *r)
     return 0;
 }
 
+/*
+ * One queue per guest vCPU: the backend's count *n cut to the guest's
+ * vCPUs (when known) and to what the relay serves.
+ */
+static void
+relay_conn_per_vcpu(const struct relay *r, uint64_t *n)
+{
+    uint64_t offered = *n;
+
+    if (r->hv->nr_vcpus && *n > r->hv->nr_vcpus) {
+        *n = r->hv->nr_vcpus;
+    }
+    if (*n > VMMIO_MAX_QUEUES) {
+        *n = VMMIO_MAX_QUEUES;
+    }
+    log_info("%s: %llu queue(s): one per guest vCPU (%u%s), of the %llu the "
+             "backend offers (the relay serves up to %u)", r->name,
+             (unsigned long long)*n, r->hv->nr_vcpus,
+             r->hv->nr_vcpus ? "" : ": unknown", (unsigned long long)offered,
+             VMMIO_MAX_QUEUES);
+}
+
 int
 relay_conn_open(struct relay *r, uint8_t *config, uint32_t *config_len,
                 uint64_t *nr_queues)
@@ -201,6 +223,9 @@ relay_conn_open(struct relay *r, uint8_t *config, uint32_t *config_len,
         rc = vhu_get_queue_num(r->conn, nr_queues);
         if (rc < 0) {
             return rc;
+        }
+        if (r->cfg.queue_per_vcpu) {
+            relay_conn_per_vcpu(r, nr_queues);
         }
     }
     if (*nr_queues == 0 || *nr_queues > VMMIO_MAX_QUEUES) {

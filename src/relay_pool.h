@@ -7,16 +7,17 @@
  * offset, coalesced on free.  n live allocations split the free space
  * into at most n + 1 extents, so the list is sized once for the queue
  * (max_allocs + 1) and every call costs O(free extents) <= O(queue size).
- * Sizes are rounded up to RELAY_POOL_GRAIN, so every offset is
- * RELAY_POOL_GRAIN-aligned.  Metadata is private memory only; the pool's
- * bytes live wherever the caller keeps them (shared with the backend).
+ * Sizes are rounded up to RELAY_POOL_GRAIN, a page, so every offset is
+ * page-aligned (the shadow relay lays page-sized buffers out on pages).
+ * Metadata is private memory only; the pool's bytes live wherever the
+ * caller keeps them (shared with the backend).
  */
 #ifndef XVM_RELAY_POOL_H
 #define XVM_RELAY_POOL_H
 
 #include <stdint.h>
 
-#define RELAY_POOL_GRAIN 512u
+#define RELAY_POOL_GRAIN 4096u
 
 struct relay_pool_extent {
     uint32_t off;

@@ -15,6 +15,7 @@
 /* Where the shadow memfd appears in the backend's address space. */
 #define SHADOW_GPA 0x100000000ULL
 #define SHADOW_ALIGN_MIN 512u   /* segments this large start 512-aligned */
+#define SHADOW_PAGE 4096u       /* segments this large start page-aligned */
 #define PAGE_ALIGN(x) (((x) + 4095ULL) & ~4095ULL)
 
 struct shadow_seg {
@@ -75,6 +76,18 @@ struct shadow_dev {
     uint64_t window;      /* oversize window per queue (0: none) */
     bool handed;   /* this generation was given to a connection */
 };
+
+/*
+ * Where a chain's buffers go in its bounce space, which starts
+ * page-aligned: first the segments of a page or more, each page-aligned
+ * as the guest's own buffers are (a backend's buffered read then copies
+ * whole pages, and one using O_DIRECT need not bounce them once more);
+ * then the indirect table, if `indirect`, at *table_off (16-aligned) and
+ * the smaller segments, those of a sector or more 512-aligned.  Fills
+ * seg_off[c->nseg]; returns the bytes needed.
+ */
+uint64_t shadow_bounce_layout(const struct vq_chain *c, bool indirect,
+                              uint32_t *seg_off, uint32_t *table_off);
 
 /* relay_shadow.c: give the oversize window's pages back. */
 void shadow_window_release(struct shadow_queue *sq);

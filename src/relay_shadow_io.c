@@ -70,18 +70,36 @@ desc_put(struct shadow_queue *sq, uint16_t i)
     sq->nfree++;
 }
 
-/* Bounce layout: optional indirect table, then segments, large ones 512-aligned. */
 static uint64_t
-bounce_layout(const struct vq_chain *c, bool indirect, uint32_t *seg_off)
+align_up(uint64_t v, uint64_t a)
 {
-    uint64_t cur = indirect ? 16ULL * c->nseg : 0;
+    return (v + a - 1) & ~(a - 1);
+}
+
+uint64_t
+shadow_bounce_layout(const struct vq_chain *c, bool indirect,
+                     uint32_t *seg_off, uint32_t *table_off)
+{
+    uint64_t cur = 0;
 
     for (unsigned i = 0; i < c->nseg; i++) {
-        if (c->seg[i].len >= SHADOW_ALIGN_MIN) {
-            cur = (cur + SHADOW_ALIGN_MIN - 1) & ~(uint64_t)(SHADOW_ALIGN_MIN - 1);
+        if (c->seg[i].len >= SHADOW_PAGE) {
+            cur = align_up(cur, SHADOW_PAGE);
+            seg_off[i] = (uint32_t)cur;
+            cur += c->seg[i].len;
         }
-        seg_off[i] = (uint32_t)cur;
-        cur += c->seg[i].len;
+    }
+    cur = align_up(cur, 16);
+    *table_off = (uint32_t)cur;
+    cur += indirect ? 16ULL * c->nseg : 0;
+    for (unsigned i = 0; i < c->nseg; i++) {
+        if (c->seg[i].len < SHADOW_PAGE) {
+            if (c->seg[i].len >= SHADOW_ALIGN_MIN) {
+                cur = align_up(cur, SHADOW_ALIGN_MIN);
+            }
+            seg_off[i] = (uint32_t)cur;
+            cur += c->seg[i].len;
+        }
     }
     return cur;
 }
@@ -115,7 +133,7 @@ shadow_submit(struct relay *r, struct relay_queue *q, const struct vq_chain *c)
     struct shadow_queue *sq = q->sh;
     bool use_ind = sq->indirect && c->nseg > 1;
     uint16_t ndesc = use_ind ? 1 : c->nseg;
-    uint32_t seg_off[VQ_MAX_SEGS];
+    uint32_t seg_off[VQ_MAX_SEGS], table_off;
     struct shadow_slot *s;
     uint64_t total;
     uint32_t base;
@@ -125,7 +143,7 @@ shadow_submit(struct relay *r, struct relay_queue *q, const struct vq_chain *c)
     if (ndesc > sq->num) {
         return -E2BIG;
     }
-    total = bounce_layout(c, use_ind, seg_off);
+    total = shadow_bounce_layout(c, use_ind, seg_off, &table_off);
     if (total > sq->pool_len && total > sq->window_len) {
         log_rl(&r->rl, LOG_LVL_ERR, "%s: request of %llu bytes exceeds the "
                "%u-byte limit (max_request_kib)", q->name,
@@ -173,7 +191,7 @@ shadow_submit(struct relay *r, struct relay_queue *q, const struct vq_chain *c)
     sq->inflight++;
 
     if (use_ind) {
-        uint8_t *tbl = sq->pool + base;
+        uint8_t *tbl = sq->pool + base + table_off;
 
         desc_take(sq);
         for (unsigned i = 0; i < c->nseg; i++) {
@@ -183,8 +201,8 @@ shadow_submit(struct relay *r, struct relay_queue *q, const struct vq_chain *c)
                                (i + 1 < c->nseg ? VQ_DESC_F_NEXT : 0)),
                     (uint16_t)(i + 1 < c->nseg ? i + 1 : 0));
         }
-        le_desc_store(sq->desc + 16 * head, sq->pool_gpa + base, 16u * c->nseg,
-                VQ_DESC_F_INDIRECT, 0);
+        le_desc_store(sq->desc + 16 * head, sq->pool_gpa + base + table_off,
+                16u * c->nseg, VQ_DESC_F_INDIRECT, 0);
     } else {
         cur = desc_take(sq);
         for (unsigned i = 0; i < c->nseg; i++) {
@@ -205,16 +223,35 @@ shadow_submit(struct relay *r, struct relay_queue *q, const struct vq_chain *c)
     return 0;
 }
 
+/*
+ * Does the backend want a kick for the shadow avail entries [old, new)?
+ * As a driver does (Linux's virtqueue_kick_prepare): with EVENT_IDX when
+ * they step over its avail_event, else unless it set NO_NOTIFY.  Either
+ * field is the backend's to write: one that asks for no kick only delays
+ * its own requests.
+ */
+static bool
+shadow_backend_wants_kick(const struct shadow_queue *sq, uint16_t old)
+{
+    if (sq->event_idx) {
+        return vq_need_event(le16_load_once(sq->used + 4 + 8 * sq->num),
+                             sq->avail_idx, old);
+    }
+    return !(le16_load_once(sq->used) & VQ_USED_F_NO_NOTIFY);
+}
+
 void
 shadow_kick(struct relay *r, struct relay_queue *q)
 {
     struct shadow_queue *sq = q->sh;
     unsigned submitted = 0;
+    uint16_t old;
     int rc;
 
     if (!sq) {
         return;
     }
+    old = sq->avail_idx;
     for (;;) {
         if (!sq->has_pending) {
             rc = vq_pop(&q->gvq, &sq->pending);
@@ -245,9 +282,12 @@ shadow_kick(struct relay *r, struct relay_queue *q)
         /* Pairs with the backend's read barrier after reading avail->idx. */
         __atomic_thread_fence(__ATOMIC_RELEASE);
         le16_store(sq->avail + 2, sq->avail_idx);
-        /* Pairs with the backend's barrier between used and avail_event. */
+        /* Pairs with the backend's barrier between writing avail_event
+         * (or used->flags) and re-reading avail->idx. */
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        relay_kick_backend(q);
+        if (shadow_backend_wants_kick(sq, old)) {
+            relay_kick_backend(q);
+        }
     }
 }
 

@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "resolve.h"
+#include "vmmio.h"
 
 /* __SO_ACCEPTCON in /proc/net/unix's Flags column: a listening socket. */
 #define RESOLVE_UNIX_LISTENING 0x10000ul
@@ -253,4 +254,16 @@ resolve_device(const struct cfg *c, const struct disc_dev *d,
     log_errbuf(err, errlen, "no backend listens on %s or %s", out->socket,
                typesock);
     return -ENOENT;
+}
+
+unsigned
+resolve_qsd_queues(const struct worker_dev *wd, unsigned vcpus)
+{
+    if (wd->set.queues) {
+        return wd->set.queues;
+    }
+    if (vcpus == 0) {
+        return 1;
+    }
+    return vcpus < VMMIO_MAX_QUEUES ? vcpus : VMMIO_MAX_QUEUES;
 }

@@ -83,4 +83,12 @@ int resolve_device(const struct cfg *c, const struct disc_dev *d,
                    const char *guest, struct worker_dev *out,
                    enum resolve_how *how, char *err, size_t errlen);
 
+/*
+ * The queues a qemu-storage-daemon started for disk `wd` exports
+ * (num-queues), so that the relay's choice (the blk profile: the
+ * `queues` setting, else one per guest vCPU) finds them all: the
+ * setting, else `vcpus` (0, unknown: 1), at most VMMIO_MAX_QUEUES.
+ */
+unsigned resolve_qsd_queues(const struct worker_dev *wd, unsigned vcpus);
+
 #endif

@@ -51,6 +51,7 @@
 #include "ctl.h"
 #include "decl.h"
 #include "disc_xs.h"
+#include "hv_xen.h"
 #include "log.h"
 #include "resolve.h"
 #include "service_priv.h"
@@ -362,9 +363,13 @@ svc_qsd_spawn(struct svc_dev *d)
     const struct cfg *c = d->g->svc->cfg;
     char blockdev[DISC_TARGET_MAX * 2 + 64], export[CFG_SOCK_MAX + 128];
     pid_t parent = getpid();
+    unsigned vcpus = 0, queues;
     size_t o;
     pid_t pid;
 
+    /* Unknown (logged): one queue. */
+    hv_xen_domain_vcpus(d->info.domid, &vcpus);
+    queues = resolve_qsd_queues(&d->wd, vcpus);
     o = (size_t)snprintf(blockdev, sizeof(blockdev),
                          "driver=file,node-name=f0,read-only=%s,filename=",
                          d->info.readonly ? "on" : "off");
@@ -378,8 +383,8 @@ svc_qsd_spawn(struct svc_dev *d)
     blockdev[o] = '\0';
     snprintf(export, sizeof(export),
              "type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,"
-             "addr.path=%s,writable=%s",
-             d->wd.socket, d->info.readonly ? "off" : "on");
+             "addr.path=%s,writable=%s,num-queues=%u",
+             d->wd.socket, d->info.readonly ? "off" : "on", queues);
     /* Whatever an earlier guest left here is not this disk's backend. */
     if (unlink(d->wd.socket) == 0) {
         log_info("%s: removed %s left by an earlier backend", d->wd.name,
@@ -399,9 +404,9 @@ svc_qsd_spawn(struct svc_dev *d)
         _exit(svc_qsd_exec(c, d, blockdev, export, parent));
     }
     d->qsd_pid = pid;
-    log_info("%s: started %s (pid %d, uid %u) for %s on %s", d->wd.name,
-             c->qsd_path, (int)pid, (unsigned)c->uid, d->info.target,
-             d->wd.socket);
+    log_info("%s: started %s (pid %d, uid %u) for %s on %s, %u queue(s)",
+             d->wd.name, c->qsd_path, (int)pid, (unsigned)c->uid,
+             d->info.target, d->wd.socket, queues);
     return 0;
 }
 

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "backend_proc.h"
@@ -117,16 +118,67 @@ cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* One result line: median rate, then traps and interrupts per request. */
+/*
+ * CPU time (user + system) used so far by this process (the relay and the
+ * simulated guest) and by the backend process, in seconds.  The backend's
+ * comes from /proc in clock ticks; 0 when it cannot be read.
+ */
+static void
+cpu_seconds(pid_t backend, double *self, double *be)
+{
+    struct rusage ru;
+    char path[64], buf[1024];
+    unsigned long long ut = 0, st = 0;
+    const char *p;
+    FILE *fp;
+
+    getrusage(RUSAGE_SELF, &ru);
+    *self = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+            (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+    *be = 0;
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)backend);
+    fp = fopen(path, "r");
+    if (!fp) {
+        return;
+    }
+    /* Fields 14 and 15 (utime, stime); the name in field 2 may hold
+     * blanks, so count from its closing parenthesis (field 3 follows). */
+    if (fgets(buf, sizeof(buf), fp) && (p = strrchr(buf, ')')) &&
+        sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+               &ut, &st) == 2) {
+        *be = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+    }
+    fclose(fp);
+}
+
+/* What one job in one mode added up to over all rounds. */
+struct tally {
+    uint64_t reqs;
+    uint64_t kicks;    /* QueueNotify writes trapped by the daemon */
+    uint64_t irqs;     /* interrupts injected into the guest */
+    uint64_t bkicks;   /* kicks the daemon wrote to the backend */
+    uint64_t calls;    /* backend completion signals the daemon handled */
+    double cpu_self;   /* s of CPU: daemon and simulated guest */
+    double cpu_be;     /* s of CPU: the backend */
+};
+
+/*
+ * One result line: median rate, notifications per request both ways
+ * (guest <-> daemon, daemon <-> backend), CPU time per request.
+ */
 static void
 print_row(const struct job *j, enum relay_mode mode, double iops,
-          uint64_t reqs, uint64_t kicks, uint64_t irqs)
+          const struct tally *t)
 {
-    double n = reqs ? (double)reqs : 1.0;
+    double n = t->reqs ? (double)t->reqs : 1.0;
 
     printf("%-18s %-9s %10.0f IOPS %9.1f MiB/s   kicks/req %.3f irqs/req "
-           "%.3f\n", j->name, relay_mode_name(mode), iops,
-           iops * j->bs / 1048576.0, (double)kicks / n, (double)irqs / n);
+           "%.3f backend kicks/req %.3f calls/req %.3f   CPU/req %.1f us "
+           "(daemon+guest %.1f, backend %.1f)\n",
+           j->name, relay_mode_name(mode), iops, iops * j->bs / 1048576.0,
+           (double)t->kicks / n, (double)t->irqs / n, (double)t->bkicks / n,
+           (double)t->calls / n, (t->cpu_self + t->cpu_be) * 1e6 / n,
+           t->cpu_self * 1e6 / n, t->cpu_be * 1e6 / n);
 }
 
 int
@@ -135,9 +187,7 @@ main(int argc, char **argv)
     static const enum relay_mode modes[2] = { RELAY_MODE_ZEROCOPY,
                                               RELAY_MODE_SHADOW };
     double seconds = 2.0, res[2][NJOBS][16];
-    /* Over all rounds: requests, trapped kicks and interrupts. */
-    uint64_t nreq[2][NJOBS] = { { 0 } }, nkick[2][NJOBS] = { { 0 } },
-             nirq[2][NJOBS] = { { 0 } };
+    struct tally tally[2][NJOBS];
     unsigned rounds = 3, only = 2;
     unsigned long fixed = 0;
     const char *image = "ram";
@@ -225,6 +275,7 @@ main(int argc, char **argv)
            made_image ? "RAM-backed (tmpfs) file"
                       : strncmp(img, "null-co:", 8) ? img : "null-co",
            rounds, seconds);
+    memset(tally, 0, sizeof(tally));
     for (unsigned r = 0; r < rounds; r++) {
         for (unsigned m = 0; m < 2; m++) {
             struct blkdrv b;
@@ -241,14 +292,21 @@ main(int argc, char **argv)
                     res[m][j][r] = 0;
                     continue;
                 }
+                struct tally *t = &tally[m][j];
                 struct relay_stats s0, s1;
+                double self0, be0, self1, be1;
 
                 relay_get_stats(b.relay, &s0);
-                res[m][j][r] = run_job(&b, &jobs[j], seconds, fixed,
-                                       &nreq[m][j]);
+                cpu_seconds(qsd.pid, &self0, &be0);
+                res[m][j][r] = run_job(&b, &jobs[j], seconds, fixed, &t->reqs);
+                cpu_seconds(qsd.pid, &self1, &be1);
                 relay_get_stats(b.relay, &s1);
-                nkick[m][j] += s1.q[0].kicks_trapped - s0.q[0].kicks_trapped;
-                nirq[m][j] += s1.irqs - s0.irqs;
+                t->kicks += s1.q[0].kicks_trapped - s0.q[0].kicks_trapped;
+                t->irqs += s1.irqs - s0.irqs;
+                t->bkicks += s1.q[0].backend_kicks - s0.q[0].backend_kicks;
+                t->calls += s1.q[0].calls - s0.q[0].calls;
+                t->cpu_self += self1 - self0;
+                t->cpu_be += be1 - be0;
             }
             blkdrv_close(&b);
         }
@@ -270,13 +328,11 @@ main(int argc, char **argv)
             med[m] = res[m][j][rounds / 2];
         }
         if (only != 2) {
-            print_row(&jobs[j], modes[only], med[only], nreq[only][j],
-                      nkick[only][j], nirq[only][j]);
+            print_row(&jobs[j], modes[only], med[only], &tally[only][j]);
             continue;
         }
         for (unsigned m = 0; m < 2; m++) {
-            print_row(&jobs[j], modes[m], med[m], nreq[m][j], nkick[m][j],
-                      nirq[m][j]);
+            print_row(&jobs[j], modes[m], med[m], &tally[m][j]);
         }
         res[0][j][0] = med[0];
         res[1][j][0] = med[1];

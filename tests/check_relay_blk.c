@@ -7,10 +7,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "backend_proc.h"
@@ -27,45 +29,6 @@
 static const enum relay_mode modes[] = { RELAY_MODE_SHADOW,
                                          RELAY_MODE_ZEROCOPY };
 
-struct fixture {
-    char dir[256];
-    char image[300];
-    struct backend_proc qsd;
-};
-
-/* qemu-storage-daemon exporting a fresh image with `queues` queues. */
-static void
-fixture_up_q(struct fixture *f, unsigned queues)
-{
-    int fd;
-
-    if (!backend_qsd_path()) {
-        ck_abort_msg("qemu-storage-daemon is not installed "
-                     "(package qemu-system-common)");
-    }
-    ck_assert_int_eq(backend_tmpdir(f->dir, sizeof(f->dir)), 0);
-    snprintf(f->image, sizeof(f->image), "%s/disk.img", f->dir);
-    fd = open(f->image, O_CREAT | O_RDWR | O_TRUNC, 0600);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(ftruncate(fd, (off_t)DISK_BYTES), 0);
-    close(fd);
-    ck_assert_int_eq(backend_start_qsd_mq(&f->qsd, f->dir, "blk", f->image,
-                                          queues), 0);
-}
-
-static void
-fixture_up(struct fixture *f)
-{
-    fixture_up_q(f, 1);
-}
-
-static void
-fixture_down(struct fixture *f)
-{
-    backend_stop(&f->qsd);
-    backend_rmtree(f->dir);
-}
-
 /*
  * Write the whole disk with seeded data in requests of 512 B .. 1 MiB,
  * as single, multi-descriptor and indirect chains, up to 8 in flight;
@@ -74,13 +37,13 @@ fixture_down(struct fixture *f)
 static void
 data_roundtrip(enum relay_mode mode)
 {
-    struct fixture f;
+    struct backend_disk f;
     struct blkdrv b;
     struct relay_stats st;
     struct relay_queue_stats sum;
     char err[160];
 
-    fixture_up(&f);
+    ck_assert_int_eq(backend_disk_up(&f, DISK_BYTES, 1), 0);
     ck_assert_int_eq(blkdrv_open(&b, f.qsd.sock, mode, WANT_ALL, 8), 0);
     ck_assert_int_eq(relay_mode(b.relay), mode);
     ck_assert_uint_eq(b.capacity, DISK_BYTES / 512);
@@ -99,7 +62,7 @@ data_roundtrip(enum relay_mode mode)
     ck_assert_uint_gt(st.reg_queue_notify, 0);
     blkdrv_close(&b);
     ck_assert_uint_eq(blkdrv_file_hash(f.image), blkdrv_pattern_hash(SEED, DISK_BYTES));
-    fixture_down(&f);
+    backend_disk_down(&f);
 }
 
 START_TEST(test_blk_data_shadow)
@@ -121,10 +84,10 @@ END_TEST
  */
 START_TEST(test_blk_ioeventfd_kicks)
 {
-    struct fixture f;
+    struct backend_disk f;
     char err[160];
 
-    fixture_up(&f);
+    ck_assert_int_eq(backend_disk_up(&f, DISK_BYTES, 1), 0);
     for (unsigned m = 0; m < 2; m++) {
         struct blkdrv b;
 
@@ -148,7 +111,7 @@ START_TEST(test_blk_ioeventfd_kicks)
         }
         blkdrv_close(&b);
     }
-    fixture_down(&f);
+    backend_disk_down(&f);
 }
 END_TEST
 
@@ -160,10 +123,10 @@ END_TEST
 START_TEST(test_blk_counters)
 {
     enum { N = 20 };
-    struct fixture f;
+    struct backend_disk f;
     static uint8_t buf[4096];
 
-    fixture_up(&f);
+    ck_assert_int_eq(backend_disk_up(&f, DISK_BYTES, 1), 0);
     for (unsigned m = 0; m < 2; m++) {
         struct relay_stats a, z;
         struct relay_queue_stats *q = &z.q[0];
@@ -210,7 +173,7 @@ START_TEST(test_blk_counters)
         }
         blkdrv_close(&b);
     }
-    fixture_down(&f);
+    backend_disk_down(&f);
 }
 END_TEST
 
@@ -228,12 +191,12 @@ START_TEST(test_blk_event_idx_kicks)
     const struct blkdrv_opts o = { .bounce_kib = 64 };
     const uint32_t len = 16384, sectors = len / 512;
     struct relay_stats st0, st;
-    struct fixture f;
+    struct backend_disk f;
     struct blkdrv b;
     uint8_t buf[16384], want[512];
     unsigned kicks = 0, done = 0;
 
-    fixture_up(&f);
+    ck_assert_int_eq(backend_disk_up(&f, DISK_BYTES, 1), 0);
     ck_assert_int_eq(blkdrv_open_opts(&b, f.qsd.sock, RELAY_MODE_SHADOW,
                                       WANT_ALL, 32, &o), 0);
     ck_assert(simdrv_features(b.drv) & (1ULL << VIRTIO_F_EVENT_IDX));
@@ -270,144 +233,71 @@ START_TEST(test_blk_event_idx_kicks)
     ck_assert_uint_eq(st.q[0].kicks_trapped - st0.q[0].kicks_trapped, 4);
     ck_assert_uint_le(st.irqs - st0.irqs, 32);
     blkdrv_close(&b);
-    fixture_down(&f);
+    backend_disk_down(&f);
 }
 END_TEST
 
-#define MQ_QUEUES 4u
-#define MQ_DEPTH 8u                       /* requests in flight per queue */
-#define MQ_LEN 16384u
-#define MQ_SECTORS (MQ_LEN / 512u)
-#define MQ_REGION (MQ_DEPTH * MQ_SECTORS) /* sectors of one queue's part */
-
 /*
- * One pass over the disk's first MQ_QUEUES regions: queue q posts
- * MQ_DEPTH requests on region (q + shift) % MQ_QUEUES, all queues at
- * once; every completion must come back on the queue it was posted on,
- * reads must find the pattern.
+ * The daemon, as the shadow ring's driver, kicks the backend only when it
+ * asks for it (EVENT_IDX avail_event, as Linux's virtqueue_kick_prepare).
+ * After one read qemu-storage-daemon wants a kick for avail entry 1.  It
+ * is then stopped (SIGSTOP, confirmed), so it cannot move avail_event,
+ * and the guest posts 3 reads, kicking after each: every kick reaches the
+ * daemon, which publishes each read on its own, but only the first steps
+ * over avail_event and is passed on.  Continued, the backend finds all 3;
+ * the next read is kicked again.
  */
-static void
-mq_pass(struct blkdrv *b, uint32_t type, unsigned shift, uint64_t seed)
+START_TEST(test_blk_backend_kick_suppressed)
 {
-    unsigned per_q[MQ_QUEUES] = { 0 };
-    uint8_t want[512];
+    struct relay_stats st0, st;
+    struct backend_disk f;
+    struct blkdrv b;
+    uint8_t buf[4096];
+    unsigned kicks = 0;
+    int ws;
 
-    for (unsigned q = 0; q < MQ_QUEUES; q++) {
-        uint64_t base = (uint64_t)((q + shift) % MQ_QUEUES) * MQ_REGION;
-
-        for (unsigned k = 0; k < MQ_DEPTH; k++) {
-            uint64_t lba = base + (uint64_t)k * MQ_SECTORS;
-            struct blkreq *r = blkdrv_next_slot(b);
-
-            ck_assert_ptr_nonnull(r);
-            for (unsigned s = 0; type == VIRTIO_BLK_T_OUT && s < MQ_SECTORS;
-                 s++) {
-                blkdrv_pattern(seed, lba + s, r->data + 512 * s);
-            }
-            ck_assert_int_eq(blkdrv_submit_q(b, q, type, lba, MQ_LEN, 1,
-                                             false, NULL), 0);
-        }
-        blkdrv_kick_q(b, q);
+    ck_assert_int_eq(backend_disk_up(&f, DISK_BYTES, 1), 0);
+    ck_assert_int_eq(blkdrv_open(&b, f.qsd.sock, RELAY_MODE_SHADOW, WANT_ALL,
+                                 4), 0);
+    ck_assert(simdrv_features(b.drv) & (1ULL << VIRTIO_F_EVENT_IDX));
+    ck_assert_int_eq(blkdrv_sync(&b, VIRTIO_BLK_T_IN, 0, buf, 4096), 0);
+    ck_assert_int_eq(kill(f.qsd.pid, SIGSTOP), 0);
+    ck_assert_int_eq(waitpid(f.qsd.pid, &ws, WUNTRACED), f.qsd.pid);
+    ck_assert(WIFSTOPPED(ws));
+    relay_get_stats(b.relay, &st0);
+    for (uint32_t i = 0; i < 3; i++) {
+        ck_assert_int_eq(blkdrv_submit(&b, VIRTIO_BLK_T_IN, 8 * i, 4096, 1,
+                                       false, NULL), 0);
+        kicks += blkdrv_kick(&b);
     }
-    for (unsigned n = 0; n < MQ_QUEUES * MQ_DEPTH; n++) {
+    relay_get_stats(b.relay, &st);
+    ck_assert_uint_eq(kicks, 3);
+    ck_assert_uint_eq(st.q[0].kicks_trapped - st0.q[0].kicks_trapped, 3);
+    ck_assert_uint_eq(st.q[0].backend_kicks - st0.q[0].backend_kicks, 1);
+    ck_assert_int_eq(kill(f.qsd.pid, SIGCONT), 0);
+    for (unsigned i = 0; i < 3; i++) {
         struct blkreq *r;
 
-        ck_assert_int_eq(blkdrv_wait(b, &r, 10000), 0);
-        ck_assert_uint_eq(blkdrv_status(b, r), VIRTIO_BLK_S_OK);
-        ck_assert_uint_eq(r->lba / MQ_REGION, (r->q + shift) % MQ_QUEUES);
-        for (unsigned s = 0; type == VIRTIO_BLK_T_IN && s < MQ_SECTORS; s++) {
-            blkdrv_pattern(seed, r->lba + s, want);
-            ck_assert_mem_eq(r->data + 512 * s, want, 512);
-        }
-        per_q[r->q]++;
-        blkdrv_release(b, r);
+        ck_assert_int_eq(blkdrv_wait(&b, &r, 10000), 0);
+        ck_assert_uint_eq(blkdrv_status(&b, r), VIRTIO_BLK_S_OK);
+        blkdrv_release(&b, r);
     }
-    for (unsigned q = 0; q < MQ_QUEUES; q++) {
-        ck_assert_uint_eq(per_q[q], MQ_DEPTH);
-    }
-}
-
-/*
- * Multi-queue virtio-blk: qemu-storage-daemon exports 4 queues, the relay
- * serves all of them (in shadow mode each with its own shadow ring and
- * bounce pool), the guest sees VIRTIO_BLK_F_MQ and num_queues 4.  Every
- * queue writes its own part of the disk with 8 requests in flight, then
- * each part is read back through another queue and checked; both modes.
- */
-START_TEST(test_blk_multiqueue)
-{
-    const struct blkdrv_opts o = { .queues = MQ_QUEUES };
-    struct fixture f;
-
-    fixture_up_q(&f, MQ_QUEUES);
-    for (unsigned m = 0; m < 2; m++) {
-        struct blkdrv b;
-        uint16_t nq = 0;
-
-        ck_assert_int_eq(blkdrv_open_opts(&b, f.qsd.sock, modes[m], WANT_ALL,
-                                          MQ_QUEUES * MQ_DEPTH, &o), 0);
-        ck_assert_uint_eq(relay_nr_queues(b.relay), MQ_QUEUES);
-        ck_assert(simdrv_features(b.drv) & (1ULL << 12)); /* BLK_F_MQ */
-        simdrv_config(b.drv, 34, &nq, 2);
-        ck_assert_uint_eq(nq, MQ_QUEUES);
-        mq_pass(&b, VIRTIO_BLK_T_OUT, 0, SEED + m);
-        mq_pass(&b, VIRTIO_BLK_T_IN, 1, SEED + m);
-        blkdrv_close(&b);
-    }
-    fixture_down(&f);
-}
-END_TEST
-
-/*
- * A queue count set in the configuration below the backend's: the relay
- * serves 2 of qemu-storage-daemon's 4 queues, and the guest's config
- * space says 2 (a Linux guest with more vCPUs would otherwise set up
- * queues whose QueueNumMax reads 0); I/O on both, both modes.
- */
-START_TEST(test_blk_mq_fewer_queues)
-{
-    const struct blkdrv_opts o = { .queues = 2, .relay_queues = 2 };
-    struct fixture f;
-
-    fixture_up_q(&f, MQ_QUEUES);
-    for (unsigned m = 0; m < 2; m++) {
-        struct blkdrv b;
-        uint16_t nq = 0;
-        uint8_t buf[4096], back[4096];
-
-        ck_assert_int_eq(blkdrv_open_opts(&b, f.qsd.sock, modes[m], WANT_ALL,
-                                          8, &o), 0);
-        ck_assert_uint_eq(relay_nr_queues(b.relay), 2);
-        simdrv_config(b.drv, DEVTYPE_BLK_NUM_QUEUES_OFF, &nq, 2);
-        ck_assert_uint_eq(nq, 2);
-        for (unsigned q = 0; q < 2; q++) {
-            struct blkreq *r = blkdrv_next_slot(&b);
-
-            memset(buf, 0x60 + (int)(q + 2 * m), sizeof(buf));
-            memcpy(r->data, buf, sizeof(buf));
-            ck_assert_int_eq(blkdrv_submit_q(&b, q, VIRTIO_BLK_T_OUT, 8 * q,
-                                             4096, 1, false, NULL), 0);
-            blkdrv_kick_q(&b, q);
-            ck_assert_int_eq(blkdrv_wait(&b, &r, 10000), 0);
-            ck_assert_uint_eq(blkdrv_status(&b, r), VIRTIO_BLK_S_OK);
-            blkdrv_release(&b, r);
-            ck_assert_int_eq(blkdrv_sync(&b, VIRTIO_BLK_T_IN, 8 * q, back,
-                                         4096), 0);
-            ck_assert_mem_eq(buf, back, sizeof(buf));
-        }
-        blkdrv_close(&b);
-    }
-    fixture_down(&f);
+    relay_get_stats(b.relay, &st0);
+    ck_assert_int_eq(blkdrv_sync(&b, VIRTIO_BLK_T_IN, 0, buf, 4096), 0);
+    relay_get_stats(b.relay, &st);
+    ck_assert_uint_eq(st.q[0].backend_kicks - st0.q[0].backend_kicks, 1);
+    blkdrv_close(&b);
+    backend_disk_down(&f);
 }
 END_TEST
 
 /* Reset and re-initialisation with I/O before and after, both modes. */
 START_TEST(test_blk_reset_reinit)
 {
-    struct fixture f;
+    struct backend_disk f;
     uint8_t buf[4096], back[4096];
 
-    fixture_up(&f);
+    ck_assert_int_eq(backend_disk_up(&f, DISK_BYTES, 1), 0);
     for (unsigned m = 0; m < 2; m++) {
         struct blkdrv b;
 
@@ -421,7 +311,7 @@ START_TEST(test_blk_reset_reinit)
         }
         blkdrv_close(&b);
     }
-    fixture_down(&f);
+    backend_disk_down(&f);
 }
 END_TEST
 
@@ -438,11 +328,11 @@ END_TEST
  */
 START_TEST(test_blk_reset_inflight)
 {
-    struct fixture f;
+    struct backend_disk f;
     static uint8_t buf[RI_LEN], disk[RI_LEN];
     int fd;
 
-    fixture_up(&f);
+    ck_assert_int_eq(backend_disk_up(&f, DISK_BYTES, 1), 0);
     for (unsigned m = 0; m < 2; m++) {
         struct blkdrv b;
 
@@ -497,7 +387,7 @@ START_TEST(test_blk_reset_inflight)
         }
         close(fd);
     }
-    fixture_down(&f);
+    backend_disk_down(&f);
 }
 END_TEST
 
@@ -508,12 +398,12 @@ END_TEST
  */
 START_TEST(test_blk_unmappable_buffer)
 {
-    struct fixture f;
+    struct backend_disk f;
     struct blkdrv b;
     struct blkreq *r;
     uint8_t buf[4096];
 
-    fixture_up(&f);
+    ck_assert_int_eq(backend_disk_up(&f, DISK_BYTES, 1), 0);
     ck_assert_int_eq(blkdrv_open(&b, f.qsd.sock, RELAY_MODE_SHADOW, WANT_ALL, 4),
                      0);
     r = blkdrv_next_slot(&b);
@@ -531,7 +421,7 @@ START_TEST(test_blk_unmappable_buffer)
     ck_assert_int_eq(blkdrv_sync(&b, VIRTIO_BLK_T_IN, 0, buf, 4096), 0);
     ck_assert_uint_eq(buf[100], 0x3c);
     blkdrv_close(&b);
-    fixture_down(&f);
+    backend_disk_down(&f);
 }
 END_TEST
 
@@ -550,14 +440,14 @@ profile_probe(enum relay_mode mode)
     };
     uint8_t pattern[512];
     struct devtype_config st;
-    struct fixture f;
+    struct backend_disk f;
     const char *why;
     int fd;
 
     for (unsigned i = 0; i < sizeof(pattern); i++) {
         pattern[i] = (uint8_t)(i * 13 + 1);
     }
-    fixture_up(&f);
+    ck_assert_int_eq(backend_disk_up(&f, DISK_BYTES, 1), 0);
     fd = open(f.image, O_WRONLY);
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(pwrite(fd, pattern, 512, 512), 512);
@@ -611,7 +501,7 @@ profile_probe(enum relay_mode mode)
         hv_sim_free(sim);
         loop_free(loop);
     }
-    fixture_down(&f);
+    backend_disk_down(&f);
 }
 
 START_TEST(test_blk_profile_shadow)
@@ -636,12 +526,12 @@ END_TEST
 START_TEST(test_blk_grant_data)
 {
     const enum relay_mode grant_modes[] = { RELAY_MODE_SHADOW, RELAY_MODE_AUTO };
-    struct fixture f;
+    struct backend_disk f;
     struct blkdrv b;
     struct relay_stats st;
     char err[160];
 
-    fixture_up(&f);
+    ck_assert_int_eq(backend_disk_up(&f, DISK_BYTES, 1), 0);
     for (unsigned m = 0; m < 2; m++) {
         ck_assert_int_eq(blkdrv_open_grants(&b, f.qsd.sock, grant_modes[m],
                                             WANT_ALL, 8), 0);
@@ -672,7 +562,7 @@ START_TEST(test_blk_grant_data)
     ck_assert_int_eq(blkdrv_open_grants(&b, f.qsd.sock, RELAY_MODE_ZEROCOPY,
                                         WANT_ALL, 1), -ENOTSUP);
     blkdrv_close(&b);
-    fixture_down(&f);
+    backend_disk_down(&f);
 }
 END_TEST
 
@@ -708,12 +598,12 @@ expect_needs_reset_then_serves(struct blkdrv *b, struct blkreq *r,
  */
 START_TEST(test_blk_grant_hostile)
 {
-    struct fixture f;
+    struct backend_disk f;
     struct blkdrv b;
     struct blkreq *r;
     uint32_t ref;
 
-    fixture_up(&f);
+    ck_assert_int_eq(backend_disk_up(&f, DISK_BYTES, 1), 0);
     ck_assert_int_eq(blkdrv_open_grants(&b, f.qsd.sock, RELAY_MODE_SHADOW,
                                         WANT_ALL, 4), 0);
     /* Revoked before the device copies it. */
@@ -754,7 +644,7 @@ START_TEST(test_blk_grant_hostile)
     simdrv_init(b.drv, WANT_ALL, 1, 0);
     expect_needs_reset_then_serves(&b, NULL, false);
     blkdrv_close(&b);
-    fixture_down(&f);
+    backend_disk_down(&f);
 }
 END_TEST
 
@@ -767,9 +657,8 @@ make_suite(void)
     CHECK_ADD(s, test_blk_data_zerocopy, 120);
     CHECK_ADD(s, test_blk_ioeventfd_kicks, 60);
     CHECK_ADD(s, test_blk_event_idx_kicks, 60);
-    CHECK_ADD(s, test_blk_multiqueue, 60);
-    CHECK_ADD(s, test_blk_mq_fewer_queues, 60);
     CHECK_ADD(s, test_blk_counters, 60);
+    CHECK_ADD(s, test_blk_backend_kick_suppressed, 60);
     CHECK_ADD(s, test_blk_reset_reinit, 60);
     CHECK_ADD(s, test_blk_reset_inflight, 60);
     CHECK_ADD(s, test_blk_unmappable_buffer, 60);

@@ -2,7 +2,8 @@
  * relay_pool: the shadow relay's bounce-pool allocator.  Out-of-order
  * frees, coalescing, limits, and a seeded random run checked against a
  * byte map of the pool (no overlap; an allocation fails only when no
- * free run of that size exists).
+ * free run of that size exists).  Then how the shadow relay lays a
+ * chain out in the space it gets (shadow_bounce_layout).
  */
 #include <config.h>
 
@@ -12,6 +13,7 @@
 
 #include "check_common.h"
 #include "relay_pool.h"
+#include "relay_shadow.h"
 
 #define GRAIN RELAY_POOL_GRAIN
 
@@ -155,6 +157,69 @@ START_TEST(test_pool_random_model)
 }
 END_TEST
 
+/*
+ * Check one chain's bounce layout: page-sized segments on pages, sector-
+ * sized ones on sectors, the table 16-aligned, nothing overlapping,
+ * everything inside the total.  Returns the offset of segment `want`.
+ */
+static uint32_t
+layout_check(const uint32_t *lens, unsigned n, bool indirect, unsigned want)
+{
+    static struct vq_chain c;
+    uint32_t off[VQ_MAX_SEGS], table;
+    uint64_t total;
+
+    memset(&c, 0, sizeof(c));
+    c.nseg = (uint16_t)n;
+    for (unsigned i = 0; i < n; i++) {
+        c.seg[i].len = lens[i];
+    }
+    total = shadow_bounce_layout(&c, indirect, off, &table);
+    ck_assert_uint_eq(table % 16, 0);
+    ck_assert_uint_le(table + (indirect ? 16ULL * n : 0), total);
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t a = off[i], z = a + lens[i];
+
+        ck_assert_uint_le(z, total);
+        if (lens[i] >= 4096) {
+            ck_assert_msg(a % 4096 == 0, "segment %u (%u bytes) at %llu",
+                          i, lens[i], (unsigned long long)a);
+        } else if (lens[i] >= 512) {
+            ck_assert_uint_eq(a % 512, 0);
+        }
+        if (indirect) {
+            ck_assert(z <= table || a >= table + 16ULL * n);
+        }
+        for (unsigned j = 0; j < i; j++) {
+            ck_assert(z <= off[j] || a >= off[j] + lens[j]);
+        }
+    }
+    return off[want];
+}
+
+/*
+ * The shadow relay lays a chain's buffers out in its bounce space the
+ * way the guest has them: a page-sized buffer on a page of its own (a
+ * virtio-blk read's data behind its 16-byte header used to start 512
+ * bytes in, across 33 pages for 32), smaller ones sector-aligned, with
+ * and without an indirect table.  Bounce space itself starts on a page.
+ */
+START_TEST(test_bounce_layout)
+{
+    const uint32_t read128k[] = { 16, 131072, 1 };
+    const uint32_t sg[] = { 16, 4096, 4096, 4096, 4096, 1 };
+    const uint32_t odd[] = { 16, 600, 5000, 4096, 3, 512 };
+
+    ck_assert_uint_eq(GRAIN % 4096, 0);
+    ck_assert_uint_eq(layout_check(read128k, 3, false, 1), 0);
+    ck_assert_uint_eq(layout_check(read128k, 3, true, 1), 0);
+    ck_assert_uint_eq(layout_check(sg, 6, true, 4), 3 * 4096);
+    layout_check(sg, 6, false, 0);
+    ck_assert_uint_eq(layout_check(odd, 6, false, 3), 8192);
+    layout_check(odd, 6, true, 0);
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -164,6 +229,7 @@ make_suite(void)
     CHECK_ADD(s, test_pool_coalesce, 10);
     CHECK_ADD(s, test_pool_limits, 10);
     CHECK_ADD(s, test_pool_random_model, 30);
+    CHECK_ADD(s, test_bounce_layout, 10);
     return s;
 }
 

@@ -474,6 +474,26 @@ START_TEST(test_two_fs_tags)
 }
 END_TEST
 
+/*
+ * The queues of a qemu-storage-daemon the service starts for a disk: the
+ * device's queues setting, else one per guest vCPU (one when the count is
+ * unknown), never more than the relay serves.
+ */
+START_TEST(test_qsd_queues)
+{
+    struct worker_dev wd;
+
+    memset(&wd, 0, sizeof(wd));
+    ck_assert_uint_eq(resolve_qsd_queues(&wd, 0), 1);
+    ck_assert_uint_eq(resolve_qsd_queues(&wd, 1), 1);
+    ck_assert_uint_eq(resolve_qsd_queues(&wd, 4), 4);
+    ck_assert_uint_eq(resolve_qsd_queues(&wd, 200), VMMIO_MAX_QUEUES);
+    wd.set.queues = 3;
+    ck_assert_uint_eq(resolve_qsd_queues(&wd, 0), 3);
+    ck_assert_uint_eq(resolve_qsd_queues(&wd, 8), 3);
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -488,6 +508,7 @@ make_suite(void)
     CHECK_ADD(s, test_socket_live, 5);
     CHECK_ADD(s, test_socket_live_other_netns, 5);
     CHECK_ADD(s, test_two_fs_tags, 10);
+    CHECK_ADD(s, test_qsd_queues, 5);
     return s;
 }
 

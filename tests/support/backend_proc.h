@@ -55,4 +55,19 @@ void backend_kill(struct backend_proc *b);
 /* Remove a directory tree (test cleanup). */
 void backend_rmtree(const char *dir);
 
+/* A disk image of its own, exported by qemu-storage-daemon. */
+struct backend_disk {
+    char dir[256];
+    char image[300];
+    struct backend_proc qsd;
+};
+/*
+ * A fresh sparse image of `bytes` in a new temporary directory, exported
+ * with `queues` queues on <dir>/blk.sock.  0 or -errno (-ENOENT:
+ * qemu-storage-daemon is not installed, said on stderr).
+ */
+int backend_disk_up(struct backend_disk *d, uint64_t bytes, unsigned queues);
+/* Stop its backend and remove the directory. */
+void backend_disk_down(struct backend_disk *d);
+
 #endif

@@ -21,19 +21,21 @@ blkdrv_open_opts(struct blkdrv *b, const char *sock, enum relay_mode mode,
 {
     struct hv_sim_config hc = { .name = "blk-guest", .ram0_len = 96u << 20,
                                 .ram1_len = 16u << 20,
-                                .ioeventfd = o->ioeventfd };
+                                .ioeventfd = o->ioeventfd, .vcpus = o->vcpus };
     struct relay_config rc = {
         .name = "sim/blk0", .socket_path = sock, .mode = mode,
         .mmio_base = BLK_MMIO_BASE, .irq = BLK_IRQ, .device_id = 2,
         .config_len = 60, .queue_size = 256, .bounce_kib = o->bounce_kib,
         .grants = o->grants,
     };
+    struct devtype_settings set = { .queues = o->relay_queues };
+    struct devtype_config store;
+    const char *why;
     int err;
 
-    if (o->relay_queues) {
-        rc.nr_queues = o->relay_queues;
-        rc.queue_num_unit = 1;
-        rc.queue_count_off = DEVTYPE_BLK_NUM_QUEUES_OFF;
+    if (o->blk_profile &&
+        devtype_fill(&rc, DEVTYPE_BLK, &set, &store, &why) < 0) {
+        return -EINVAL;
     }
     memset(b, 0, sizeof(*b));
     if (nslots > BLKDRV_MAX_SLOTS) {

@@ -59,9 +59,15 @@ struct blkdrv_opts {
     bool ioeventfd;       /* the simulated hv offers kernel-style ioeventfds */
     uint32_t bounce_kib;  /* shadow bounce pool per queue (relay default) */
     unsigned queues;      /* request queues the driver sets up (0: 1) */
-    unsigned relay_queues; /* queues the relay serves, as the blk profile
-                            * sets them from `queues` (0: the backend's) */
     bool grants;          /* a grant device, driven with grant addresses */
+    unsigned vcpus;       /* the simulated guest's vCPUs (0: 1) */
+    /*
+     * The relay set up by the blk device profile (devtype_fill), with
+     * `relay_queues` as the device's queues setting (0: one per vCPU);
+     * without it, the relay serves every queue the backend has.
+     */
+    bool blk_profile;
+    unsigned relay_queues;
 };
 int blkdrv_open_opts(struct blkdrv *b, const char *sock, enum relay_mode mode,
                      uint64_t want, unsigned nslots,
