@@ -277,6 +277,7 @@ stage_handles(struct hv_xen *x)
     }
     /* Only grant devices need it: optional (see hv_xen_gnt.h). */
     x->xgt = hv_xen_gnt_open(x->hv.name);
+    x->gnt_share_fd = hv_xen_gnt_share_open(x->hv.name);
     /* Only zero-copy backends and kernel ioeventfds need privcmd. */
     hv_xen_privcmd_open(x);
     return 0;
@@ -541,6 +542,10 @@ xen_teardown(struct hv_xen *x)
         close(x->privcmd_fd);
         x->privcmd_fd = -1;
     }
+    if (x->gnt_share_fd >= 0) {
+        close(x->gnt_share_fd);
+        x->gnt_share_fd = -1;
+    }
     if (x->share_fd >= 0) {
         close(x->share_fd);
         x->share_fd = -1;
@@ -595,6 +600,7 @@ static const struct hv_ops hv_xen_ops = {
     .gnt_copy = hv_xen_gnt_copy,
     .gnt_map = hv_xen_gnt_map,
     .gnt_unmap = hv_xen_gnt_unmap,
+    .gnt_share = hv_xen_gnt_share,
     .mem_stats = xen_mem_stats,
     .free = xen_free,
 };
@@ -642,6 +648,7 @@ hv_xen_open(struct hv **out, struct loop *loop, uint32_t domid,
     x->evtchn_fd = -1;
     x->privcmd_fd = -1;
     x->share_fd = -1;
+    x->gnt_share_fd = -1;
     x->priv = x->opts.privcmd ? x->opts.privcmd : &privfd_dev;
     {
         struct log_ratelimit rl = LOG_RATELIMIT_INIT;

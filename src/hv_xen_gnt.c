@@ -5,9 +5,11 @@
 #include <config.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "hv_gnt.h"
 #include "hv_xen_gnt.h"
@@ -23,6 +25,31 @@ hv_xen_gnt_open(const char *name)
                  strerror(errno));
     }
     return xgt;
+}
+
+int
+hv_xen_gnt_share_open(const char *name)
+{
+    int fd = open("/dev/xen/gntdev", O_RDWR | O_CLOEXEC);
+
+    if (fd < 0) {
+        log_info("%s: /dev/xen/gntdev: %s; no zero-copy grant devices", name,
+                 strerror(errno));
+    }
+    return fd;
+}
+
+int
+hv_xen_gnt_share(struct hv *hv)
+{
+    struct hv_xen *x = hv_xen_of(hv);
+    int fd;
+
+    if (x->gnt_share_fd < 0) {
+        return -EOPNOTSUPP;
+    }
+    fd = fcntl(x->gnt_share_fd, F_DUPFD_CLOEXEC, 3);
+    return fd < 0 ? -errno : fd;
 }
 
 void

@@ -67,6 +67,8 @@ struct hv_xen {
     int share_fd;                    /* restricted to the guest: copies go
                                       * to zero-copy backends */
     xengnttab_handle *xgt;           /* grant devices; NULL: none */
+    int gnt_share_fd;                /* a gntdev of the guest's own: copies
+                                      * go to zero-copy backends; -1: none */
 
     unsigned nr_vcpus;
     ioservid_t ioservid;
