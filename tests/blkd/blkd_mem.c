@@ -7,6 +7,12 @@
  * nor fault on a file hole beyond its end.  After that, the only way to
  * guest memory is hv_layout_find() over the regions' gpa ranges: through
  * the struct hv below (vq walker) or blkd_mem_ptr() (request data).
+ *
+ * GRANT regions have no mapping of their own: a range's refs are mapped
+ * when it is accessed (blkd_gnt.c) and unmapped after the copy (ring
+ * walker), after the request (blkd_mem_release: request data), or when
+ * the queue stops (blkd_mem_pin: its rings), so no buffer stays mapped
+ * beyond its request: the guest reuses refs.
  */
 #include <config.h>
 
@@ -29,20 +35,105 @@ blkd_mem_of(struct hv *hv)
     return (struct blkd_mem *)((char *)hv - offsetof(struct blkd_mem, hv));
 }
 
+#define BLKD_GNT_ADDR_BIT (1ULL << 63)
+
+/*
+ * Map the grant refs under [off, off+len) of GRANT region `bank` (its
+ * refs are consecutive from the region's address).  The byte's host
+ * address, or NULL (count too big, or a ref not mappable).
+ */
+static uint8_t *
+blkd_mem_gnt_map(struct blkd_mem *m, unsigned bank, uint64_t off, uint64_t len,
+                 bool write, struct blkd_gnt_map *out)
+{
+    struct blkd_region *r = &m->reg[bank];
+    uint64_t base = (r->gpa & ~BLKD_GNT_ADDR_BIT) + off;
+    uint64_t in_page = base % BLKD_XEN_PAGE;
+    uint64_t count = (in_page + (len ? len : 1) + BLKD_XEN_PAGE - 1) /
+                     BLKD_XEN_PAGE;
+
+    if (count > BLKD_GNT_MAX_COUNT ||
+        blkd_gnt_map(&r->gnt, (uint32_t)(base / BLKD_XEN_PAGE),
+                     (uint32_t)count, write, out) < 0) {
+        return NULL;
+    }
+    out->reg = bank;
+    return out->host + in_page;
+}
+
+/* A pinned ring mapping holding all of [off, off+len) of `bank`, or NULL. */
+static uint8_t *
+blkd_mem_pinned(struct blkd_mem *m, unsigned bank, uint64_t off, uint64_t len,
+                bool write)
+{
+    uint64_t gpa = m->reg[bank].gpa + off;
+
+    for (unsigned i = 0; i < BLKD_NR_QUEUES * 3; i++) {
+        const struct blkd_pin *p = &m->pin[i];
+        uint64_t start = p->gpa - p->gpa % BLKD_XEN_PAGE;
+        uint64_t size = (uint64_t)p->m.count * BLKD_XEN_PAGE;
+
+        if (p->m.host && p->m.reg == bank && (p->m.writable || !write) &&
+            gpa >= start && gpa - start < size && len <= size - (gpa - start)) {
+            return p->m.host + (gpa - start);
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Guest bytes of a GRANT region for one copy: through a ring's pinned
+ * mapping, or mapped for this access alone (*tmp, unmapped by the caller).
+ */
+static uint8_t *
+blkd_mem_gnt_access(struct blkd_mem *m, unsigned bank, uint64_t off,
+                    size_t len, bool write, struct blkd_gnt_map *tmp)
+{
+    uint8_t *p = blkd_mem_pinned(m, bank, off, len, write);
+
+    memset(tmp, 0, sizeof(*tmp));
+    return p ? p : blkd_mem_gnt_map(m, bank, off, len, write, tmp);
+}
+
+/*
+ * One copy between `buf` and guest bytes: through a plain region's
+ * mapping, a pinned ring, or the refs mapped for this access alone.
+ */
+static int
+blkd_hv_copy(struct hv *hv, unsigned bank, uint64_t off, uint8_t *buf,
+             size_t len, bool write)
+{
+    struct blkd_mem *m = blkd_mem_of(hv);
+    struct blkd_gnt_map tmp = { 0 };
+    uint8_t *p = m->reg[bank].host
+                     ? m->reg[bank].host + off
+                     : blkd_mem_gnt_access(m, bank, off, len, write, &tmp);
+
+    if (!p) {
+        return -EFAULT;
+    }
+    if (write) {
+        memcpy(p, buf, len);
+    } else {
+        memcpy(buf, p, len);
+    }
+    blkd_gnt_unmap(&m->reg[bank].gnt, &tmp);
+    return 0;
+}
+
 static int
 blkd_hv_read(struct hv *hv, unsigned bank, uint64_t off, void *buf,
              size_t len)
 {
-    memcpy(buf, blkd_mem_of(hv)->reg[bank].host + off, len);
-    return 0;
+    return blkd_hv_copy(hv, bank, off, buf, len, false);
 }
 
 static int
 blkd_hv_write(struct hv *hv, unsigned bank, uint64_t off, const void *buf,
               size_t len)
 {
-    memcpy(blkd_mem_of(hv)->reg[bank].host + off, buf, len);
-    return 0;
+    /* Only read from when writing to the guest. */
+    return blkd_hv_copy(hv, bank, off, (uint8_t *)(uintptr_t)buf, len, true);
 }
 
 static int
@@ -105,17 +196,44 @@ blkd_mem_init(struct blkd_mem *m)
     memset(m, 0, sizeof(*m));
     m->hv.ops = &blkd_hv_ops;
     snprintf(m->hv.name, sizeof(m->hv.name), "blkd");
+    for (unsigned i = 0; i < HV_MAX_BANKS; i++) {
+        m->reg[i].gnt.fd = -1;
+    }
 }
 
 void
 blkd_mem_clear(struct blkd_mem *m)
 {
+    blkd_mem_release(m);
+    for (unsigned i = 0; i < BLKD_NR_QUEUES; i++) {
+        blkd_mem_unpin(m, i);
+    }
     for (unsigned i = 0; i < m->nr; i++) {
         if (m->reg[i].map) {
             munmap(m->reg[i].map, m->reg[i].map_len);
         }
+        blkd_gnt_close(&m->reg[i].gnt);
     }
     blkd_mem_init(m);
+}
+
+/*
+ * A GRANT region: refs consecutive from (1 << 63) | (first_ref << 12),
+ * mapped through its fd (offset 0) access by access.
+ */
+static int
+blkd_mem_map_grant(struct blkd_region *r, const struct blkd_mem_wire *w)
+{
+    uint64_t space = w->gpa & ~BLKD_GNT_ADDR_BIT;
+
+    if (!(w->gpa & BLKD_GNT_ADDR_BIT) || w->gpa % BLKD_XEN_PAGE ||
+        w->mmap_off != 0 || space + w->len > (1ULL << 32) * BLKD_XEN_PAGE) {
+        log_err("blkd: GRANT region gpa %#" PRIx64 " size %#" PRIx64
+                " mmap_offset %#" PRIx64 ": want (1 << 63) | (ref << 12), "
+                "offset 0, refs below 2^32", w->gpa, w->len, w->mmap_off);
+        return -EINVAL;
+    }
+    return blkd_gnt_open(&r->gnt, w->fd, w->xen_domid);
 }
 
 /* A plain region: mmap(fd) at mmap_off, after checking the fd is big enough. */
@@ -240,9 +358,12 @@ blkd_mem_map(struct blkd_mem *out, const struct blkd_mem_wire *w, unsigned n)
             } else {
                 rc = blkd_xen_map_foreign(r, wi->fd, wi->xen_domid);
             }
+        } else if ((wi->xen_flags & ~VHU_XEN_MMAP_NO_ADVANCE_MAP) ==
+                   VHU_XEN_MMAP_GRANT) {
+            rc = blkd_mem_map_grant(r, wi);
         } else {
-            log_err("blkd: xen_mmap_flags %#x: only FOREIGN mappings are "
-                    "supported", wi->xen_flags);
+            log_err("blkd: xen_mmap_flags %#x: want FOREIGN or GRANT",
+                    wi->xen_flags);
             rc = -EOPNOTSUPP;
         }
         if (rc < 0) {
@@ -250,7 +371,9 @@ blkd_mem_map(struct blkd_mem *out, const struct blkd_mem_wire *w, unsigned n)
         }
         log_info("blkd: region %u: gpa %#" PRIx64 "..%#" PRIx64 " uaddr %#"
                  PRIx64 "%s", k, r->gpa, r->gpa + r->len - 1, r->uaddr,
-                 wi->xen_flags ? " (xen foreign)" : "");
+                 !wi->xen_flags ? ""
+                 : r->host ? " (xen foreign)"
+                           : " (xen grant: refs mapped per access)");
     }
     return 0;
 
@@ -277,13 +400,76 @@ blkd_mem_ua_to_gpa(const struct blkd_mem *m, uint64_t uaddr, uint64_t len,
 }
 
 void *
-blkd_mem_ptr(struct blkd_mem *m, uint64_t gpa, uint64_t len)
+blkd_mem_ptr(struct blkd_mem *m, uint64_t gpa, uint64_t len, bool write)
+{
+    struct blkd_gnt_map *slot;
+    unsigned bank;
+    uint64_t off;
+    uint8_t *p;
+
+    if (hv_layout_find(&m->hv.ram, gpa, len, &bank, &off) < 0) {
+        return NULL;
+    }
+    if (m->reg[bank].host) {
+        return m->reg[bank].host + off;
+    }
+    if (m->nreq == BLKD_GNT_REQ_MAPS) {
+        return NULL;
+    }
+    slot = &m->req[m->nreq];
+    p = blkd_mem_gnt_access(m, bank, off, len, write, slot);
+    if (p && slot->host) {
+        m->nreq++;
+    }
+    return p;
+}
+
+void
+blkd_mem_release(struct blkd_mem *m)
+{
+    for (unsigned i = 0; i < m->nreq; i++) {
+        blkd_gnt_unmap(&m->reg[m->req[i].reg].gnt, &m->req[i]);
+    }
+    m->nreq = 0;
+}
+
+int
+blkd_mem_pin(struct blkd_mem *m, unsigned key, uint64_t gpa, uint64_t len,
+             bool write)
 {
     unsigned bank;
     uint64_t off;
 
     if (hv_layout_find(&m->hv.ram, gpa, len, &bank, &off) < 0) {
-        return NULL;
+        return -EFAULT;
     }
-    return m->reg[bank].host + off;
+    if (m->reg[bank].host) {
+        return 0;
+    }
+    for (unsigned i = 0; i < BLKD_NR_QUEUES * 3; i++) {
+        struct blkd_pin *p = &m->pin[i];
+
+        if (!p->m.host) {
+            if (!blkd_mem_gnt_map(m, bank, off, len, write, &p->m)) {
+                return -EFAULT;
+            }
+            p->key = key;
+            p->gpa = gpa;
+            p->len = len;
+            return 0;
+        }
+    }
+    return -ENOSPC;
+}
+
+void
+blkd_mem_unpin(struct blkd_mem *m, unsigned key)
+{
+    for (unsigned i = 0; i < BLKD_NR_QUEUES * 3; i++) {
+        struct blkd_pin *p = &m->pin[i];
+
+        if (p->m.host && p->key == key) {
+            blkd_gnt_unmap(&m->reg[p->m.reg].gnt, &p->m);
+        }
+    }
 }
