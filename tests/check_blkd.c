@@ -490,10 +490,12 @@ START_TEST(test_blkd_bad_args)
                               "/x/i", "--bogus", NULL };
     char *const missing[] = { (char *)BLKD_PATH, "--socket", "/nonexistent/s",
                               "--image", "/nonexistent/img", NULL };
-    char *const *cases[] = { no_image, unknown, missing };
-    const int want[] = { 2, 2, 1 };
+    char *const probe[] = { (char *)BLKD_PATH, "--socket", "/x/s", "--image",
+                            "/x/i", "--probe-gntdev", NULL };
+    char *const *cases[] = { no_image, unknown, missing, probe };
+    const int want[] = { 2, 2, 1, 2 };
 
-    for (unsigned i = 0; i < 3; i++) {
+    for (unsigned i = 0; i < 4; i++) {
         pid_t pid = fork();
 
         ck_assert_int_ge(pid, 0);

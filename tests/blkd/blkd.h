@@ -76,6 +76,7 @@ struct blkd_gnt {
     bool sim;           /* the simulator's table, not /dev/xen/gntdev */
     struct hv_sim_gnt view;
     uint64_t maps, refs, map_ns, failures;
+    uint64_t requests;  /* that mapped grants (blkd_mem_release) */
     struct log_ratelimit rl;
 };
 
@@ -128,6 +129,7 @@ struct blkd {
     const char *sock_path;
     bool xen_mmap;
     bool probe_privcmd;   /* try to overstep with each privcmd fd sent */
+    bool probe_gntdev;    /* the same with each gntdev fd sent */
     bool once;
     /* the image */
     int img_fd;
@@ -194,8 +196,10 @@ int blkd_mem_ua_to_gpa(const struct blkd_mem *m, uint64_t uaddr, uint64_t len,
 void *blkd_mem_ptr(struct blkd_mem *m, uint64_t gpa, uint64_t len,
                    bool write);
 /*
- * Unmap what blkd_mem_ptr() mapped for the request: before its used
- * entry is published (the guest revokes its refs once it sees it).
+ * Unmap what the request mapped (blkd_mem_ptr(), and the ring walker's
+ * accesses outside the rings, such as its indirect table): before its
+ * used entry is published, since the guest revokes its refs once it sees
+ * it; and after a walk that stopped early.
  */
 void blkd_mem_release(struct blkd_mem *m);
 /*
@@ -220,6 +224,12 @@ void blkd_gnt_close(struct blkd_gnt *g);
 int blkd_gnt_map(struct blkd_gnt *g, uint32_t ref, uint32_t count,
                  bool writable, struct blkd_gnt_map *out);
 void blkd_gnt_unmap(struct blkd_gnt *g, struct blkd_gnt_map *m);
+/*
+ * --probe-gntdev: with the gntdev fd a GRANT region came with, try
+ * IOCTL_GNTDEV_SET_MAX_GRANTS and map ref 1 (the xenstore ring the
+ * toolstack grants dom0) of the guest and of domid+1; log each outcome.
+ */
+void blkd_gnt_probe(int fd, uint32_t domid);
 
 /* --- blkd_xen.c --- */
 

@@ -13,6 +13,9 @@
  * character device.  Nothing is mapped in advance: a map lives for one
  * access, one request, or (rings) one queue start.
  *
+ * With --probe-gntdev it also reports what the fd it was sent can do
+ * beyond its guest's virtio buffers (blkd_gnt_probe).
+ *
  * Trust boundary: ref, count and domid come from the frontend and the
  * guest; counts are bounded here, and the hypervisor (or the simulated
  * table) decides which refs may be mapped.
@@ -21,6 +24,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -53,6 +57,15 @@ _Static_assert(sizeof(struct blkd_gntdev_map_grant_ref) == 24,
     _IOC(_IOC_NONE, 'G', 0, sizeof(struct blkd_gntdev_map_grant_ref))
 #define BLKD_IOCTL_GNTDEV_UNMAP_GRANT_REF                                      \
     _IOC(_IOC_NONE, 'G', 1, sizeof(struct blkd_gntdev_unmap_grant_ref))
+/* Defined in the uapi header; gntdev does not implement it (probe). */
+struct blkd_gntdev_set_max_grants {
+    uint32_t count;
+};
+#define BLKD_IOCTL_GNTDEV_SET_MAX_GRANTS                                       \
+    _IOC(_IOC_NONE, 'G', 3, sizeof(struct blkd_gntdev_set_max_grants))
+/* Xen's GNTTAB_RESERVED_XENSTORE: the toolstack grants dom0 the guest's
+ * xenstore ring under this ref. */
+#define BLKD_GNT_XENSTORE_REF 1u
 
 int
 blkd_gnt_open(struct blkd_gnt *g, int fd, uint32_t domid)
@@ -97,11 +110,15 @@ blkd_gnt_close(struct blkd_gnt *g)
         return;
     }
     if (g->maps) {
-        log_info("blkd: grant maps: %llu maps of %llu refs in %llu us "
-                 "(%llu ns per map), %llu refused",
+        log_info("blkd: grant maps: %llu requests, %llu maps of %llu refs "
+                 "in %llu us (%llu us per request, %llu us per map), %llu "
+                 "refused", (unsigned long long)g->requests,
                  (unsigned long long)g->maps, (unsigned long long)g->refs,
                  (unsigned long long)(g->map_ns / 1000),
-                 (unsigned long long)(g->map_ns / g->maps),
+                 (unsigned long long)(g->requests
+                                          ? g->map_ns / 1000 / g->requests
+                                          : 0),
+                 (unsigned long long)(g->map_ns / 1000 / g->maps),
                  (unsigned long long)g->failures);
     }
     if (g->sim) {
@@ -203,4 +220,68 @@ blkd_gnt_unmap(struct blkd_gnt *g, struct blkd_gnt_map *m)
         }
     }
     m->host = NULL;
+}
+
+/* ---- --probe-gntdev ---- */
+
+static const char *
+blkd_gnt_probe_name(int rc, char *buf, size_t len)
+{
+    if (rc == 0) {
+        return "ok";
+    }
+    snprintf(buf, len, "errno %d (%s)", -rc, strerror(-rc));
+    return buf;
+}
+
+/*
+ * Map `dom`'s `ref` read-only through `fd`: the ioctl's and the mmap's
+ * outcomes apart (the kernel takes any domid; only Xen checks the grant).
+ */
+static void
+blkd_gnt_probe_map(int fd, uint32_t dom, const char *what)
+{
+    struct blkd_gnt g = { .fd = fd, .domid = dom,
+                          .rl = LOG_RATELIMIT_INIT };
+    struct blkd_gnt_map m = { 0 };
+    struct blkd_gntdev_map_grant_ref op = {
+        .count = 1, .refs = { { dom, BLKD_GNT_XENSTORE_REF } },
+    };
+    char b1[64], b2[64];
+    int ioc, rc;
+
+    ioc = ioctl(fd, BLKD_IOCTL_GNTDEV_MAP_GRANT_REF, &op) < 0 ? -errno : 0;
+    if (ioc == 0) {
+        struct blkd_gntdev_unmap_grant_ref un = { .index = op.index,
+                                                  .count = 1 };
+
+        ioctl(fd, BLKD_IOCTL_GNTDEV_UNMAP_GRANT_REF, &un);
+    }
+    rc = blkd_gntdev_map(&g, BLKD_GNT_XENSTORE_REF, 1, false, &m);
+    if (rc == 0) {
+        blkd_gnt_unmap(&g, &m);
+    }
+    log_info("blkd: gntdev probe: dom%u ref %u (%s): MAP_GRANT_REF ioctl "
+             "%s, map %s", dom, BLKD_GNT_XENSTORE_REF, what,
+             blkd_gnt_probe_name(ioc, b1, sizeof(b1)),
+             blkd_gnt_probe_name(rc, b2, sizeof(b2)));
+}
+
+void
+blkd_gnt_probe(int fd, uint32_t domid)
+{
+    struct blkd_gntdev_set_max_grants max = { .count = 1 };
+    struct stat st;
+    char b[64];
+    int rc;
+
+    if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode)) {
+        return; /* the simulator's table: nothing of the kernel to probe */
+    }
+    rc = ioctl(fd, BLKD_IOCTL_GNTDEV_SET_MAX_GRANTS, &max) < 0 ? -errno : 0;
+    log_info("blkd: gntdev probe: SET_MAX_GRANTS(1): %s",
+             blkd_gnt_probe_name(rc, b, sizeof(b)));
+    blkd_gnt_probe_map(fd, domid, "the guest's xenstore ring, not a virtio "
+                                  "buffer");
+    blkd_gnt_probe_map(fd, domid + 1, "a domid that is not the guest's");
 }

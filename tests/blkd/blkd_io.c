@@ -268,6 +268,7 @@ blkd_io_process(struct blkd *d, struct blkd_vring *vr)
         }
         done++;
     }
+    blkd_mem_release(&d->mem); /* a walk that stopped early */
     if (rc < 0) {
         log_rl(&d->rl, LOG_LVL_ERR, "blkd: queue 0 is broken; waiting for a "
                "reset");

@@ -9,10 +9,10 @@
  * the struct hv below (vq walker) or blkd_mem_ptr() (request data).
  *
  * GRANT regions have no mapping of their own: a range's refs are mapped
- * when it is accessed (blkd_gnt.c) and unmapped after the copy (ring
- * walker), after the request (blkd_mem_release: request data), or when
- * the queue stops (blkd_mem_pin: its rings), so no buffer stays mapped
- * beyond its request: the guest reuses refs.
+ * when it is first accessed (blkd_gnt.c), reused by later accesses of the
+ * same request, and unmapped after the request (blkd_mem_release) or,
+ * for rings, when the queue stops (blkd_mem_pin), so no buffer stays
+ * mapped beyond its request: the guest reuses refs.
  */
 #include <config.h>
 
@@ -38,76 +38,75 @@ blkd_mem_of(struct hv *hv)
 #define BLKD_GNT_ADDR_BIT (1ULL << 63)
 
 /*
- * Map the grant refs under [off, off+len) of GRANT region `bank` (its
- * refs are consecutive from the region's address).  The byte's host
- * address, or NULL (count too big, or a ref not mappable).
+ * The refs under [off, off+len) of GRANT region `bank` (consecutive from
+ * the region's address): the first, how many, and off's place in its page.
  */
-static uint8_t *
-blkd_mem_gnt_map(struct blkd_mem *m, unsigned bank, uint64_t off, uint64_t len,
-                 bool write, struct blkd_gnt_map *out)
+static void
+blkd_mem_refs(const struct blkd_mem *m, unsigned bank, uint64_t off,
+              uint64_t len, uint64_t *ref, uint64_t *count, uint64_t *in_page)
 {
-    struct blkd_region *r = &m->reg[bank];
-    uint64_t base = (r->gpa & ~BLKD_GNT_ADDR_BIT) + off;
-    uint64_t in_page = base % BLKD_XEN_PAGE;
-    uint64_t count = (in_page + (len ? len : 1) + BLKD_XEN_PAGE - 1) /
-                     BLKD_XEN_PAGE;
+    uint64_t base = (m->reg[bank].gpa & ~BLKD_GNT_ADDR_BIT) + off;
 
-    if (count > BLKD_GNT_MAX_COUNT ||
-        blkd_gnt_map(&r->gnt, (uint32_t)(base / BLKD_XEN_PAGE),
-                     (uint32_t)count, write, out) < 0) {
+    *in_page = base % BLKD_XEN_PAGE;
+    *ref = base / BLKD_XEN_PAGE;
+    *count = (*in_page + (len ? len : 1) + BLKD_XEN_PAGE - 1) / BLKD_XEN_PAGE;
+}
+
+/* The host address of the refs' byte if mapping `g` covers them, or NULL. */
+static uint8_t *
+blkd_mem_covered(const struct blkd_gnt_map *g, unsigned bank, uint64_t ref,
+                 uint64_t count, uint64_t in_page, bool write)
+{
+    if (!g->host || g->reg != bank || (write && !g->writable) ||
+        ref < g->ref || ref - g->ref + count > g->count) {
         return NULL;
     }
-    out->reg = bank;
-    return out->host + in_page;
+    return g->host + (ref - g->ref) * BLKD_XEN_PAGE + in_page;
 }
 
-/* A pinned ring mapping holding all of [off, off+len) of `bank`, or NULL. */
+/*
+ * Guest bytes [off, off+len) of GRANT region `bank`: through a ring's
+ * pinned mapping, one the current request already made, or its refs
+ * mapped now for the request (until blkd_mem_release).  NULL when a ref
+ * cannot be mapped or the request holds too many mappings.
+ */
 static uint8_t *
-blkd_mem_pinned(struct blkd_mem *m, unsigned bank, uint64_t off, uint64_t len,
-                bool write)
+blkd_mem_gnt_ptr(struct blkd_mem *m, unsigned bank, uint64_t off, uint64_t len,
+                 bool write)
 {
-    uint64_t gpa = m->reg[bank].gpa + off;
+    struct blkd_gnt_map *slot;
+    uint64_t ref, count, in_page;
+    uint8_t *p = NULL;
 
-    for (unsigned i = 0; i < BLKD_NR_QUEUES * 3; i++) {
-        const struct blkd_pin *p = &m->pin[i];
-        uint64_t start = p->gpa - p->gpa % BLKD_XEN_PAGE;
-        uint64_t size = (uint64_t)p->m.count * BLKD_XEN_PAGE;
-
-        if (p->m.host && p->m.reg == bank && (p->m.writable || !write) &&
-            gpa >= start && gpa - start < size && len <= size - (gpa - start)) {
-            return p->m.host + (gpa - start);
-        }
+    blkd_mem_refs(m, bank, off, len, &ref, &count, &in_page);
+    for (unsigned i = 0; !p && i < BLKD_NR_QUEUES * 3; i++) {
+        p = blkd_mem_covered(&m->pin[i].m, bank, ref, count, in_page, write);
     }
-    return NULL;
+    for (unsigned i = 0; !p && i < m->nreq; i++) {
+        p = blkd_mem_covered(&m->req[i], bank, ref, count, in_page, write);
+    }
+    if (p || m->nreq == BLKD_GNT_REQ_MAPS || count > BLKD_GNT_MAX_COUNT) {
+        return p;
+    }
+    slot = &m->req[m->nreq];
+    if (blkd_gnt_map(&m->reg[bank].gnt, (uint32_t)ref, (uint32_t)count, write,
+                     slot) < 0) {
+        return NULL;
+    }
+    slot->reg = bank;
+    m->nreq++;
+    return slot->host + in_page;
 }
 
-/*
- * Guest bytes of a GRANT region for one copy: through a ring's pinned
- * mapping, or mapped for this access alone (*tmp, unmapped by the caller).
- */
-static uint8_t *
-blkd_mem_gnt_access(struct blkd_mem *m, unsigned bank, uint64_t off,
-                    size_t len, bool write, struct blkd_gnt_map *tmp)
-{
-    uint8_t *p = blkd_mem_pinned(m, bank, off, len, write);
-
-    memset(tmp, 0, sizeof(*tmp));
-    return p ? p : blkd_mem_gnt_map(m, bank, off, len, write, tmp);
-}
-
-/*
- * One copy between `buf` and guest bytes: through a plain region's
- * mapping, a pinned ring, or the refs mapped for this access alone.
- */
+/* One copy between `buf` and guest bytes [off, off+len) of `bank`. */
 static int
 blkd_hv_copy(struct hv *hv, unsigned bank, uint64_t off, uint8_t *buf,
              size_t len, bool write)
 {
     struct blkd_mem *m = blkd_mem_of(hv);
-    struct blkd_gnt_map tmp = { 0 };
     uint8_t *p = m->reg[bank].host
                      ? m->reg[bank].host + off
-                     : blkd_mem_gnt_access(m, bank, off, len, write, &tmp);
+                     : blkd_mem_gnt_ptr(m, bank, off, len, write);
 
     if (!p) {
         return -EFAULT;
@@ -117,7 +116,6 @@ blkd_hv_copy(struct hv *hv, unsigned bank, uint64_t off, uint8_t *buf,
     } else {
         memcpy(buf, p, len);
     }
-    blkd_gnt_unmap(&m->reg[bank].gnt, &tmp);
     return 0;
 }
 
@@ -402,10 +400,8 @@ blkd_mem_ua_to_gpa(const struct blkd_mem *m, uint64_t uaddr, uint64_t len,
 void *
 blkd_mem_ptr(struct blkd_mem *m, uint64_t gpa, uint64_t len, bool write)
 {
-    struct blkd_gnt_map *slot;
     unsigned bank;
     uint64_t off;
-    uint8_t *p;
 
     if (hv_layout_find(&m->hv.ram, gpa, len, &bank, &off) < 0) {
         return NULL;
@@ -413,20 +409,15 @@ blkd_mem_ptr(struct blkd_mem *m, uint64_t gpa, uint64_t len, bool write)
     if (m->reg[bank].host) {
         return m->reg[bank].host + off;
     }
-    if (m->nreq == BLKD_GNT_REQ_MAPS) {
-        return NULL;
-    }
-    slot = &m->req[m->nreq];
-    p = blkd_mem_gnt_access(m, bank, off, len, write, slot);
-    if (p && slot->host) {
-        m->nreq++;
-    }
-    return p;
+    return blkd_mem_gnt_ptr(m, bank, off, len, write);
 }
 
 void
 blkd_mem_release(struct blkd_mem *m)
 {
+    if (m->nreq) {
+        m->reg[m->req[0].reg].gnt.requests++;
+    }
     for (unsigned i = 0; i < m->nreq; i++) {
         blkd_gnt_unmap(&m->reg[m->req[i].reg].gnt, &m->req[i]);
     }
@@ -450,9 +441,15 @@ blkd_mem_pin(struct blkd_mem *m, unsigned key, uint64_t gpa, uint64_t len,
         struct blkd_pin *p = &m->pin[i];
 
         if (!p->m.host) {
-            if (!blkd_mem_gnt_map(m, bank, off, len, write, &p->m)) {
+            uint64_t ref, count, in_page;
+
+            blkd_mem_refs(m, bank, off, len, &ref, &count, &in_page);
+            if (count > BLKD_GNT_MAX_COUNT ||
+                blkd_gnt_map(&m->reg[bank].gnt, (uint32_t)ref,
+                             (uint32_t)count, write, &p->m) < 0) {
                 return -EFAULT;
             }
+            p->m.reg = bank;
             p->key = key;
             p->gpa = gpa;
             p->len = len;

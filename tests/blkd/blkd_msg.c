@@ -176,6 +176,7 @@ blkd_vring_update(struct blkd *d, struct blkd_vring *vr)
                 d->features) < 0 ||
         hv_read_le16(&d->mem.hv, used + 2, &used_idx) < 0) {
         log_err("blkd: queue 0 rings cannot be mapped or are invalid");
+        blkd_mem_release(&d->mem);
         blkd_mem_unpin(&d->mem, key);
         return;
     }
@@ -262,6 +263,10 @@ blkd_set_mem_table(struct blkd *d, struct blkd_msg *m)
     if (d->probe_privcmd && xen && mh.nregions > 0 &&
         (w[0].xen_flags & VHU_XEN_MMAP_FOREIGN)) {
         blkd_xen_probe(w[0].fd, w[0].xen_domid, w[0].gpa);
+    }
+    if (d->probe_gntdev && xen && mh.nregions > 0 &&
+        (w[0].xen_flags & VHU_XEN_MMAP_GRANT)) {
+        blkd_gnt_probe(w[0].fd, w[0].xen_domid);
     }
     /* Swap tables; running rings re-walk over the new one. */
     for (unsigned i = 0; i < BLKD_NR_QUEUES; i++) {
