@@ -164,6 +164,8 @@ blkd_gntdev_map(struct blkd_gnt *g, uint32_t ref, uint32_t count,
     }
     out->host = p;
     out->index = un.index;
+    out->ref = ref;
+    out->count = count; /* what blkd_gnt_unmap() undoes */
     return 0;
 }
 
@@ -182,6 +184,8 @@ blkd_gnt_map(struct blkd_gnt *g, uint32_t ref, uint32_t count, bool writable,
     if (g->sim) {
         rc = hv_sim_gnt_map(&g->view, ref, count, writable, &p);
         out->host = p;
+        out->ref = ref;
+        out->count = count;
     } else {
         rc = blkd_gntdev_map(g, ref, count, writable, out);
     }
@@ -192,8 +196,6 @@ blkd_gnt_map(struct blkd_gnt *g, uint32_t ref, uint32_t count, bool writable,
                writable ? " writable" : "", strerror(-rc));
         return rc;
     }
-    out->ref = ref;
-    out->count = count;
     out->writable = writable;
     g->maps++;
     g->refs += count;
