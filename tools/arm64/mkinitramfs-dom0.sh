@@ -88,10 +88,10 @@ if [ -n "$DAEMON" ]; then
     [ -f "$blkd" ] && install -m 0755 "$blkd" "$O/xvm/bin/xvm-test-blkd"
 fi
 cp -r "$TOP_SRCDIR/tests/integration/." "$O/xvm/tests/"
-# The grants scenario: its guest kernel (built once, cached) and the partial
+# The grants scenarios: their guest kernel (built once, cached) and the partial
 # device tree of its declared device, written by the host's own daemon
 # ($XVM_HOST_DAEMON: the aarch64 one has no libfdt in the sysroot).
-case " ${SCENARIOS[*]} " in *" grants "*)
+case " ${SCENARIOS[*]} " in *" grants "*|*" grants-zero-copy "*)
     gk=$("$ARM64_DIR/build-guest-kernel.sh" | tail -n 1) && cp "$gk" "$O/xvm/guest/Image-grants" ||
         log "WARNING: no grant guest kernel; the grants scenario will FAIL"
     if [ -x "${XVM_HOST_DAEMON:-}" ]; then
