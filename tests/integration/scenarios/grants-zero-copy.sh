@@ -27,13 +27,7 @@ sed -e "s|^mode = .*|mode = zero-copy|" -e "s|^socket = .*|socket = $SOCK|" \
 mk_image "$IMG"
 why=$(start_test_blkd "$IMG" "$SOCK" --probe-gntdev) || { fail $N "$why"; exit 0; }
 blog=$XVM_RUN/blkd-$(basename "$SOCK").log
-GUEST_EXTRA="xvm.rsha=$RSHA" why=$(run_guest $G blk-data 300 \
-    "device_model_override = \"$XVM_DAEMON\"" \
-    'device_model_version = "qemu-xen"' \
-    'vfb = [ "vnc=0,sdl=0" ]' \
-    'vuart = "sbsa_uart"' \
-    "device_tree = \"$DTB\"" \
-    "device_model_args = [ \"--config=$CFG\", \"--backend-dir=$XVM_SOCKDIR\", \"--log-level=debug\" ]")
+why=$(run_grants_guest $G "$CFG")
 rc=$?
 sleep 2
 stop_pid "$QSD_PID"
