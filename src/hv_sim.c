@@ -2,7 +2,9 @@
  * hv_sim: a simulated guest behind the hv seam (tests, benchmarks).
  *
  * Concepts: guest RAM is one memfd mapped once into this process; bank 0
- * occupies file offsets [0, ram0_len), bank 1 follows it.  The "guest"
+ * occupies file offsets [0, ram0_len), bank 1 follows it, and the guest's
+ * grant table (hv_sim_gnt.h) the RAM, so a zero-copy backend in another
+ * process maps grants through the same fd.  The "guest"
  * is whoever calls hv_sim_mmio(): accesses go synchronously to the trap
  * callback of the window covering the address, exactly like an ioreq
  * would be delivered by Xen, and interrupt lines are plain booleans with
