@@ -50,8 +50,15 @@ int hv_layout_add(struct hv_layout *l, uint64_t gpa, uint64_t len);
 int hv_layout_find(const struct hv_layout *l, uint64_t gpa, uint64_t len,
                    unsigned *bank, uint64_t *off);
 
-/* VHOST_USER XEN_MMAP region flag "foreign mapping" (vhu.h has the same). */
+/*
+ * VHOST_USER XEN_MMAP region flags (vhu.h has the same, rust-vmm's
+ * vm-memory the meaning): a foreign mapping of guest frames through
+ * privcmd, or grants mapped through gntdev, on demand (NO_ADVANCE_MAP:
+ * the backend maps the refs each access needs, never the whole region).
+ */
 #define HV_XEN_MMAP_FOREIGN 0x1u
+#define HV_XEN_MMAP_GRANT 0x2u
+#define HV_XEN_MMAP_NO_ADVANCE_MAP 0x8u
 
 /*
  * A guest RAM region as a backend process could map it (zero-copy), from
@@ -145,6 +152,13 @@ struct hv_ops {
     int (*gnt_map)(struct hv *hv, uint32_t ref, uint32_t count, bool writable,
                    void **out);
     void (*gnt_unmap)(struct hv *hv, void *p, uint32_t ref, uint32_t count);
+    /*
+     * Optional (NULL: grants cannot be shared): a new fd (close-on-exec)
+     * a zero-copy backend maps this guest's grants through (Xen: an open
+     * /dev/xen/gntdev of the guest's own, never the hv's handle); the
+     * caller closes it once sent.  fd or -errno.
+     */
+    int (*gnt_share)(struct hv *hv);
     /* Optional (NULL: all zero). */
     void (*mem_stats)(struct hv *hv, struct hv_mem_stats *out);
     void (*free)(struct hv *hv);

@@ -19,6 +19,12 @@
  * stays mapped, or is even looked up by ref, beyond the request it
  * belongs to (the guest frees and re-grants refs between requests).
  *
+ * Zero-copy: hv_mem_regions() on this hv gives the grant space as one
+ * region flagged GRANT | NO_ADVANCE_MAP for the guest's domid (rust-vmm's
+ * layout) and hv_mem_share() the fd to map it through (hv_ops.gnt_share:
+ * a gntdev of the guest's own under Xen); -EOPNOTSUPP when the guest's
+ * hv cannot share grants.
+ *
  * Trust boundary: every address is the guest's.  The bank check proves
  * [addr, addr+len) lies in the grant space; each page's ref is then
  * checked by the hypervisor (an ungranted or read-only ref fails the

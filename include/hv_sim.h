@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "hv.h"
+#include "hv_sim_gnt.h"
 #include "loop.h"
 #include "privfd.h"
 
@@ -22,7 +23,7 @@
 #define HV_SIM_MAX_MMIO 32
 #define HV_SIM_MAX_IOEVENTFD 64
 /* Grant table entries of the simulated guest (refs 0..N-1). */
-#define HV_SIM_MAX_GREFS 4096
+#define HV_SIM_MAX_GREFS HV_SIM_GNT_MAX_REFS
 
 struct hv_sim_config {
     const char *name;   /* log name, default "sim" */

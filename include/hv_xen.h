@@ -56,12 +56,15 @@ int hv_xen_restrict(struct hv *hv, uid_t uid, gid_t gid);
  */
 int hv_xen_gntdev_open(void);
 /*
- * Give hv the gntdev fd its grant devices use, taking ownership of `fd`;
- * fd < 0: open it now (fails once this process dropped root).  A second
- * attach closes `fd` and keeps the first.  0 or -errno (logged).  Not
- * undone by hv_xen_restrict(): attach only for guests with grant devices.
+ * Give hv the gntdev fds its grant devices use, taking ownership of both:
+ * `fd` for its own grant copies and maps, `share_fd` (a separate open) for
+ * zero-copy backends to map through.  Each < 0: open it now (fails once
+ * this process dropped root; without a share fd, zero-copy grant devices
+ * are refused).  A second attach closes what it is given and keeps the
+ * first.  0 or -errno (logged).  Not undone by hv_xen_restrict(): attach
+ * only for guests with grant devices.
  */
-int hv_xen_gnt_attach(struct hv *hv, int fd);
+int hv_xen_gnt_attach(struct hv *hv, int fd, int share_fd);
 bool hv_xen_gnt_attached(const struct hv *hv);
 
 /*

@@ -96,12 +96,6 @@ decl_check_one(const struct cfg_dev *d, char *err, size_t errlen)
                    DECL_SPI_FIRST, DECL_SPI_LAST);
         return -EINVAL;
     }
-    if (s->grants && d->has_mode && d->mode == RELAY_MODE_ZEROCOPY) {
-        log_errbuf(err, errlen, "%s: grants = yes is served in shadow mode "
-                   "only (a zero-copy backend would have to map grants)",
-                   name);
-        return -EINVAL;
-    }
     return 0;
 }
 

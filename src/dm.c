@@ -183,7 +183,7 @@ dm_dev_try(struct dm_dev *d)
         rc = -EINVAL;
     }
     if (rc == 0) {
-        rc = worker_guest_add(dm->guest, &wd, -1);
+        rc = worker_guest_add(dm->guest, &wd, NULL);
         if (rc) {
             snprintf(err, sizeof(err), "cannot serve from %s: %s", wd.socket,
                      strerror(-rc));

@@ -186,11 +186,50 @@ gnt_free(struct hv *hv)
     free(g);
 }
 
-/* No mem_regions: a backend cannot map grant space (no zero-copy). */
+/*
+ * Zero-copy: the whole grant space as one region in rust-vmm's layout
+ * (GRANT | NO_ADVANCE_MAP, address (1 << 63) | (ref << 12), data = the
+ * granting guest's domid): the backend maps the refs of each access
+ * through the fd gnt_share gives, offset 0 for the whole space.
+ */
+static int
+gnt_mem_regions(struct hv *hv, struct hv_region *out, unsigned max)
+{
+    struct hv_gnt *g = gnt_of(hv);
+
+    if (!g->guest->ops->gnt_share) {
+        return -EOPNOTSUPP;
+    }
+    if (max < 1) {
+        return -ENOSPC;
+    }
+    out[0] = (struct hv_region){
+        .gpa = hv->ram.bank[0].gpa,
+        .len = hv->ram.bank[0].len,
+        .fd_off = 0,
+        .xen_mmap_flags = HV_XEN_MMAP_GRANT | HV_XEN_MMAP_NO_ADVANCE_MAP,
+        .xen_domid = hv->domid,
+    };
+    return 1;
+}
+
+static int
+gnt_mem_share(struct hv *hv)
+{
+    struct hv_gnt *g = gnt_of(hv);
+
+    if (!g->guest->ops->gnt_share) {
+        return -EOPNOTSUPP;
+    }
+    return g->guest->ops->gnt_share(g->guest);
+}
+
 static const struct hv_ops hv_gnt_ops = {
     .name = "grant",
     .mem_read = gnt_mem_read,
     .mem_write = gnt_mem_write,
+    .mem_regions = gnt_mem_regions,
+    .mem_share = gnt_mem_share,
     .mmio_add = gnt_mmio_add,
     .mmio_del = gnt_mmio_del,
     .irq_set = gnt_irq_set,

@@ -2,7 +2,9 @@
  * hv_sim: a simulated guest behind the hv seam (tests, benchmarks).
  *
  * Concepts: guest RAM is one memfd mapped once into this process; bank 0
- * occupies file offsets [0, ram0_len), bank 1 follows it.  The "guest"
+ * occupies file offsets [0, ram0_len), bank 1 follows it, and the guest's
+ * grant table (hv_sim_gnt.h) the RAM, so a zero-copy backend in another
+ * process maps grants through the same fd.  The "guest"
  * is whoever calls hv_sim_mmio(): accesses go synchronously to the trap
  * callback of the window covering the address, exactly like an ioreq
  * would be delivered by Xen, and interrupt lines are plain booleans with
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "hv_sim.h"
+#include "hv_sim_gnt.h"
 #include "log.h"
 #include "privfd.h"
 
@@ -36,17 +39,9 @@ struct hv_sim_ioeventfd {
     int fd;          /* -1: slot free */
 };
 
-struct hv_sim_gref {
-    bool granted;
-    bool readonly;
-    uint64_t gpa;          /* the page granted */
-    unsigned maps;         /* live backend mappings */
-};
-
 struct hv_sim {
     struct hv hv;          /* first: container_of by cast */
-    struct hv_sim_gref *gref;     /* HV_SIM_MAX_GREFS entries */
-    unsigned gnt_maps;
+    struct hv_sim_gnt gnt;     /* grant table, at the memfd's tail */
     int memfd;
     uint8_t *ram;          /* whole memfd mapping */
     uint64_t ram_len;
@@ -185,6 +180,7 @@ hv_sim_share_privcmd(struct hv_sim *sim, const struct privfd_ops *ops,
     sim->xen_share = true;
     sim->priv = *ops;
     sim->hv.domid = domid;
+    hv_sim_gnt_set_domid(&sim->gnt, domid);
     sim->share_fd = privfd_open_for(ops, domid);
     return sim->share_fd < 0 ? sim->share_fd : 0;
 }
@@ -291,20 +287,6 @@ sim_ioeventfd_hit(struct hv_sim *sim, uint64_t addr, unsigned size,
     return false;
 }
 
-/* The RAM behind a granted ref, or NULL (not granted, or read-only when
- * `write`), as Xen checks a grant copy or map against the table. */
-static uint8_t *
-sim_gref_page(struct hv_sim *sim, uint32_t ref, bool write)
-{
-    const struct hv_sim_gref *g = ref < HV_SIM_MAX_GREFS ? &sim->gref[ref]
-                                                         : NULL;
-
-    if (!g || !g->granted || (write && g->readonly)) {
-        return NULL;
-    }
-    return hv_sim_ram(sim, g->gpa, 4096);
-}
-
 static int
 sim_gnt_copy(struct hv *hv, const struct hv_gnt_seg *seg, unsigned n,
              bool to_guest)
@@ -312,75 +294,45 @@ sim_gnt_copy(struct hv *hv, const struct hv_gnt_seg *seg, unsigned n,
     struct hv_sim *sim = sim_of(hv);
 
     for (unsigned i = 0; i < n; i++) {
-        uint8_t *page = sim_gref_page(sim, seg[i].ref, to_guest);
+        uint64_t off;
 
-        if (!page || seg[i].off > 4096 || seg[i].len > 4096 - seg[i].off) {
+        if (hv_sim_gnt_lookup(&sim->gnt, seg[i].ref, to_guest, &off) < 0 ||
+            seg[i].off > 4096 || seg[i].len > 4096 - seg[i].off) {
             return -EFAULT;
         }
         if (to_guest) {
-            memcpy(page + seg[i].off, seg[i].buf, seg[i].len);
+            memcpy(sim->ram + off + seg[i].off, seg[i].buf, seg[i].len);
         } else {
-            memcpy(seg[i].buf, page + seg[i].off, seg[i].len);
+            memcpy(seg[i].buf, sim->ram + off + seg[i].off, seg[i].len);
         }
     }
     return 0;
 }
 
-/* Like gntdev: each granted page mapped from the RAM memfd, contiguous
- * in our address space whatever the guest pages are. */
+/* Like gntdev, through the same table a backend process maps from. */
 static int
 sim_gnt_map(struct hv *hv, uint32_t ref, uint32_t count, bool writable,
             void **out)
 {
-    struct hv_sim *sim = sim_of(hv);
-    int prot = PROT_READ | (writable ? PROT_WRITE : 0);
-    uint8_t *base;
-
-    if (count == 0 || ref >= HV_SIM_MAX_GREFS ||
-        count > HV_SIM_MAX_GREFS - ref) {
-        return -EFAULT;
-    }
-    for (uint32_t i = 0; i < count; i++) {
-        if (!sim_gref_page(sim, ref + i, writable)) {
-            return -EFAULT;
-        }
-    }
-    base = mmap(NULL, (size_t)count * 4096, PROT_NONE,
-                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (base == MAP_FAILED) {
-        return -errno;
-    }
-    for (uint32_t i = 0; i < count; i++) {
-        uint8_t *page = sim_gref_page(sim, ref + i, writable);
-
-        if (mmap(base + (size_t)i * 4096, 4096, prot, MAP_SHARED | MAP_FIXED,
-                 sim->memfd, (off_t)(page - sim->ram)) == MAP_FAILED) {
-            int rc = -errno;
-
-            munmap(base, (size_t)count * 4096);
-            return rc;
-        }
-    }
-    for (uint32_t i = 0; i < count; i++) {
-        sim->gref[ref + i].maps++;
-    }
-    sim->gnt_maps += count;
-    *out = base;
-    return 0;
+    return hv_sim_gnt_map(&sim_of(hv)->gnt, ref, count, writable, out);
 }
 
 static void
 sim_gnt_unmap(struct hv *hv, void *p, uint32_t ref, uint32_t count)
 {
-    struct hv_sim *sim = sim_of(hv);
+    hv_sim_gnt_unmap(&sim_of(hv)->gnt, p, ref, count);
+}
 
-    munmap(p, (size_t)count * 4096);
-    for (uint32_t i = 0; i < count && ref + i < HV_SIM_MAX_GREFS; i++) {
-        if (sim->gref[ref + i].maps) {
-            sim->gref[ref + i].maps--;
-            sim->gnt_maps--;
-        }
-    }
+/* The "gntdev" of a zero-copy backend: the RAM memfd with its table. */
+static int
+sim_gnt_share(struct hv *hv)
+{
+    struct hv_sim *sim = sim_of(hv);
+    int fd;
+
+    hv_sim_gnt_set_domid(&sim->gnt, hv->domid);
+    fd = fcntl(sim->memfd, F_DUPFD_CLOEXEC, 3);
+    return fd < 0 ? -errno : fd;
 }
 
 static void
@@ -391,10 +343,10 @@ sim_free(struct hv *hv)
     if (sim->ram) {
         munmap(sim->ram, sim->ram_len);
     }
+    hv_sim_gnt_close(&sim->gnt);
     if (sim->memfd >= 0) {
         close(sim->memfd);
     }
-    free(sim->gref);
     if (sim->share_fd >= 0) {
         close(sim->share_fd);
     }
@@ -416,6 +368,7 @@ static const struct hv_ops hv_sim_ops = {
     .gnt_copy = sim_gnt_copy,
     .gnt_map = sim_gnt_map,
     .gnt_unmap = sim_gnt_unmap,
+    .gnt_share = sim_gnt_share,
     .free = sim_free,
 };
 
@@ -438,11 +391,6 @@ hv_sim_new(struct hv_sim **out, const struct hv_sim_config *cfg)
              cfg->name ? cfg->name : "sim");
     sim->memfd = -1;
     sim->share_fd = -1;
-    sim->gref = calloc(HV_SIM_MAX_GREFS, sizeof(*sim->gref));
-    if (!sim->gref) {
-        rc = -ENOMEM;
-        goto fail;
-    }
     sim->ioeventfd_on = cfg->ioeventfd;
     sim->xen_mmap = cfg->xen_mmap;
     sim->hv.domid = cfg->domid;
@@ -458,8 +406,12 @@ hv_sim_new(struct hv_sim **out, const struct hv_sim_config *cfg)
         sim->bank_off[1] = cfg->ram0_len;
     }
     sim->memfd = memfd_create("xvm-sim-ram", MFD_CLOEXEC);
-    if (sim->memfd < 0 || ftruncate(sim->memfd, (off_t)sim->ram_len) < 0) {
+    if (sim->memfd < 0) {
         rc = -errno;
+        goto fail;
+    }
+    rc = hv_sim_gnt_create(&sim->gnt, sim->memfd, sim->ram_len, cfg->domid);
+    if (rc < 0) {
         goto fail;
     }
     sim->ram = mmap(NULL, sim->ram_len, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -600,40 +552,25 @@ hv_sim_mmio_windows(const struct hv_sim *sim)
 int
 hv_sim_grant(struct hv_sim *sim, uint32_t ref, uint64_t gpa, bool readonly)
 {
-    struct hv_sim_gref *g;
+    uint8_t *page = gpa % 4096 ? NULL : hv_sim_ram(sim, gpa, 4096);
 
-    if (ref >= HV_SIM_MAX_GREFS || gpa % 4096 || !hv_sim_ram(sim, gpa, 4096)) {
+    if (!page) {
         return -EINVAL;
     }
-    g = &sim->gref[ref];
-    if (g->granted || g->maps) {
-        return -EBUSY;
-    }
-    *g = (struct hv_sim_gref){ .granted = true, .readonly = readonly,
-                               .gpa = gpa };
-    return 0;
+    return hv_sim_gnt_grant(&sim->gnt, ref, (uint64_t)(page - sim->ram),
+                            readonly);
 }
 
 int
 hv_sim_revoke(struct hv_sim *sim, uint32_t ref)
 {
-    struct hv_sim_gref *g;
-
-    if (ref >= HV_SIM_MAX_GREFS || !sim->gref[ref].granted) {
-        return -ENOENT;
-    }
-    g = &sim->gref[ref];
-    if (g->maps) {
-        return -EBUSY;
-    }
-    g->granted = false;
-    return 0;
+    return hv_sim_gnt_revoke(&sim->gnt, ref);
 }
 
 unsigned
 hv_sim_gnt_mapped(const struct hv_sim *sim)
 {
-    return sim->gnt_maps;
+    return hv_sim_gnt_live(&sim->gnt);
 }
 
 uint64_t

@@ -567,6 +567,10 @@ xen_teardown(struct hv_xen *x)
         close(x->privcmd_fd);
         x->privcmd_fd = -1;
     }
+    if (x->gnt_share_fd >= 0) {
+        close(x->gnt_share_fd);
+        x->gnt_share_fd = -1;
+    }
     if (x->share_fd >= 0) {
         close(x->share_fd);
         x->share_fd = -1;
@@ -621,6 +625,7 @@ static const struct hv_ops hv_xen_ops = {
     .gnt_copy = hv_xen_gnt_copy,
     .gnt_map = hv_xen_gnt_map,
     .gnt_unmap = hv_xen_gnt_unmap,
+    .gnt_share = hv_xen_gnt_share,
     .mem_stats = xen_mem_stats,
     .free = xen_free,
 };
@@ -669,6 +674,7 @@ hv_xen_open(struct hv **out, struct loop *loop, uint32_t domid,
     x->privcmd_fd = -1;
     x->share_fd = -1;
     x->gnt_fd = -1;
+    x->gnt_share_fd = -1;
     x->priv = x->opts.privcmd ? x->opts.privcmd : &privfd_dev;
     {
         struct log_ratelimit rl = LOG_RATELIMIT_INIT;

@@ -26,11 +26,33 @@ hv_xen_gntdev_open(void)
     return fd < 0 ? -errno : fd;
 }
 
+/* The second gntdev, for zero-copy backends: optional. */
+static void
+hv_xen_gnt_attach_share(struct hv_xen *x, int fd)
+{
+    if (x->gnt_share_fd >= 0) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return;
+    }
+    if (fd < 0) {
+        fd = hv_xen_gntdev_open();
+        if (fd < 0) {
+            log_info("%s: %s: %s; no zero-copy grant devices", x->hv.name,
+                     HV_XEN_GNTDEV, strerror(-fd));
+            return;
+        }
+    }
+    x->gnt_share_fd = fd;
+}
+
 int
-hv_xen_gnt_attach(struct hv *hv, int fd)
+hv_xen_gnt_attach(struct hv *hv, int fd, int share_fd)
 {
     struct hv_xen *x = hv_xen_of(hv);
 
+    hv_xen_gnt_attach_share(x, share_fd);
     if (x->gnt_fd >= 0) {
         if (fd >= 0) {
             close(fd);
@@ -57,6 +79,19 @@ bool
 hv_xen_gnt_attached(const struct hv *hv)
 {
     return ((const struct hv_xen *)hv)->gnt_fd >= 0;
+}
+
+int
+hv_xen_gnt_share(struct hv *hv)
+{
+    struct hv_xen *x = hv_xen_of(hv);
+    int fd;
+
+    if (x->gnt_share_fd < 0) {
+        return -EOPNOTSUPP;
+    }
+    fd = fcntl(x->gnt_share_fd, F_DUPFD_CLOEXEC, 3);
+    return fd < 0 ? -errno : fd;
 }
 
 void

@@ -20,6 +20,20 @@
  * any ungranted memory, and it has no privcmd, xenstore or root.  Our code
  * only names the worker's own guest.
  *
+ * Zero-copy backends get a gntdev of their own (hv_xen_gnt_share): a
+ * separate open of /dev/xen/gntdev attached with the first one (by the
+ * service for a restricted worker), never the fd our own mappings live
+ * on, and copied for each backend.  What it can do
+ * is what gntdev allows, and gntdev cannot be narrowed (Linux 6.1 and
+ * 6.12, drivers/xen/gntdev.c): IOCTL_GNTDEV_MAP_GRANT_REF takes a domid
+ * with every ref, there is no restrict ioctl, IOCTL_GNTDEV_SET_MAX_GRANTS
+ * is defined in the uapi header but not implemented (ENOTTY), and the
+ * only bound is the module's per-request `limit` (64 Ki refs).  So the
+ * holder can map, or grant-copy, any page any domain granted to dom0,
+ * not only this guest's (docs/grants.md says what that means).  The
+ * guest's own hypervisor-side table still decides: nothing a domain did
+ * not grant to dom0 can be reached, unlike a privcmd fd.
+ *
  * Trust boundary: refs and offsets come from hv_gnt, already range
  * checked; Xen checks each ref against the guest's grant table.
  */
@@ -50,5 +64,7 @@ int hv_xen_gnt_copy(struct hv *hv, const struct hv_gnt_seg *seg, unsigned n,
 int hv_xen_gnt_map(struct hv *hv, uint32_t ref, uint32_t count,
                    bool writable, void **out);
 void hv_xen_gnt_unmap(struct hv *hv, void *p, uint32_t ref, uint32_t count);
+/* hv_ops.gnt_share: a copy of the guest's gntdev for one backend. */
+int hv_xen_gnt_share(struct hv *hv);
 
 #endif

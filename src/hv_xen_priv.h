@@ -67,6 +67,9 @@ struct hv_xen {
                                       * to zero-copy backends */
     int gnt_fd;                      /* /dev/xen/gntdev, attached for grant
                                       * devices only; -1: none */
+    int gnt_share_fd;                /* a second gntdev of the guest's:
+                                      * copies go to zero-copy backends;
+                                      * -1: none */
 
     unsigned nr_vcpus;
     ioservid_t ioservid;

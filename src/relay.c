@@ -391,7 +391,7 @@ relay_ram_needs_xen(struct relay *r)
 {
     struct hv_region reg[HV_MAX_BANKS];
 
-    return hv_mem_regions(r->hv, reg, HV_MAX_BANKS) > 0 &&
+    return hv_mem_regions(r->mem, reg, HV_MAX_BANKS) > 0 &&
            reg[0].xen_mmap_flags != 0;
 }
 
@@ -401,6 +401,11 @@ relay_mode_reason(const struct relay *r, bool shareable, bool needs_xen)
 {
     bool xen_mmap = r->protocol & (1ULL << VHU_PF_XEN_MMAP);
 
+    if (r->cfg.grants && r->mode == RELAY_MODE_ZEROCOPY) {
+        return "grant device: the backend maps the granted pages itself "
+               "through a gntdev of the guest's (XEN_MMAP GRANT), no foreign "
+               "mapping";
+    }
     if (r->cfg.grants) {
         return "grant device: guest memory by grant copy, rings by grant "
                "map, no foreign mapping";
@@ -426,25 +431,20 @@ static int
 relay_choose_mode(struct relay *r)
 {
     struct hv_region reg[HV_MAX_BANKS];
-    int n = hv_mem_regions(r->hv, reg, HV_MAX_BANKS);
+    /* A grant device's backend maps grant space, not the guest's RAM. */
+    int n = hv_mem_regions(r->mem, reg, HV_MAX_BANKS);
     bool needs_xen = n > 0 && reg[0].xen_mmap_flags != 0;
     bool zc_ok = n > 0 && (!needs_xen || (r->protocol & (1ULL << VHU_PF_XEN_MMAP)));
 
     r->mode = r->cfg.mode;
-    if (r->cfg.grants) {
-        if (r->mode == RELAY_MODE_ZEROCOPY) {
-            log_err("%s: zero-copy requested, but a grant device is served "
-                    "in shadow mode only", r->name);
-            return -ENOTSUP;
-        }
-        r->mode = RELAY_MODE_SHADOW;
-    }
     if (r->mode == RELAY_MODE_AUTO) {
         r->mode = zc_ok ? RELAY_MODE_ZEROCOPY : RELAY_MODE_SHADOW;
     }
     if (r->mode == RELAY_MODE_ZEROCOPY && !zc_ok) {
         log_err("%s: zero-copy requested but %s", r->name,
-                n <= 0 ? "guest RAM cannot be shared"
+                n <= 0 ? (r->cfg.grants ? "the guest's grants cannot be "
+                                          "shared (no gntdev)"
+                                        : "guest RAM cannot be shared")
                        : "the backend does not offer XEN_MMAP");
         return -ENOTSUP;
     }

@@ -4,8 +4,9 @@
  * Concepts: the backend maps guest RAM itself (SET_MEM_TABLE carries the
  * hv's regions and the fd hv_mem_share() gives for them: a memfd under the
  * simulator, under Xen a /dev/xen/privcmd fd restricted to this guest,
- * with XEN_MMAP flags; our copy is closed once sent) and walks the
- * guest's rings directly; the
+ * with XEN_MMAP flags; for a grant device the grant space as one GRANT
+ * region and a gntdev of the guest's, hv_gnt.h; our copy is closed once
+ * sent) and walks the guest's rings directly; the
  * relay only forwards kicks and calls.  Region userspace addresses equal
  * guest physical addresses, so ring addresses need no translation.  The
  * guest's rings were validated by vq_init() before being handed over; the
@@ -25,16 +26,16 @@ zc_mem_table(struct relay *r)
 {
     struct hv_region reg[HV_MAX_BANKS];
     struct vhu_region vr[HV_MAX_BANKS];
-    int n = hv_mem_regions(r->hv, reg, HV_MAX_BANKS);
+    int n = hv_mem_regions(r->mem, reg, HV_MAX_BANKS);
     int fd, rc;
 
     if (n <= 0) {
         return n < 0 ? n : -ENODEV;
     }
-    fd = hv_mem_share(r->hv);
+    fd = hv_mem_share(r->mem);
     if (fd < 0) {
-        log_err("%s: guest RAM cannot be shared with the backend: %s",
-                r->name, strerror(-fd));
+        log_err("%s: guest %s cannot be shared with the backend: %s",
+                r->name, r->cfg.grants ? "grants" : "RAM", strerror(-fd));
         return fd;
     }
     for (int i = 0; i < n; i++) {
@@ -63,7 +64,7 @@ zc_completed(const struct relay *r, const struct relay_queue *q)
 {
     uint16_t used;
 
-    if (hv_read_le16(r->hv, q->gvq.used_gpa + 2, &used) < 0) {
+    if (hv_read_le16(r->mem, q->gvq.used_gpa + 2, &used) < 0) {
         return 0;
     }
     return (uint16_t)(used - q->zc_used);
@@ -94,7 +95,7 @@ zc_queue_start(struct relay *r, struct relay_queue *q)
     uint16_t used = 0;
 
     /* vq_init checked the ring; a failed read counts from 0. */
-    hv_read_le16(r->hv, q->gvq.used_gpa + 2, &used);
+    hv_read_le16(r->mem, q->gvq.used_gpa + 2, &used);
     q->zc_used = used;
     return 0;
 }

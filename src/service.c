@@ -200,23 +200,26 @@ int
 svc_send(struct svc_guest *g, uint32_t op, const struct worker_dev *wd)
 {
     struct worker_msg m = { .op = op, .dev = *wd };
-    int fd = -1, rc;
+    int fds[WORKER_GNT_FDS] = { -1, -1 };
+    int rc;
 
     if (g->ctl_fd < 0) {
         return -EPIPE;
     }
     if (op == WORKER_ADD) {
         /* The worker dropped root: a grant device's gntdev comes from us. */
-        rc = worker_gntdev_for(wd, &fd);
+        rc = worker_gntdev_for(wd, fds);
         if (rc) {
             log_err("%s: cannot open /dev/xen/gntdev for a grant device: %s",
                     wd->name, strerror(-rc));
             return rc;
         }
     }
-    rc = worker_msg_send(g->ctl_fd, &m, fd);
-    if (fd >= 0) {
-        close(fd);
+    rc = worker_msg_send(g->ctl_fd, &m, fds);
+    for (unsigned i = 0; i < WORKER_GNT_FDS; i++) {
+        if (fds[i] >= 0) {
+            close(fds[i]);
+        }
     }
     return rc;
 }

@@ -87,28 +87,47 @@ worker_find(struct worker_guest *g, uint32_t kind, uint32_t devid)
     return NULL;
 }
 
+static void
+worker_close_fds(int fds[WORKER_GNT_FDS])
+{
+    for (unsigned i = 0; i < WORKER_GNT_FDS; i++) {
+        if (fds[i] >= 0) {
+            close(fds[i]);
+        }
+        fds[i] = -1;
+    }
+}
+
 int
-worker_msg_send(int sock, const struct worker_msg *m, int fd)
+worker_msg_send(int sock, const struct worker_msg *m,
+                const int fds[WORKER_GNT_FDS])
 {
     union {
         struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int))];
+        char buf[CMSG_SPACE(WORKER_GNT_FDS * sizeof(int))];
     } ctl;
     struct iovec iov = { .iov_base = (void *)m, .iov_len = sizeof(*m) };
     struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+    int pass[WORKER_GNT_FDS];
+    unsigned n_fds = 0;
     ssize_t n;
 
-    if (fd >= 0) {
+    for (unsigned i = 0; fds && i < WORKER_GNT_FDS; i++) {
+        if (fds[i] >= 0) {
+            pass[n_fds++] = fds[i];
+        }
+    }
+    if (n_fds) {
         struct cmsghdr *c;
 
         memset(&ctl, 0, sizeof(ctl));
         mh.msg_control = ctl.buf;
-        mh.msg_controllen = sizeof(ctl.buf);
+        mh.msg_controllen = CMSG_SPACE(n_fds * sizeof(int));
         c = CMSG_FIRSTHDR(&mh);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof(int));
+        c->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
+        memcpy(CMSG_DATA(c), pass, n_fds * sizeof(int));
     }
     n = sendmsg(sock, &mh, MSG_NOSIGNAL);
     if (n < 0) {
@@ -118,11 +137,11 @@ worker_msg_send(int sock, const struct worker_msg *m, int fd)
 }
 
 ssize_t
-worker_msg_recv(int sock, struct worker_msg *m, int *fd)
+worker_msg_recv(int sock, struct worker_msg *m, int fds[WORKER_GNT_FDS])
 {
     union {
         struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int))];
+        char buf[CMSG_SPACE(WORKER_GNT_FDS * sizeof(int))];
     } ctl;
     struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
     struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
@@ -130,38 +149,54 @@ worker_msg_recv(int sock, struct worker_msg *m, int *fd)
                          .msg_controllen = sizeof(ctl.buf) };
     ssize_t n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 
-    *fd = -1;
+    for (unsigned i = 0; i < WORKER_GNT_FDS; i++) {
+        fds[i] = -1;
+    }
     if (n < 0) {
         return -errno;
     }
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-            c->cmsg_len == CMSG_LEN(sizeof(int))) {
-            memcpy(fd, CMSG_DATA(c), sizeof(int));
+            c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+            size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            int got[WORKER_GNT_FDS];
+
+            /* MSG_CTRUNC (checked below) covers more than we have room for */
+            k = k > WORKER_GNT_FDS ? WORKER_GNT_FDS : k;
+            memcpy(got, CMSG_DATA(c), k * sizeof(int));
+            for (size_t i = 0; i < k; i++) {
+                if (fds[i] >= 0) {
+                    close(fds[i]);
+                }
+                fds[i] = got[i];
+            }
         }
     }
     /* An fd rides only on a whole message that can use it. */
-    if (*fd >= 0 && (n != (ssize_t)sizeof(*m) || (mh.msg_flags & MSG_CTRUNC) ||
-                     m->op != WORKER_ADD || !m->dev.grants)) {
-        close(*fd);
-        *fd = -1;
+    if (n != (ssize_t)sizeof(*m) || (mh.msg_flags & MSG_CTRUNC) ||
+        m->op != WORKER_ADD || !m->dev.grants) {
+        worker_close_fds(fds);
     }
     return n;
 }
 
 int
-worker_gntdev_for(const struct worker_dev *d, int *fd)
+worker_gntdev_for(const struct worker_dev *d, int fds[WORKER_GNT_FDS])
 {
-    *fd = -1;
+    for (unsigned i = 0; i < WORKER_GNT_FDS; i++) {
+        fds[i] = -1;
+    }
     if (!d->grants) {
         return 0;
     }
-    *fd = hv_xen_gntdev_open();
-    if (*fd < 0) {
-        int rc = *fd;
+    for (unsigned i = 0; i < WORKER_GNT_FDS; i++) {
+        int fd = hv_xen_gntdev_open();
 
-        *fd = -1;
-        return rc;
+        if (fd < 0) {
+            worker_close_fds(fds);
+            return fd;
+        }
+        fds[i] = fd;
     }
     return 0;
 }
@@ -169,20 +204,23 @@ worker_gntdev_for(const struct worker_dev *d, int *fd)
 /* A grant device needs gntdev (hv_xen_gnt.h); others never get it. */
 static int
 worker_guest_gnt(struct worker_guest *g, const struct worker_dev *d,
-                 int gnt_fd)
+                 const int gnt_fds[WORKER_GNT_FDS])
 {
+    int fds[WORKER_GNT_FDS] = { -1, -1 };
+
+    if (gnt_fds) {
+        memcpy(fds, gnt_fds, sizeof(fds));
+    }
     if (!d->grants) {
-        if (gnt_fd >= 0) {
-            close(gnt_fd);
-        }
+        worker_close_fds(fds);
         return 0;
     }
-    return hv_xen_gnt_attach(g->hv, gnt_fd);
+    return hv_xen_gnt_attach(g->hv, fds[0], fds[1]);
 }
 
 int
 worker_guest_add(struct worker_guest *g, const struct worker_dev *d,
-                 int gnt_fd)
+                 const int gnt_fds[WORKER_GNT_FDS])
 {
     struct worker_slot *s = NULL;
     struct relay_config rc_cfg;
@@ -190,7 +228,7 @@ worker_guest_add(struct worker_guest *g, const struct worker_dev *d,
     const char *why;
     int rc;
 
-    rc = worker_guest_gnt(g, d, gnt_fd);
+    rc = worker_guest_gnt(g, d, gnt_fds);
     if (rc) {
         return rc;
     }
@@ -301,7 +339,7 @@ struct worker_proc {
 static void
 worker_send(struct worker_proc *p, const struct worker_msg *m)
 {
-    int rc = worker_msg_send(p->ctl_fd, m, -1);
+    int rc = worker_msg_send(p->ctl_fd, m, NULL);
 
     if (rc) {
         log_warn("dom%u: worker: cannot report to the service: %s", p->domid,
@@ -341,8 +379,8 @@ worker_ctl(void *opaque, uint32_t events)
 {
     struct worker_proc *p = opaque;
     struct worker_msg m;
-    int gnt_fd;
-    ssize_t n = worker_msg_recv(p->ctl_fd, &m, &gnt_fd);
+    int gnt_fds[WORKER_GNT_FDS];
+    ssize_t n = worker_msg_recv(p->ctl_fd, &m, gnt_fds);
     int rc;
 
     if (n == 0 || (n < 0 && n != -EAGAIN && n != -EINTR)) {
@@ -364,7 +402,7 @@ worker_ctl(void *opaque, uint32_t events)
     m.dev.set.fs_tag[sizeof(m.dev.set.fs_tag) - 1] = '\0';
     switch (m.op) {
     case WORKER_ADD:
-        rc = worker_guest_add(p->g, &m.dev, gnt_fd);
+        rc = worker_guest_add(p->g, &m.dev, gnt_fds);
         if (rc) {
             log_err("%s: cannot serve from %s: %s", m.dev.name, m.dev.socket,
                     strerror(-rc));

@@ -77,32 +77,39 @@ struct worker_guest;
 
 /*
  * Control messages, both ways.  A WORKER_ADD of a grant device may carry
- * one fd (SCM_RIGHTS): the gntdev fd the service opened for the worker.
- * send: 0 or -errno (`fd` -1: none; not closed).  recv (non-blocking):
- * the bytes read or -errno; *fd is the passed fd or -1, and any fd that
- * rides on anything but a whole WORKER_ADD of a grant device is closed.
+ * two fds (SCM_RIGHTS): the gntdev fds the service opened for the worker,
+ * [0] for the worker's own grant copies and maps, [1] for its zero-copy
+ * backends to map through (two opens: a backend never shares the
+ * worker's mappings).  send: 0 or -errno (fds[i] -1: none; not closed).
+ * recv (non-blocking): the bytes read or -errno; fds[] the passed fds or
+ * -1, and any fd that rides on anything but a whole WORKER_ADD of a grant
+ * device is closed.
  */
-int worker_msg_send(int sock, const struct worker_msg *m, int fd);
-ssize_t worker_msg_recv(int sock, struct worker_msg *m, int *fd);
+#define WORKER_GNT_FDS 2
+int worker_msg_send(int sock, const struct worker_msg *m,
+                    const int fds[WORKER_GNT_FDS]);
+ssize_t worker_msg_recv(int sock, struct worker_msg *m,
+                        int fds[WORKER_GNT_FDS]);
 /*
- * The service's side of the decision: *fd is the fd to pass with d's
- * WORKER_ADD, a fresh /dev/xen/gntdev for a grant device, -1 (nothing)
- * for any other.  0, or -errno when gntdev cannot be opened (*fd -1).
+ * The service's side of the decision: fds[] are the fds to pass with d's
+ * WORKER_ADD, two fresh /dev/xen/gntdev opens for a grant device, -1
+ * (nothing) for any other.  0, or -errno when gntdev cannot be opened
+ * (fds[] all -1).
  */
-int worker_gntdev_for(const struct worker_dev *d, int *fd);
+int worker_gntdev_for(const struct worker_dev *d, int fds[WORKER_GNT_FDS]);
 
 /* Open the guest's hv (and restrict as asked).  0 or -errno. */
 int worker_guest_new(struct worker_guest **out, struct loop *loop,
                      uint32_t domid, const struct worker_opts *o);
 /*
- * Start a relay for `d`.  A grant device first gets gntdev: `gnt_fd`
+ * Start a relay for `d`.  A grant device first gets gntdev: `gnt_fds`
  * (owned; from the service, whose workers cannot open it any more) or,
  * when -1, opened here (hv_xen_gnt_attach).  A device without grants
- * never keeps one: `gnt_fd` is closed.  0, -EEXIST, -ENOSPC, the
+ * never keeps one: `gnt_fds` are closed.  0, -EEXIST, -ENOSPC, the
  * attach's or relay_new's error.
  */
 int worker_guest_add(struct worker_guest *g, const struct worker_dev *d,
-                     int gnt_fd);
+                     const int gnt_fds[WORKER_GNT_FDS]);
 /* Stop a device's relay.  0 or -ENOENT. */
 int worker_guest_del(struct worker_guest *g, uint32_t kind, uint32_t devid);
 unsigned worker_guest_count(const struct worker_guest *g);

@@ -3,7 +3,9 @@
  * virtio-mmio -> relay in zero-copy mode -> xvm-test-blkd (a child
  * process mapping the simulator's memfd), plus the vhost-user server side
  * driven directly (features, XEN_MMAP negotiation) and with malformed
- * messages.  The XEN_MMAP FOREIGN mapping itself needs a hypervisor; here
+ * messages.  Grant devices in zero-copy mode run the same way: the
+ * backend maps each request's grants through the simulator's shared
+ * grant table (hv_sim_gnt.h), as it maps them through gntdev on Xen.  The XEN_MMAP FOREIGN mapping itself needs a hypervisor; here
  * only its refusal of a non-privcmd fd is seen.
  */
 #include <config.h>
@@ -129,6 +131,96 @@ START_TEST(test_blkd_zerocopy_data)
     blkdrv_close(&b);
     ck_assert_uint_eq(blkdrv_file_hash(f.image),
                      blkdrv_pattern_hash(SEED, DISK_BYTES));
+    fixture_down(&f);
+}
+END_TEST
+
+/*
+ * Grant zero-copy: the relay hands xvm-test-blkd the grant space (one
+ * GRANT | NO_ADVANCE_MAP region) and the simulator's "gntdev"; the
+ * backend maps each request's refs and nothing else.  The daemon copies
+ * nothing, never touches guest RAM by guest-physical address, and every
+ * buffer ref is revocable the moment its chain comes back.
+ */
+START_TEST(test_blkd_grant_zerocopy_data)
+{
+    struct fixture f;
+    struct blkdrv b;
+    struct relay_stats st;
+    char err[160];
+
+    fixture_up(&f, "--xen-mmap", NULL);
+    ck_assert_int_eq(blkdrv_open_grants(&b, f.sock, RELAY_MODE_ZEROCOPY,
+                                        WANT_ALL, 8), 0);
+    ck_assert_int_eq(relay_mode(b.relay), RELAY_MODE_ZEROCOPY);
+    ck_assert(simdrv_features(b.drv) & (1ULL << VIRTIO_F_ACCESS_PLATFORM));
+    if (blkdrv_roundtrip(&b, DISK_BYTES, SEED, 8, err, sizeof(err)) < 0) {
+        ck_abort_msg("grant zero-copy through xvm-test-blkd: %s", err);
+    }
+    relay_get_stats(b.relay, &st);
+    ck_assert_uint_eq(st.grant_copies, 0);
+    /* Completions are counted from the used index in grant space. */
+    ck_assert_uint_gt(st.q[0].requests, 0);
+    ck_assert_uint_eq(hv_sim_mem_accesses(b.sim), 0);
+    ck_assert_uint_eq(simdrv_revoke_busy(b.drv), 0);
+    /* Reset: the daemon's and the backend's ring maps both go. */
+    simdrv_reset(b.drv);
+    ck_assert_uint_eq(hv_sim_gnt_mapped(b.sim), 0);
+    blkdrv_close(&b);
+    ck_assert_uint_eq(blkdrv_file_hash(f.image),
+                      blkdrv_pattern_hash(SEED, DISK_BYTES));
+    fixture_down(&f);
+}
+END_TEST
+
+/* Submit `type` on lba 8 with its data ref revoked; the request's status. */
+static uint8_t
+revoked_request(struct blkdrv *b, uint32_t type, uint8_t fill)
+{
+    struct blkreq *r = blkdrv_next_slot(b), *done;
+    uint32_t ref;
+
+    memset(r->data, fill, 4096);
+    ck_assert_int_eq(blkdrv_submit(b, type, 8, 4096, 1, false, &r), 0);
+    ck_assert_int_eq(simdrv_buf_ref(b->drv, 0, r->head, 1, &ref), 0);
+    ck_assert_int_eq(hv_sim_revoke(b->sim, ref), 0);
+    blkdrv_kick(b);
+    ck_assert_int_eq(blkdrv_wait(b, &done, 5000), 0);
+    ck_assert_ptr_eq(done, r);
+    /* Nothing reached the guest's page behind the revoked ref. */
+    ck_assert_uint_eq(r->data[0], fill);
+    ck_assert_uint_eq(r->data[4095], fill);
+    blkdrv_release(b, r);
+    return blkdrv_status(b, r);
+}
+
+/*
+ * Hostile grant zero-copy: the guest revokes a data ref after posting
+ * the request, before the backend maps it.  The backend's map fails, the
+ * request completes with an I/O error, the disk and the guest's page are
+ * untouched, and the device serves on without a reset.
+ */
+START_TEST(test_blkd_grant_revoked)
+{
+    struct fixture f;
+    struct blkdrv b;
+    uint8_t buf[4096];
+
+    fixture_up(&f, "--xen-mmap", NULL);
+    ck_assert_int_eq(blkdrv_open_grants(&b, f.sock, RELAY_MODE_ZEROCOPY,
+                                        WANT_ALL, 4), 0);
+    memset(buf, 0x11, sizeof(buf));
+    ck_assert_int_eq(blkdrv_sync(&b, VIRTIO_BLK_T_OUT, 8, buf, 4096), 0);
+    ck_assert_uint_eq(revoked_request(&b, VIRTIO_BLK_T_OUT, 0x33), 1);
+    ck_assert_uint_eq(revoked_request(&b, VIRTIO_BLK_T_IN, 0xee), 1);
+    ck_assert(!(simdrv_status(b.drv) & VIRTIO_STATUS_NEEDS_RESET));
+    memset(buf, 0, sizeof(buf));
+    ck_assert_int_eq(blkdrv_sync(&b, VIRTIO_BLK_T_IN, 8, buf, 4096), 0);
+    ck_assert_uint_eq(buf[0], 0x11);
+    ck_assert_uint_eq(buf[4095], 0x11);
+    ck_assert_uint_eq(simdrv_revoke_busy(b.drv), 0);
+    ck_assert_uint_eq(hv_sim_mem_accesses(b.sim), 0);
+    blkdrv_close(&b);
     fixture_down(&f);
 }
 END_TEST
@@ -358,7 +450,9 @@ START_TEST(test_blkd_xen_mmap_offered)
     r.xen_mmap_flags = VHU_XEN_MMAP_FOREIGN | VHU_XEN_MMAP_NO_ADVANCE_MAP;
     r.xen_domid = 0x7ff0; /* reserved: refused before the fd is looked at */
     ck_assert_int_eq(vhu_set_mem_table(c, &r, 1), -EIO);
-    r.xen_mmap_flags = VHU_XEN_MMAP_GRANT;
+    r.xen_mmap_flags = VHU_XEN_MMAP_GRANT; /* not at (1 << 63) | ref */
+    ck_assert_int_eq(vhu_set_mem_table(c, &r, 1), -EIO);
+    r.gpa = r.uaddr = 1ULL << 63; /* a memfd with no grant table */
     ck_assert_int_eq(vhu_set_mem_table(c, &r, 1), -EIO);
     ck_assert_int_eq(vhu_get_queue_num(c, &nq), 0);
     vhu_close(c);
@@ -398,10 +492,12 @@ START_TEST(test_blkd_bad_args)
                               "/x/i", "--bogus", NULL };
     char *const missing[] = { (char *)BLKD_PATH, "--socket", "/nonexistent/s",
                               "--image", "/nonexistent/img", NULL };
-    char *const *cases[] = { no_image, unknown, missing };
-    const int want[] = { 2, 2, 1 };
+    char *const probe[] = { (char *)BLKD_PATH, "--socket", "/x/s", "--image",
+                            "/x/i", "--probe-gntdev", NULL };
+    char *const *cases[] = { no_image, unknown, missing, probe };
+    const int want[] = { 2, 2, 1, 2 };
 
-    for (unsigned i = 0; i < 3; i++) {
+    for (unsigned i = 0; i < 4; i++) {
         pid_t pid = fork();
 
         ck_assert_int_ge(pid, 0);
@@ -687,6 +783,8 @@ make_suite(void)
     CHECK_ADD(s, test_blkd_zerocopy_data, 120);
     CHECK_ADD(s, test_blkd_requests_and_bad_requests, 60);
     CHECK_ADD(s, test_blkd_reset_reinit, 60);
+    CHECK_ADD(s, test_blkd_grant_zerocopy_data, 120);
+    CHECK_ADD(s, test_blkd_grant_revoked, 60);
     check_blkd_proto_add(s);
     return s;
 }

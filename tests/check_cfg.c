@@ -422,8 +422,6 @@ START_TEST(test_declared_bad)
         { "irq = 32\n", true, "irq 32 is not one of the SPIs" },
         { "grants = maybe\n", true, "bad grants 'maybe'" },
         { "declare = sure\n", true, "bad declare 'sure'" },
-        { "grants = yes\nmode = zero-copy\n", true,
-          "grants = yes is served in shadow mode only" },
         { "base = 0x2000400\nirq = 40\n", false,
           "needs device-id, base and irq" },
         { "device-id = blk\nirq = 40\n", false,

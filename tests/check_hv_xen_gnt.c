@@ -55,6 +55,15 @@ START_TEST(test_gnt_fill_segments)
 }
 END_TEST
 
+static bool
+same_file(int a, int b)
+{
+    struct stat sa, sb;
+
+    return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 &&
+           sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 START_TEST(test_gnt_without_gntdev)
 {
     struct hv_xen *x = calloc(1, sizeof(*x));
@@ -81,30 +90,47 @@ gnt_fx(void)
     x->hv.domid = 3;
     snprintf(x->hv.name, sizeof(x->hv.name), "dom3");
     x->gnt_fd = -1;
+    x->gnt_share_fd = -1;
     x->privcmd_fd = -1;
     x->share_fd = -1;
     return x;
 }
 
-/* The first gntdev given is kept; later ones (the service sends one per
- * grant device) are closed; -1 keeps what is there. */
+/* The first gntdevs given are kept; later ones (the service sends a pair
+ * per grant device) are closed; -1 keeps what is there.  Backends get
+ * copies of the second, never of the fd our own mappings live on. */
 START_TEST(test_gnt_attach_keeps_first)
 {
     struct hv_xen *x = gnt_fx();
     int a = memfd_create("gntdev-a", MFD_CLOEXEC);
+    int s = memfd_create("gntdev-share", MFD_CLOEXEC);
     int b = memfd_create("gntdev-b", MFD_CLOEXEC);
+    int t = memfd_create("gntdev-share-b", MFD_CLOEXEC);
+    int copy;
 
     ck_assert_int_ge(a, 0);
+    ck_assert_int_ge(s, 0);
     ck_assert_int_ge(b, 0);
-    ck_assert_int_eq(hv_xen_gnt_attach(&x->hv, a), 0);
+    ck_assert_int_ge(t, 0);
+    ck_assert_int_eq(hv_xen_gnt_attach(&x->hv, a, s), 0);
     ck_assert(hv_xen_gnt_attached(&x->hv));
     ck_assert_int_eq(x->gnt_fd, a);
-    ck_assert_int_eq(hv_xen_gnt_attach(&x->hv, b), 0);
+    ck_assert_int_eq(x->gnt_share_fd, s);
+    ck_assert_int_eq(hv_xen_gnt_attach(&x->hv, b, t), 0);
     ck_assert_int_eq(fcntl(b, F_GETFD), -1);
     ck_assert_int_eq(errno, EBADF);
-    ck_assert_int_eq(hv_xen_gnt_attach(&x->hv, -1), 0);
+    ck_assert_int_eq(fcntl(t, F_GETFD), -1);
+    ck_assert_int_eq(errno, EBADF);
+    ck_assert_int_eq(hv_xen_gnt_attach(&x->hv, -1, -1), 0);
     ck_assert_int_eq(x->gnt_fd, a);
+    ck_assert_int_eq(x->gnt_share_fd, s);
+    copy = hv_xen_gnt_share(&x->hv);
+    ck_assert_int_ge(copy, 0);
+    ck_assert(same_file(copy, s));
+    ck_assert(!same_file(copy, a));
+    close(copy);
     close(a);
+    close(s);
     free(x);
 }
 END_TEST
@@ -118,7 +144,7 @@ START_TEST(test_gnt_attach_open_fails)
         free(x);
         return; /* a Xen dom0: the open may well work */
     }
-    ck_assert_int_eq(hv_xen_gnt_attach(&x->hv, -1), -ENOENT);
+    ck_assert_int_eq(hv_xen_gnt_attach(&x->hv, -1, -1), -ENOENT);
     ck_assert(!hv_xen_gnt_attached(&x->hv));
     free(x);
 }
@@ -134,7 +160,7 @@ START_TEST(test_gnt_survives_restrict)
 
     ck_assert_int_ge(a, 0);
     ck_assert_int_eq(fstat(a, &before), 0);
-    ck_assert_int_eq(hv_xen_gnt_attach(&x->hv, a), 0);
+    ck_assert_int_eq(hv_xen_gnt_attach(&x->hv, a, -1), 0);
     ck_assert_int_eq(hv_xen_restrict(&x->hv, 0, 0), 0);
     ck_assert_int_eq(fstat(x->gnt_fd, &after), 0);
     ck_assert_uint_eq(after.st_ino, before.st_ino);

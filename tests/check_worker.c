@@ -76,18 +76,21 @@ add_msg(bool grants)
 START_TEST(test_grant_add_carries_gntdev)
 {
     struct worker_msg m = add_msg(true), got;
-    int sv[2], g = fake_gntdev(), fd;
+    int sv[2], g[2] = { fake_gntdev(), fake_gntdev() }, fd[WORKER_GNT_FDS];
 
     pair(sv);
     ck_assert_int_eq(worker_msg_send(sv[0], &m, g), 0);
-    ck_assert_int_eq(worker_msg_recv(sv[1], &got, &fd), (ssize_t)sizeof(got));
-    ck_assert_int_ge(fd, 0);
-    ck_assert(same_file(fd, g));
-    ck_assert_int_eq(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    ck_assert_int_eq(worker_msg_recv(sv[1], &got, fd), (ssize_t)sizeof(got));
+    /* both, in order: the worker's own, then the backends' */
+    for (unsigned i = 0; i < WORKER_GNT_FDS; i++) {
+        ck_assert_int_ge(fd[i], 0);
+        ck_assert(same_file(fd[i], g[i]));
+        ck_assert_int_eq(fcntl(fd[i], F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+        close(fd[i]);
+        close(g[i]);
+    }
     ck_assert_str_eq(got.dev.name, "dom5/declared3");
     ck_assert_uint_eq(got.dev.grants, 1);
-    close(fd);
-    close(g);
     close(sv[0]);
     close(sv[1]);
 }
@@ -96,18 +99,21 @@ END_TEST
 START_TEST(test_fd_dropped_unless_grant_add)
 {
     struct worker_msg plain = add_msg(false), del = add_msg(true), got;
-    int sv[2], g = fake_gntdev(), fd;
+    int sv[2], g = fake_gntdev(), gg[WORKER_GNT_FDS] = { g, g };
+    int fd[WORKER_GNT_FDS];
     unsigned before;
 
     del.op = WORKER_DEL;
     pair(sv);
     before = open_fds();
-    ck_assert_int_eq(worker_msg_send(sv[0], &plain, g), 0);
-    ck_assert_int_eq(worker_msg_recv(sv[1], &got, &fd), (ssize_t)sizeof(got));
-    ck_assert_int_eq(fd, -1);
-    ck_assert_int_eq(worker_msg_send(sv[0], &del, g), 0);
-    ck_assert_int_eq(worker_msg_recv(sv[1], &got, &fd), (ssize_t)sizeof(got));
-    ck_assert_int_eq(fd, -1);
+    ck_assert_int_eq(worker_msg_send(sv[0], &plain, gg), 0);
+    ck_assert_int_eq(worker_msg_recv(sv[1], &got, fd), (ssize_t)sizeof(got));
+    ck_assert_int_eq(fd[0], -1);
+    ck_assert_int_eq(fd[1], -1);
+    ck_assert_int_eq(worker_msg_send(sv[0], &del, gg), 0);
+    ck_assert_int_eq(worker_msg_recv(sv[1], &got, fd), (ssize_t)sizeof(got));
+    ck_assert_int_eq(fd[0], -1);
+    ck_assert_int_eq(fd[1], -1);
     /* A short message with an fd: the fd is closed, the size reported. */
     {
         union {
@@ -127,12 +133,12 @@ START_TEST(test_fd_dropped_unless_grant_add)
         c->cmsg_len = CMSG_LEN(sizeof(int));
         memcpy(CMSG_DATA(c), &g, sizeof(int));
         ck_assert_int_eq(sendmsg(sv[0], &mh, 0), 8);
-        ck_assert_int_eq(worker_msg_recv(sv[1], &got, &fd), 8);
-        ck_assert_int_eq(fd, -1);
+        ck_assert_int_eq(worker_msg_recv(sv[1], &got, fd), 8);
+        ck_assert_int_eq(fd[0], -1);
     }
     /* Nothing received stayed open. */
     ck_assert_uint_eq(open_fds(), before);
-    ck_assert_int_eq(worker_msg_recv(sv[1], &got, &fd), -EAGAIN);
+    ck_assert_int_eq(worker_msg_recv(sv[1], &got, fd), -EAGAIN);
     close(g);
     close(sv[0]);
     close(sv[1]);
@@ -142,14 +148,15 @@ END_TEST
 START_TEST(test_no_fd_without_one)
 {
     struct worker_msg m = add_msg(true), got;
-    int sv[2], fd;
+    int sv[2], fd[WORKER_GNT_FDS];
 
     pair(sv);
-    ck_assert_int_eq(worker_msg_send(sv[0], &m, -1), 0);
-    ck_assert_int_eq(worker_msg_recv(sv[1], &got, &fd), (ssize_t)sizeof(got));
-    ck_assert_int_eq(fd, -1);
+    ck_assert_int_eq(worker_msg_send(sv[0], &m, NULL), 0);
+    ck_assert_int_eq(worker_msg_recv(sv[1], &got, fd), (ssize_t)sizeof(got));
+    ck_assert_int_eq(fd[0], -1);
+    ck_assert_int_eq(fd[1], -1);
     close(sv[0]);
-    ck_assert_int_eq(worker_msg_recv(sv[1], &got, &fd), 0);
+    ck_assert_int_eq(worker_msg_recv(sv[1], &got, fd), 0);
     close(sv[1]);
 }
 END_TEST
@@ -158,20 +165,25 @@ END_TEST
 START_TEST(test_gntdev_only_for_grant_devices)
 {
     struct worker_msg plain = add_msg(false), gr = add_msg(true);
-    int fd = 42, rc;
+    int fd[WORKER_GNT_FDS] = { 42, 43 }, rc;
 
-    ck_assert_int_eq(worker_gntdev_for(&plain.dev, &fd), 0);
-    ck_assert_int_eq(fd, -1);
-    rc = worker_gntdev_for(&gr.dev, &fd);
+    ck_assert_int_eq(worker_gntdev_for(&plain.dev, fd), 0);
+    ck_assert_int_eq(fd[0], -1);
+    ck_assert_int_eq(fd[1], -1);
+    rc = worker_gntdev_for(&gr.dev, fd);
     if (access("/dev/xen/gntdev", F_OK) == 0) {
-        /* A Xen dom0: opened when root, refused otherwise. */
-        ck_assert(rc == 0 ? fd >= 0 : fd == -1);
+        /* A Xen dom0: two separate opens when root, refused otherwise. */
+        ck_assert(rc == 0 ? fd[0] >= 0 && fd[1] >= 0 && !same_file(fd[0], fd[1])
+                          : fd[0] == -1 && fd[1] == -1);
     } else {
         ck_assert_int_eq(rc, -ENOENT);
-        ck_assert_int_eq(fd, -1);
+        ck_assert_int_eq(fd[0], -1);
+        ck_assert_int_eq(fd[1], -1);
     }
-    if (fd >= 0) {
-        close(fd);
+    for (unsigned i = 0; i < WORKER_GNT_FDS; i++) {
+        if (fd[i] >= 0) {
+            close(fd[i]);
+        }
     }
 }
 END_TEST

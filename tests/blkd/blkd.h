@@ -11,7 +11,9 @@
  * handlers), blkd_mem.c (the memory table: mappings, address translation
  * and a struct hv over them so the project's vq walker does the ring
  * work), blkd_xen.c (only the XEN_MMAP FOREIGN mapping through
- * /dev/xen/privcmd), blkd_io.c (virtio-blk requests on the image).
+ * /dev/xen/privcmd), blkd_gnt.c (XEN_MMAP GRANT regions: the refs each
+ * access needs, mapped through /dev/xen/gntdev or the simulator's grant
+ * table), blkd_io.c (virtio-blk requests on the image).
  *
  * Trust boundary: the frontend and the guest are both untrusted.  Every
  * message is checked (header, payload size, fd count, ring index) before
@@ -27,6 +29,8 @@
 #include <sys/uio.h>
 
 #include "hv.h"
+#include "hv_sim_gnt.h"
+#include "log.h"
 #include "vq.h"
 
 #define BLKD_NR_QUEUES 1u
@@ -36,6 +40,12 @@
 #define BLKD_ID_BYTES 20u   /* VIRTIO_BLK_ID_BYTES */
 #define BLKD_XEN_PAGE 4096u
 #define BLKD_MAX_IOV 1024u   /* data pieces of one request */
+/* Xen's DOMID_FIRST_RESERVED: no guest has a domid from here on. */
+#define BLKD_DOMID_FIRST_RESERVED 0x7ff0u
+/* Refs in one grant mapping (a ring, or one data piece: at most 4 MiB). */
+#define BLKD_GNT_MAX_COUNT 1024u
+/* Grant mappings one request may hold (its pieces, header, status). */
+#define BLKD_GNT_REQ_MAPS (BLKD_MAX_IOV + 4u)
 
 /* Virtio-blk feature and request codes (virtio spec 5.2). */
 #define BLKD_F_SEG_MAX 2
@@ -50,6 +60,26 @@
 #define BLKD_S_IOERR 1u
 #define BLKD_S_UNSUPP 2u
 
+/* One mapping of consecutive grant refs (blkd_gnt.c). */
+struct blkd_gnt_map {
+    uint8_t *host;      /* NULL: nothing mapped */
+    uint64_t index;     /* gntdev mmap offset */
+    uint32_t ref, count;
+    bool writable;
+    unsigned reg;       /* the region it belongs to */
+};
+
+/* How a GRANT region's refs are mapped, and what that cost. */
+struct blkd_gnt {
+    int fd;             /* our copy of the region's fd; -1: none */
+    uint32_t domid;     /* the granting guest */
+    bool sim;           /* the simulator's table, not /dev/xen/gntdev */
+    struct hv_sim_gnt view;
+    uint64_t maps, refs, map_ns, failures;
+    uint64_t requests;  /* that mapped grants (blkd_mem_release) */
+    struct log_ratelimit rl;
+};
+
 /* One mapped region of the frontend's memory table. */
 struct blkd_region {
     uint64_t gpa;
@@ -57,7 +87,15 @@ struct blkd_region {
     uint64_t uaddr;
     void *map;          /* what munmap() gets */
     size_t map_len;
-    uint8_t *host;      /* gpa's byte in our address space */
+    uint8_t *host;      /* gpa's byte in our address space; NULL: grants */
+    struct blkd_gnt gnt; /* GRANT regions (host == NULL) */
+};
+
+/* A ring's grant mapping, for as long as its queue runs. */
+struct blkd_pin {
+    unsigned key;       /* queue index */
+    uint64_t gpa, len;  /* the range asked for */
+    struct blkd_gnt_map m;
 };
 
 /*
@@ -69,6 +107,9 @@ struct blkd_mem {
     struct hv hv;
     unsigned nr;
     struct blkd_region reg[HV_MAX_BANKS];
+    struct blkd_pin pin[BLKD_NR_QUEUES * 3];
+    struct blkd_gnt_map req[BLKD_GNT_REQ_MAPS]; /* the current request's */
+    unsigned nreq;
 };
 
 struct blkd_vring {
@@ -88,6 +129,7 @@ struct blkd {
     const char *sock_path;
     bool xen_mmap;
     bool probe_privcmd;   /* try to overstep with each privcmd fd sent */
+    bool probe_gntdev;    /* the same with each gntdev fd sent */
     bool once;
     /* the image */
     int img_fd;
@@ -146,8 +188,48 @@ int blkd_mem_map(struct blkd_mem *out, const struct blkd_mem_wire *w,
  */
 int blkd_mem_ua_to_gpa(const struct blkd_mem *m, uint64_t uaddr, uint64_t len,
                        uint64_t *gpa);
-/* Host pointer to [gpa, gpa+len) if wholly inside one region, else NULL. */
-void *blkd_mem_ptr(struct blkd_mem *m, uint64_t gpa, uint64_t len);
+/*
+ * Host pointer to [gpa, gpa+len) if wholly inside one region, else NULL.
+ * In a GRANT region the refs are mapped (writable when `write`) until
+ * blkd_mem_release(); NULL when a ref cannot be mapped.
+ */
+void *blkd_mem_ptr(struct blkd_mem *m, uint64_t gpa, uint64_t len,
+                   bool write);
+/*
+ * Unmap what the request mapped (blkd_mem_ptr(), and the ring walker's
+ * accesses outside the rings, such as its indirect table): before its
+ * used entry is published, since the guest revokes its refs once it sees
+ * it; and after a walk that stopped early.
+ */
+void blkd_mem_release(struct blkd_mem *m);
+/*
+ * Keep [gpa, gpa+len) mapped under `key` (a queue's rings: their refs
+ * stay granted while it runs) until blkd_mem_unpin(key).  0 (also for
+ * plain regions, which need nothing) or -errno.
+ */
+int blkd_mem_pin(struct blkd_mem *m, unsigned key, uint64_t gpa,
+                 uint64_t len, bool write);
+void blkd_mem_unpin(struct blkd_mem *m, unsigned key);
+
+/* --- blkd_gnt.c --- */
+
+/*
+ * Map GRANT regions of guest `domid` through `fd` (copied; gntdev, or a
+ * simulator grant table).  0 or -errno.
+ */
+int blkd_gnt_open(struct blkd_gnt *g, int fd, uint32_t domid);
+/* Log the map statistics and close. */
+void blkd_gnt_close(struct blkd_gnt *g);
+/* Map `count` refs from `ref` contiguously.  0 or -errno (rate-limited log). */
+int blkd_gnt_map(struct blkd_gnt *g, uint32_t ref, uint32_t count,
+                 bool writable, struct blkd_gnt_map *out);
+void blkd_gnt_unmap(struct blkd_gnt *g, struct blkd_gnt_map *m);
+/*
+ * --probe-gntdev: with the gntdev fd a GRANT region came with, try
+ * IOCTL_GNTDEV_SET_MAX_GRANTS and map ref 1 (the xenstore ring the
+ * toolstack grants dom0) of the guest and of domid+1; log each outcome.
+ */
+void blkd_gnt_probe(int fd, uint32_t domid);
 
 /* --- blkd_xen.c --- */
 

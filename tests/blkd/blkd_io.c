@@ -48,7 +48,8 @@ blkd_io_iov(struct blkd *d, const struct vq_chain *c, unsigned first,
             continue;
         }
         take = seg_len - skip < len ? seg_len - skip : len;
-        p = blkd_mem_ptr(&d->mem, c->seg[i].gpa + skip, take);
+        p = blkd_mem_ptr(&d->mem, c->seg[i].gpa + skip, take,
+                         i >= c->nout);
         if (!p) {
             return -EFAULT;
         }
@@ -258,12 +259,16 @@ blkd_io_process(struct blkd *d, struct blkd_vring *vr)
             break;
         }
         len = blkd_io_one(d, d->chain);
+        /* Grant refs are unmapped before the guest can see the request
+         * done and revoke them. */
+        blkd_mem_release(&d->mem);
         rc = vq_push(&vr->vq, d->chain->head, len);
         if (rc < 0) {
             break;
         }
         done++;
     }
+    blkd_mem_release(&d->mem); /* a walk that stopped early */
     if (rc < 0) {
         log_rl(&d->rl, LOG_LVL_ERR, "blkd: queue 0 is broken; waiting for a "
                "reset");

@@ -41,7 +41,7 @@ static void
 blkd_usage(FILE *f)
 {
     fprintf(f, "usage: xvm-test-blkd --socket PATH --image FILE [--xen-mmap "
-               "[--probe-privcmd]] [--once] [--debug]\n");
+               "[--probe-privcmd] [--probe-gntdev]] [--once] [--debug]\n");
 }
 
 /* 0, or 2 (usage error, message printed). */
@@ -65,6 +65,8 @@ blkd_parse_args(struct blkd *d, const char **image, int argc, char **argv)
             d->xen_mmap = true;
         } else if (!strcmp(a, "--probe-privcmd")) {
             d->probe_privcmd = true;
+        } else if (!strcmp(a, "--probe-gntdev")) {
+            d->probe_gntdev = true;
         } else if (!strcmp(a, "--once")) {
             d->once = true;
         } else if (!strcmp(a, "--debug")) {
@@ -78,8 +80,9 @@ blkd_parse_args(struct blkd *d, const char **image, int argc, char **argv)
             return 2;
         }
     }
-    if (d->probe_privcmd && !d->xen_mmap) {
-        fprintf(stderr, "xvm-test-blkd: --probe-privcmd needs --xen-mmap\n");
+    if ((d->probe_privcmd || d->probe_gntdev) && !d->xen_mmap) {
+        fprintf(stderr, "xvm-test-blkd: --probe-%s needs --xen-mmap\n",
+                d->probe_privcmd ? "privcmd" : "gntdev");
         return 2;
     }
     if (!d->sock_path || !*image) {

@@ -7,6 +7,12 @@
  * nor fault on a file hole beyond its end.  After that, the only way to
  * guest memory is hv_layout_find() over the regions' gpa ranges: through
  * the struct hv below (vq walker) or blkd_mem_ptr() (request data).
+ *
+ * GRANT regions have no mapping of their own: a range's refs are mapped
+ * when it is first accessed (blkd_gnt.c), reused by later accesses of the
+ * same request, and unmapped after the request (blkd_mem_release) or,
+ * for rings, when the queue stops (blkd_mem_pin), so no buffer stays
+ * mapped beyond its request: the guest reuses refs.
  */
 #include <config.h>
 
@@ -29,20 +35,103 @@ blkd_mem_of(struct hv *hv)
     return (struct blkd_mem *)((char *)hv - offsetof(struct blkd_mem, hv));
 }
 
+#define BLKD_GNT_ADDR_BIT (1ULL << 63)
+
+/*
+ * The refs under [off, off+len) of GRANT region `bank` (consecutive from
+ * the region's address): the first, how many, and off's place in its page.
+ */
+static void
+blkd_mem_refs(const struct blkd_mem *m, unsigned bank, uint64_t off,
+              uint64_t len, uint64_t *ref, uint64_t *count, uint64_t *in_page)
+{
+    uint64_t base = (m->reg[bank].gpa & ~BLKD_GNT_ADDR_BIT) + off;
+
+    *in_page = base % BLKD_XEN_PAGE;
+    *ref = base / BLKD_XEN_PAGE;
+    *count = (*in_page + (len ? len : 1) + BLKD_XEN_PAGE - 1) / BLKD_XEN_PAGE;
+}
+
+/* The host address of the refs' byte if mapping `g` covers them, or NULL. */
+static uint8_t *
+blkd_mem_covered(const struct blkd_gnt_map *g, unsigned bank, uint64_t ref,
+                 uint64_t count, uint64_t in_page, bool write)
+{
+    if (!g->host || g->reg != bank || (write && !g->writable) ||
+        ref < g->ref || ref - g->ref + count > g->count) {
+        return NULL;
+    }
+    return g->host + (ref - g->ref) * BLKD_XEN_PAGE + in_page;
+}
+
+/*
+ * Guest bytes [off, off+len) of GRANT region `bank`: through a ring's
+ * pinned mapping, one the current request already made, or its refs
+ * mapped now for the request (until blkd_mem_release).  NULL when a ref
+ * cannot be mapped or the request holds too many mappings.
+ */
+static uint8_t *
+blkd_mem_gnt_ptr(struct blkd_mem *m, unsigned bank, uint64_t off, uint64_t len,
+                 bool write)
+{
+    struct blkd_gnt_map *slot;
+    uint64_t ref, count, in_page;
+    uint8_t *p = NULL;
+
+    blkd_mem_refs(m, bank, off, len, &ref, &count, &in_page);
+    for (unsigned i = 0; !p && i < BLKD_NR_QUEUES * 3; i++) {
+        p = blkd_mem_covered(&m->pin[i].m, bank, ref, count, in_page, write);
+    }
+    for (unsigned i = 0; !p && i < m->nreq; i++) {
+        p = blkd_mem_covered(&m->req[i], bank, ref, count, in_page, write);
+    }
+    if (p || m->nreq == BLKD_GNT_REQ_MAPS || count > BLKD_GNT_MAX_COUNT) {
+        return p;
+    }
+    slot = &m->req[m->nreq];
+    if (blkd_gnt_map(&m->reg[bank].gnt, (uint32_t)ref, (uint32_t)count, write,
+                     slot) < 0) {
+        return NULL;
+    }
+    slot->reg = bank;
+    m->nreq++;
+    return slot->host + in_page;
+}
+
+/* One copy between `buf` and guest bytes [off, off+len) of `bank`. */
+static int
+blkd_hv_copy(struct hv *hv, unsigned bank, uint64_t off, uint8_t *buf,
+             size_t len, bool write)
+{
+    struct blkd_mem *m = blkd_mem_of(hv);
+    uint8_t *p = m->reg[bank].host
+                     ? m->reg[bank].host + off
+                     : blkd_mem_gnt_ptr(m, bank, off, len, write);
+
+    if (!p) {
+        return -EFAULT;
+    }
+    if (write) {
+        memcpy(p, buf, len);
+    } else {
+        memcpy(buf, p, len);
+    }
+    return 0;
+}
+
 static int
 blkd_hv_read(struct hv *hv, unsigned bank, uint64_t off, void *buf,
              size_t len)
 {
-    memcpy(buf, blkd_mem_of(hv)->reg[bank].host + off, len);
-    return 0;
+    return blkd_hv_copy(hv, bank, off, buf, len, false);
 }
 
 static int
 blkd_hv_write(struct hv *hv, unsigned bank, uint64_t off, const void *buf,
               size_t len)
 {
-    memcpy(blkd_mem_of(hv)->reg[bank].host + off, buf, len);
-    return 0;
+    /* Only read from when writing to the guest. */
+    return blkd_hv_copy(hv, bank, off, (uint8_t *)(uintptr_t)buf, len, true);
 }
 
 static int
@@ -105,17 +194,44 @@ blkd_mem_init(struct blkd_mem *m)
     memset(m, 0, sizeof(*m));
     m->hv.ops = &blkd_hv_ops;
     snprintf(m->hv.name, sizeof(m->hv.name), "blkd");
+    for (unsigned i = 0; i < HV_MAX_BANKS; i++) {
+        m->reg[i].gnt.fd = -1;
+    }
 }
 
 void
 blkd_mem_clear(struct blkd_mem *m)
 {
+    blkd_mem_release(m);
+    for (unsigned i = 0; i < BLKD_NR_QUEUES; i++) {
+        blkd_mem_unpin(m, i);
+    }
     for (unsigned i = 0; i < m->nr; i++) {
         if (m->reg[i].map) {
             munmap(m->reg[i].map, m->reg[i].map_len);
         }
+        blkd_gnt_close(&m->reg[i].gnt);
     }
     blkd_mem_init(m);
+}
+
+/*
+ * A GRANT region: refs consecutive from (1 << 63) | (first_ref << 12),
+ * mapped through its fd (offset 0) access by access.
+ */
+static int
+blkd_mem_map_grant(struct blkd_region *r, const struct blkd_mem_wire *w)
+{
+    uint64_t space = w->gpa & ~BLKD_GNT_ADDR_BIT;
+
+    if (!(w->gpa & BLKD_GNT_ADDR_BIT) || w->gpa % BLKD_XEN_PAGE ||
+        w->mmap_off != 0 || space + w->len > (1ULL << 32) * BLKD_XEN_PAGE) {
+        log_err("blkd: GRANT region gpa %#" PRIx64 " size %#" PRIx64
+                " mmap_offset %#" PRIx64 ": want (1 << 63) | (ref << 12), "
+                "offset 0, refs below 2^32", w->gpa, w->len, w->mmap_off);
+        return -EINVAL;
+    }
+    return blkd_gnt_open(&r->gnt, w->fd, w->xen_domid);
 }
 
 /* A plain region: mmap(fd) at mmap_off, after checking the fd is big enough. */
@@ -240,9 +356,12 @@ blkd_mem_map(struct blkd_mem *out, const struct blkd_mem_wire *w, unsigned n)
             } else {
                 rc = blkd_xen_map_foreign(r, wi->fd, wi->xen_domid);
             }
+        } else if ((wi->xen_flags & ~VHU_XEN_MMAP_NO_ADVANCE_MAP) ==
+                   VHU_XEN_MMAP_GRANT) {
+            rc = blkd_mem_map_grant(r, wi);
         } else {
-            log_err("blkd: xen_mmap_flags %#x: only FOREIGN mappings are "
-                    "supported", wi->xen_flags);
+            log_err("blkd: xen_mmap_flags %#x: want FOREIGN or GRANT",
+                    wi->xen_flags);
             rc = -EOPNOTSUPP;
         }
         if (rc < 0) {
@@ -250,7 +369,9 @@ blkd_mem_map(struct blkd_mem *out, const struct blkd_mem_wire *w, unsigned n)
         }
         log_info("blkd: region %u: gpa %#" PRIx64 "..%#" PRIx64 " uaddr %#"
                  PRIx64 "%s", k, r->gpa, r->gpa + r->len - 1, r->uaddr,
-                 wi->xen_flags ? " (xen foreign)" : "");
+                 !wi->xen_flags ? ""
+                 : r->host ? " (xen foreign)"
+                           : " (xen grant: refs mapped per access)");
     }
     return 0;
 
@@ -277,7 +398,7 @@ blkd_mem_ua_to_gpa(const struct blkd_mem *m, uint64_t uaddr, uint64_t len,
 }
 
 void *
-blkd_mem_ptr(struct blkd_mem *m, uint64_t gpa, uint64_t len)
+blkd_mem_ptr(struct blkd_mem *m, uint64_t gpa, uint64_t len, bool write)
 {
     unsigned bank;
     uint64_t off;
@@ -285,5 +406,67 @@ blkd_mem_ptr(struct blkd_mem *m, uint64_t gpa, uint64_t len)
     if (hv_layout_find(&m->hv.ram, gpa, len, &bank, &off) < 0) {
         return NULL;
     }
-    return m->reg[bank].host + off;
+    if (m->reg[bank].host) {
+        return m->reg[bank].host + off;
+    }
+    return blkd_mem_gnt_ptr(m, bank, off, len, write);
+}
+
+void
+blkd_mem_release(struct blkd_mem *m)
+{
+    if (m->nreq) {
+        m->reg[m->req[0].reg].gnt.requests++;
+    }
+    for (unsigned i = 0; i < m->nreq; i++) {
+        blkd_gnt_unmap(&m->reg[m->req[i].reg].gnt, &m->req[i]);
+    }
+    m->nreq = 0;
+}
+
+int
+blkd_mem_pin(struct blkd_mem *m, unsigned key, uint64_t gpa, uint64_t len,
+             bool write)
+{
+    unsigned bank;
+    uint64_t off;
+
+    if (hv_layout_find(&m->hv.ram, gpa, len, &bank, &off) < 0) {
+        return -EFAULT;
+    }
+    if (m->reg[bank].host) {
+        return 0;
+    }
+    for (unsigned i = 0; i < BLKD_NR_QUEUES * 3; i++) {
+        struct blkd_pin *p = &m->pin[i];
+
+        if (!p->m.host) {
+            uint64_t ref, count, in_page;
+
+            blkd_mem_refs(m, bank, off, len, &ref, &count, &in_page);
+            if (count > BLKD_GNT_MAX_COUNT ||
+                blkd_gnt_map(&m->reg[bank].gnt, (uint32_t)ref,
+                             (uint32_t)count, write, &p->m) < 0) {
+                return -EFAULT;
+            }
+            p->m.reg = bank;
+            p->key = key;
+            p->gpa = gpa;
+            p->len = len;
+            return 0;
+        }
+    }
+    return -ENOSPC;
+}
+
+void
+blkd_mem_unpin(struct blkd_mem *m, unsigned key)
+{
+    for (unsigned i = 0; i < BLKD_NR_QUEUES * 3; i++) {
+        struct blkd_pin *p = &m->pin[i];
+
+        if (p->m.host && p->key == key) {
+            blkd_gnt_unmap(&m->reg[p->m.reg].gnt, &p->m);
+        }
+    }
 }

@@ -111,13 +111,14 @@ blkd_close_fd(int *fd)
 }
 
 static void
-blkd_vring_stop(struct blkd_vring *vr)
+blkd_vring_stop(struct blkd *d, struct blkd_vring *vr)
 {
     if (vr->live) {
         vr->base = vr->vq.last_avail;
     }
     vr->live = false;
     vr->more = false;
+    blkd_mem_unpin(&d->mem, (unsigned)(vr - d->vr));
 }
 
 static void
@@ -148,12 +149,13 @@ blkd_conn_reset(struct blkd *d)
 static void
 blkd_vring_update(struct blkd *d, struct blkd_vring *vr)
 {
+    unsigned key = (unsigned)(vr - d->vr);
     uint64_t desc, avail, used;
     uint16_t used_idx;
 
     if (d->mem.nr == 0 || !vr->num || !vr->has_addr || vr->kick_fd < 0 ||
         !vr->enabled) {
-        blkd_vring_stop(vr);
+        blkd_vring_stop(d, vr);
         return;
     }
     if (vr->live) {
@@ -166,9 +168,16 @@ blkd_vring_update(struct blkd *d, struct blkd_vring *vr)
         log_err("blkd: ring addresses not inside the memory table");
         return;
     }
-    if (vq_init(&vr->vq, &d->mem.hv, "blkd/vq0", vr->num, desc, avail, used,
+    /* Grant rings stay mapped while the queue runs (their refs do). */
+    if (blkd_mem_pin(&d->mem, key, desc, VQ_DESC_BYTES(vr->num), false) ||
+        blkd_mem_pin(&d->mem, key, avail, VQ_AVAIL_BYTES(vr->num), false) ||
+        blkd_mem_pin(&d->mem, key, used, VQ_USED_BYTES(vr->num), true) ||
+        vq_init(&vr->vq, &d->mem.hv, "blkd/vq0", vr->num, desc, avail, used,
                 d->features) < 0 ||
         hv_read_le16(&d->mem.hv, used + 2, &used_idx) < 0) {
+        log_err("blkd: queue 0 rings cannot be mapped or are invalid");
+        blkd_mem_release(&d->mem);
+        blkd_mem_unpin(&d->mem, key);
         return;
     }
     vq_set_indices(&vr->vq, vr->base, used_idx);
@@ -255,9 +264,13 @@ blkd_set_mem_table(struct blkd *d, struct blkd_msg *m)
         (w[0].xen_flags & VHU_XEN_MMAP_FOREIGN)) {
         blkd_xen_probe(w[0].fd, w[0].xen_domid, w[0].gpa);
     }
+    if (d->probe_gntdev && xen && mh.nregions > 0 &&
+        (w[0].xen_flags & VHU_XEN_MMAP_GRANT)) {
+        blkd_gnt_probe(w[0].fd, w[0].xen_domid);
+    }
     /* Swap tables; running rings re-walk over the new one. */
     for (unsigned i = 0; i < BLKD_NR_QUEUES; i++) {
-        blkd_vring_stop(&d->vr[i]);
+        blkd_vring_stop(d, &d->vr[i]);
     }
     blkd_mem_clear(&d->mem);
     d->mem = fresh;
@@ -279,14 +292,14 @@ blkd_set_vring_fd(struct blkd *d, struct blkd_msg *m, uint32_t req)
         vr->kick_fd = fd;
         if (fd < 0) {
             log_warn("blkd: kick without an fd (polling) is not supported");
-            blkd_vring_stop(vr);
+            blkd_vring_stop(d, vr);
             return -EOPNOTSUPP;
         }
         /* Without PROTOCOL_FEATURES a ring starts enabled with its kick. */
         if (!(d->features & (1ULL << VHU_F_PROTOCOL_FEATURES))) {
             vr->enabled = true;
         }
-        blkd_vring_stop(vr);
+        blkd_vring_stop(d, vr);
         blkd_vring_update(d, vr);
     } else if (req == VHU_REQ_SET_VRING_CALL) {
         blkd_close_fd(&vr->call_fd);
@@ -355,7 +368,7 @@ blkd_dispatch(struct blkd *d, struct blkd_msg *m, bool *replied, bool *fatal)
     case VHU_REQ_GET_VRING_BASE: {
         struct vhu_wire_state out = { .index = st.index };
 
-        blkd_vring_stop(vr);
+        blkd_vring_stop(d, vr);
         out.num = vr->base;
         blkd_close_fd(&vr->kick_fd);
         blkd_close_fd(&vr->call_fd);

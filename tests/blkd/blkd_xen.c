@@ -78,7 +78,6 @@ struct blkd_privcmd_dm_op {
 #define BLKD_XENVER_VERSION 0u
 #define BLKD_DMOP_GET_IOREQ_SERVER_INFO 2u
 
-#define BLKD_DOMID_FIRST_RESERVED 0x7ff0u
 /* Bound on one region's page count (1 TiB): keeps the arrays sane. */
 #define BLKD_XEN_MAX_PAGES (1ULL << 28)
 

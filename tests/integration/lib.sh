@@ -406,3 +406,17 @@ grant_served() {
     esac
     echo "${gs#*grant device: }"
 }
+
+# run_grants_guest NAME CFG: run_guest for the grants scenarios' guest: the
+# grant kernel ($GUEST_KERNEL), the partial device tree of its declared
+# device ($DTB), and the daemon as its xl-spawned device model serving
+# config CFG; vuart gives the guest SPIs.
+run_grants_guest() {
+    GUEST_EXTRA="xvm.rsha=$RSHA" run_guest "$1" blk-data 300 \
+        "device_model_override = \"$XVM_DAEMON\"" \
+        'device_model_version = "qemu-xen"' \
+        'vfb = [ "vnc=0,sdl=0" ]' \
+        'vuart = "sbsa_uart"' \
+        "device_tree = \"$DTB\"" \
+        "device_model_args = [ \"--config=$2\", \"--backend-dir=$XVM_SOCKDIR\", \"--log-level=debug\" ]"
+}
