@@ -84,6 +84,12 @@ relay_queues_enable(struct relay *r, unsigned n)
 {
     int rc = 0;
 
+    /* Acks deferred as in a setup (relay_setup.c): the guest's command is
+     * answered at once, a refusal fails the device, and a backend still
+     * busy with the session's setup is not mistaken for a dead one. */
+    if (r->conn) {
+        vhu_defer_acks(r->conn, true);
+    }
     for (unsigned i = 0; i < r->dev.nr_queues; i++) {
         struct relay_queue *q = &r->q[i];
         bool off = i >= n;
@@ -97,10 +103,15 @@ relay_queues_enable(struct relay *r, unsigned n)
             rc = vhu_set_vring_enable(r->conn, q->idx, !off);
         }
     }
+    if (r->conn) {
+        vhu_defer_acks(r->conn, false);
+    }
     if (rc < 0 && r->conn && vhu_broken(r->conn)) {
         /* The new connection wires the queues with the state kept here. */
         relay_conn_lost(r, "backend did not take a queue enable");
         rc = 0;
+    } else if (r->conn) {
+        relay_setup_poll(r);    /* times the acks now owed */
     }
     return rc;
 }
