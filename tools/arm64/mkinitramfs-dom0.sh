@@ -88,20 +88,25 @@ if [ -n "$DAEMON" ]; then
     [ -f "$blkd" ] && install -m 0755 "$blkd" "$O/xvm/bin/xvm-test-blkd"
 fi
 cp -r "$TOP_SRCDIR/tests/integration/." "$O/xvm/tests/"
-# The grants scenario: its guest kernel (built once, cached) and the partial
-# device tree of its declared device, written by the host's own daemon
-# ($XVM_HOST_DAEMON: the aarch64 one has no libfdt in the sysroot).
+# The grants scenario's guest kernel (built once, cached).
 case " ${SCENARIOS[*]} " in *" grants "*)
     gk=$("$ARM64_DIR/build-guest-kernel.sh" | tail -n 1) && cp "$gk" "$O/xvm/guest/Image-grants" ||
-        log "WARNING: no grant guest kernel; the grants scenario will FAIL"
-    if [ -x "${XVM_HOST_DAEMON:-}" ]; then
-        "$XVM_HOST_DAEMON" -c "$TOP_SRCDIR/tests/integration/grants.conf" \
-            --device-tree=xvm-grants >"$O/xvm/guest/grants.dtb" ||
-            { rm -f "$O/xvm/guest/grants.dtb"; log "WARNING: $XVM_HOST_DAEMON --device-tree failed"; }
-    else
-        log "WARNING: XVM_HOST_DAEMON unset: no partial device tree; the grants scenario will FAIL"
-    fi ;;
+        log "WARNING: no grant guest kernel; the grants scenario will FAIL" ;;
 esac
+# The partial device trees of the declared devices of the grants and
+# virtiofs scenarios, written by the host's own daemon ($XVM_HOST_DAEMON:
+# the aarch64 one has no libfdt in the sysroot).
+for dt in grants:xvm-grants virtiofs:xvm-fs; do
+    sc=${dt%%:*} guest=${dt#*:}
+    case " ${SCENARIOS[*]} " in *" $sc "*) ;; *) continue ;; esac
+    if [ -x "${XVM_HOST_DAEMON:-}" ]; then
+        "$XVM_HOST_DAEMON" -c "$TOP_SRCDIR/tests/integration/$sc.conf" \
+            --device-tree="$guest" >"$O/xvm/guest/$sc.dtb" ||
+            { rm -f "$O/xvm/guest/$sc.dtb"; log "WARNING: $XVM_HOST_DAEMON --device-tree=$guest failed"; }
+    else
+        log "WARNING: XVM_HOST_DAEMON unset: no partial device tree; the $sc scenario will FAIL on Xen < 4.18"
+    fi
+done
 rm -f "$O/xvm/tests/integration.am"
 cat >"$O/xvm/env" <<ENV
 XEN_VERSION=$XEN_VERSION
