@@ -312,6 +312,24 @@ run_guest() {
     guest_verdict "$rg" || { show_guest_log "$rg" >&2; return 1; }
 }
 
+# run_declared_guest NAME GUEST_SCEN TIMEOUT_S CONFIG DTB [cfg lines...]:
+# run_guest for a guest whose devices the daemon's CONFIG declares: the
+# daemon is its xl-spawned device model (which serves declared devices
+# before the guest runs, with debug logging), DTB (written by the host's
+# daemon with --device-tree) is its partial device tree, vuart gives it
+# SPIs.
+run_declared_guest() {
+    rdg=$1 rds=$2 rdt=$3 rdc=$4 rdd=$5; shift 5
+    run_guest "$rdg" "$rds" "$rdt" \
+        "device_model_override = \"$XVM_DAEMON\"" \
+        'device_model_version = "qemu-xen"' \
+        'vfb = [ "vnc=0,sdl=0" ]' \
+        'vuart = "sbsa_uart"' \
+        "device_tree = \"$rdd\"" \
+        "device_model_args = [ \"--config=$rdc\", \"--backend-dir=$XVM_SOCKDIR\", \"--log-level=debug\" ]" \
+        "$@"
+}
+
 # release_guest NAME: a line on the guest's console ends its wait
 # (guest/hold.sh, guest/blk-fio.sh).
 release_guest() {

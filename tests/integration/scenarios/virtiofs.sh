@@ -36,13 +36,7 @@ if xen_at_least 4.18; then
 else
     CFG=/xvm/tests/virtiofs.conf DTB=/xvm/guest/virtiofs.dtb
     [ -f "$DTB" ] || { fail $N "partial device tree missing (no host daemon with libfdt to write it)"; exit 0; }
-    GUEST_EXTRA="xvm.isha=$ISHA" why=$(run_guest $G fs-data 300 \
-        "device_model_override = \"$XVM_DAEMON\"" \
-        'device_model_version = "qemu-xen"' \
-        'vfb = [ "vnc=0,sdl=0" ]' \
-        'vuart = "sbsa_uart"' \
-        "device_tree = \"$DTB\"" \
-        "device_model_args = [ \"--config=$CFG\", \"--backend-dir=$XVM_SOCKDIR\", \"--log-level=debug\" ]")
+    GUEST_EXTRA="xvm.isha=$ISHA" why=$(run_declared_guest $G fs-data 300 "$CFG" "$DTB")
     rc=$?
     dmlog=/var/log/xen/qemu-dm-$G.log
 fi
