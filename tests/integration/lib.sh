@@ -136,11 +136,14 @@ mk_image() {
 # image_sha PATH: sha256 of the first DATA_MB MiB (what the guest wrote).
 image_sha() { dd if="$1" bs=1M count="$DATA_MB" 2>/dev/null | sha256sum | cut -c1-64; }
 
-# wait_sock PATH TIMEOUT_S
+# wait_sock PATH TIMEOUT_S [PID]: also gives up when PID (the process
+# that is to create it) has exited.
 wait_sock() {
     n=0
     while [ ! -S "$1" ]; do
-        n=$((n + 1)); [ $n -gt $(($2 * 10)) ] && return 1; sleep 0.1
+        n=$((n + 1)); [ $n -gt $(($2 * 10)) ] && return 1
+        [ -z "${3:-}" ] || kill -0 "$3" 2>/dev/null || return 1
+        sleep 0.1
     done
 }
 
@@ -182,6 +185,27 @@ start_virtiofsd() {
     fi
     FSD_PID=$!
     wait_sock "$2" 10 || { echo "virtiofsd did not create $2: $(tail -n 3 "$XVM_RUN/virtiofsd.log")"; return 1; }
+}
+
+# start_testpmd SOCK: DPDK's testpmd as a vhost-user net server on SOCK
+# (one queue pair, no hugepages, 128 MiB, IOVA as virtual addresses: a
+# dom0 process sees pseudo-physical ones), answering ARP and ICMP echo
+# requests (forward mode icmpecho).  --stats-period keeps it running
+# without a terminal.  Sets PMD_PID.  EAL loads its PMD plugins only from
+# a path no part of which is world-writable: the initramfs root directory
+# is (tmpfs, 1777) until this makes it 0755.
+start_testpmd() {
+    prep_sockdir; rm -f "$1"
+    chmod 0755 /
+    dpdk-testpmd --no-huge -m 128 --no-pci --no-shconf --no-telemetry \
+        --iova-mode=va --file-prefix=xvm -l 0,1 --vdev "net_vhost0,iface=$1,queues=1" -- \
+        --no-mlockall --total-num-mbufs=2048 --forward-mode=icmpecho \
+        --disable-link-check --auto-start --stats-period=3600 \
+        </dev/null >>"$XVM_RUN/testpmd.log" 2>&1 &
+    PMD_PID=$!
+    wait_sock "$1" 60 "$PMD_PID" || {
+        echo "testpmd did not create $1; its log:"; head -n 60 "$XVM_RUN/testpmd.log"; return 1
+    }
 }
 
 # start_daemon NAME [args...]: the dom0 service, started before any guest,

@@ -93,10 +93,21 @@ case " ${SCENARIOS[*]} " in *" grants "*)
     gk=$("$ARM64_DIR/build-guest-kernel.sh" | tail -n 1) && cp "$gk" "$O/xvm/guest/Image-grants" ||
         log "WARNING: no grant guest kernel; the grants scenario will FAIL" ;;
 esac
-# The partial device trees of the declared devices of the grants and
-# virtiofs scenarios, written by the host's own daemon ($XVM_HOST_DAEMON:
-# the aarch64 one has no libfdt in the sysroot).
-for dt in grants:xvm-grants virtiofs:xvm-fs; do
+# The net scenario's backend: DPDK's testpmd with, in its plugin
+# directory, the vhost PMD and the ring mempool handler (testpmd's mbuf
+# pools need it), and their libraries (fetch-dpdk.sh; about 20 MB, 7 MB
+# compressed), in this overlay only.
+case " ${SCENARIOS[*]} " in *" net "*)
+    pmds=/usr/lib/aarch64-linux-gnu/dpdk/pmds-23.0
+    dr=$("$ARM64_DIR/fetch-dpdk.sh" | tail -n 1) &&
+        copy_elf_closure "$dr" "$O" /usr/bin/dpdk-testpmd \
+            "$pmds/librte_net_vhost.so.23.0" "$pmds/librte_mempool_ring.so.23.0" ||
+        log "WARNING: no DPDK testpmd; the net scenario will FAIL" ;;
+esac
+# The partial device trees of the declared devices of the grants,
+# virtiofs and net scenarios, written by the host's own daemon
+# ($XVM_HOST_DAEMON: the aarch64 one has no libfdt in the sysroot).
+for dt in grants:xvm-grants virtiofs:xvm-fs net:xvm-net; do
     sc=${dt%%:*} guest=${dt#*:}
     case " ${SCENARIOS[*]} " in *" $sc "*) ;; *) continue ;; esac
     if [ -x "${XVM_HOST_DAEMON:-}" ]; then
@@ -104,7 +115,7 @@ for dt in grants:xvm-grants virtiofs:xvm-fs; do
             --device-tree="$guest" >"$O/xvm/guest/$sc.dtb" ||
             { rm -f "$O/xvm/guest/$sc.dtb"; log "WARNING: $XVM_HOST_DAEMON --device-tree=$guest failed"; }
     else
-        log "WARNING: XVM_HOST_DAEMON unset: no partial device tree; the $sc scenario will FAIL on Xen < 4.18"
+        log "WARNING: XVM_HOST_DAEMON unset: no partial device tree; the $sc scenario will FAIL"
     fi
 done
 rm -f "$O/xvm/tests/integration.am"
