@@ -2,8 +2,9 @@
 # DPDK's testpmd for the arm64 dom0 (the `net` scenario's vhost-user net
 # backend), from the selected release's packages: dpdk-dev (which ships
 # dpdk-testpmd) without its dependencies, plus the runtime libraries
-# dpdk-dev depends on (not libdpdk-dev, not python3) and the vhost PMD
-# (librte-net-vhost23), resolved by the private apt; only those the base
+# dpdk-dev depends on (not libdpdk-dev, not python3), the vhost PMD and
+# the ring mempool handler (librte-net-vhost<ABI>, librte-mempool-ring<ABI>,
+# ABI that of librte-eal), resolved by the private apt; only those the base
 # closure (fetch.sh) lacks are downloaded.  They are extracted over a
 # hard-linked copy of the base root, kept apart from it so the base root
 # and its images do not change.  Cached by the base root's stamp and the
@@ -13,14 +14,15 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 load_selected
 
-[ "$XEN_REL" = bookworm ] || die "fetch-dpdk.sh knows bookworm's DPDK (23) only, not $XEN_REL's"
 D=$CACHE/dpdk/$XEN_REL
 mkdir -p "$D/debs"
 deps=$(apt_priv "$XEN_REL" apt-cache depends dpdk-dev 2>/dev/null |
        sed -n 's/^ *Depends: \([^<][^ ]*\)$/\1/p' | grep -v -x -e libdpdk-dev -e python3)
-[ -n "$deps" ] || die "cannot resolve dpdk-dev's dependencies for $XEN_REL arm64"
+abi=$(echo "$deps" | sed -n 's/^librte-eal\([0-9]*\)$/\1/p')
+[ -n "$abi" ] || die "cannot resolve dpdk-dev's dependencies (librte-eal) for $XEN_REL arm64"
 # shellcheck disable=SC2086
-want=$(apt_priv "$XEN_REL" apt-get install -s $deps librte-net-vhost23 2>/dev/null |
+want=$(apt_priv "$XEN_REL" apt-get install -s $deps librte-net-vhost$abi \
+           librte-mempool-ring$abi 2>/dev/null |
        sed -n 's/^Inst \([^ ]*\) .*/\1/p')
 need="dpdk-dev"
 for p in $want; do

@@ -98,10 +98,11 @@ esac
 # pools need it), and their libraries (fetch-dpdk.sh; about 20 MB, 7 MB
 # compressed), in this overlay only.
 case " ${SCENARIOS[*]} " in *" net "*)
-    pmds=/usr/lib/aarch64-linux-gnu/dpdk/pmds-23.0
     dr=$("$ARM64_DIR/fetch-dpdk.sh" | tail -n 1) &&
-        copy_elf_closure "$dr" "$O" /usr/bin/dpdk-testpmd \
-            "$pmds/librte_net_vhost.so.23.0" "$pmds/librte_mempool_ring.so.23.0" ||
+        plugins=$(cd "$dr" && find usr/lib/aarch64-linux-gnu/dpdk -type f \
+                      \( -name 'librte_net_vhost.so.*' -o -name 'librte_mempool_ring.so.*' \)) &&
+        [ "$(echo "$plugins" | wc -w)" = 2 ] &&
+        copy_elf_closure "$dr" "$O" /usr/bin/dpdk-testpmd $(printf '/%s ' $plugins) ||
         log "WARNING: no DPDK testpmd; the net scenario will FAIL" ;;
 esac
 # The partial device trees of the declared devices of the grants,
