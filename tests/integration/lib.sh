@@ -136,11 +136,14 @@ mk_image() {
 # image_sha PATH: sha256 of the first DATA_MB MiB (what the guest wrote).
 image_sha() { dd if="$1" bs=1M count="$DATA_MB" 2>/dev/null | sha256sum | cut -c1-64; }
 
-# wait_sock PATH TIMEOUT_S
+# wait_sock PATH TIMEOUT_S [PID]: also gives up when PID (the process
+# that is to create it) has exited.
 wait_sock() {
     n=0
     while [ ! -S "$1" ]; do
-        n=$((n + 1)); [ $n -gt $(($2 * 10)) ] && return 1; sleep 0.1
+        n=$((n + 1)); [ $n -gt $(($2 * 10)) ] && return 1
+        [ -z "${3:-}" ] || kill -0 "$3" 2>/dev/null || return 1
+        sleep 0.1
     done
 }
 
@@ -182,6 +185,27 @@ start_virtiofsd() {
     fi
     FSD_PID=$!
     wait_sock "$2" 10 || { echo "virtiofsd did not create $2: $(tail -n 3 "$XVM_RUN/virtiofsd.log")"; return 1; }
+}
+
+# start_testpmd SOCK: DPDK's testpmd as a vhost-user net server on SOCK
+# (one queue pair, no hugepages, 128 MiB, IOVA as virtual addresses: a
+# dom0 process sees pseudo-physical ones), answering ARP and ICMP echo
+# requests (forward mode icmpecho).  --stats-period keeps it running
+# without a terminal.  Sets PMD_PID.  EAL loads its PMD plugins only from
+# a path no part of which is world-writable: the initramfs root directory
+# is (tmpfs, 1777) until this makes it 0755.
+start_testpmd() {
+    prep_sockdir; rm -f "$1"
+    chmod 0755 /
+    dpdk-testpmd --no-huge -m 128 --no-pci --no-shconf --no-telemetry \
+        --iova-mode=va --file-prefix=xvm -l 0,1 --vdev "net_vhost0,iface=$1,queues=1" -- \
+        --no-mlockall --total-num-mbufs=2048 --forward-mode=icmpecho \
+        --disable-link-check --auto-start --stats-period=3600 \
+        </dev/null >>"$XVM_RUN/testpmd.log" 2>&1 &
+    PMD_PID=$!
+    wait_sock "$1" 60 "$PMD_PID" || {
+        echo "testpmd did not create $1; its log:"; head -n 60 "$XVM_RUN/testpmd.log"; return 1
+    }
 }
 
 # start_daemon NAME [args...]: the dom0 service, started before any guest,
@@ -312,6 +336,24 @@ run_guest() {
     guest_verdict "$rg" || { show_guest_log "$rg" >&2; return 1; }
 }
 
+# run_declared_guest NAME GUEST_SCEN TIMEOUT_S CONFIG DTB [cfg lines...]:
+# run_guest for a guest whose devices the daemon's CONFIG declares: the
+# daemon is its xl-spawned device model (which serves declared devices
+# before the guest runs, with debug logging), DTB (written by the host's
+# daemon with --device-tree) is its partial device tree, vuart gives it
+# SPIs.
+run_declared_guest() {
+    rdg=$1 rds=$2 rdt=$3 rdc=$4 rdd=$5; shift 5
+    run_guest "$rdg" "$rds" "$rdt" \
+        "device_model_override = \"$XVM_DAEMON\"" \
+        'device_model_version = "qemu-xen"' \
+        'vfb = [ "vnc=0,sdl=0" ]' \
+        'vuart = "sbsa_uart"' \
+        "device_tree = \"$rdd\"" \
+        "device_model_args = [ \"--config=$rdc\", \"--backend-dir=$XVM_SOCKDIR\", \"--log-level=debug\" ]" \
+        "$@"
+}
+
 # release_guest NAME: a line on the guest's console ends its wait
 # (guest/hold.sh, guest/blk-fio.sh).
 release_guest() {
@@ -405,18 +447,4 @@ grant_served() {
     *" 0 grant copies"*|"") tail -n 20 "$3" >&2; fail "$1" "no grant copies logged for $4: $gs"; return 1 ;;
     esac
     echo "${gs#*grant device: }"
-}
-
-# run_grants_guest NAME CFG: run_guest for the grants scenarios' guest: the
-# grant kernel ($GUEST_KERNEL), the partial device tree of its declared
-# device ($DTB), and the daemon as its xl-spawned device model serving
-# config CFG; vuart gives the guest SPIs.
-run_grants_guest() {
-    GUEST_EXTRA="xvm.rsha=$RSHA" run_guest "$1" blk-data 300 \
-        "device_model_override = \"$XVM_DAEMON\"" \
-        'device_model_version = "qemu-xen"' \
-        'vfb = [ "vnc=0,sdl=0" ]' \
-        'vuart = "sbsa_uart"' \
-        "device_tree = \"$DTB\"" \
-        "device_model_args = [ \"--config=$2\", \"--backend-dir=$XVM_SOCKDIR\", \"--log-level=debug\" ]"
 }

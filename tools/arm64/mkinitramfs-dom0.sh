@@ -88,25 +88,45 @@ if [ -n "$DAEMON" ]; then
     [ -f "$blkd" ] && install -m 0755 "$blkd" "$O/xvm/bin/xvm-test-blkd"
 fi
 cp -r "$TOP_SRCDIR/tests/integration/." "$O/xvm/tests/"
-# The grants* scenarios: their guest kernel (built once, cached) and, for
-# each tests/integration/grants*.conf, the partial device tree of the
-# devices it declares for its one guest (NAME.conf -> NAME.dtb), written by
-# the host's own daemon ($XVM_HOST_DAEMON: the aarch64 one has no libfdt in
-# the sysroot).
+# The grants* scenarios' guest kernel (built once, cached).
 case " ${SCENARIOS[*]} " in *" grants"*)
     gk=$("$ARM64_DIR/build-guest-kernel.sh" | tail -n 1) && cp "$gk" "$O/xvm/guest/Image-grants" ||
-        log "WARNING: no grant guest kernel; the grants scenarios will FAIL"
-    if [ -x "${XVM_HOST_DAEMON:-}" ]; then
-        for conf in "$TOP_SRCDIR"/tests/integration/grants*.conf; do
-            dtb=$O/xvm/guest/$(basename "$conf" .conf).dtb
-            guest=$(sed -n 's/^\[device \([^:]*\):.*/\1/p' "$conf" | head -n 1)
-            "$XVM_HOST_DAEMON" -c "$conf" --device-tree="$guest" >"$dtb" ||
-                { rm -f "$dtb"; log "WARNING: $XVM_HOST_DAEMON --device-tree=$guest failed"; }
-        done
-    else
-        log "WARNING: XVM_HOST_DAEMON unset: no partial device trees; the grants scenarios will FAIL"
-    fi ;;
+        log "WARNING: no grant guest kernel; the grants scenarios will FAIL" ;;
 esac
+# The net scenario's backend: DPDK's testpmd with, in its plugin
+# directory, the vhost PMD and the ring mempool handler (testpmd's mbuf
+# pools need it), and their libraries (fetch-dpdk.sh; about 20 MB, 7 MB
+# compressed), in this overlay only.
+case " ${SCENARIOS[*]} " in *" net "*)
+    dr=$("$ARM64_DIR/fetch-dpdk.sh" | tail -n 1) &&
+        plugins=$(cd "$dr" && find usr/lib/aarch64-linux-gnu/dpdk -type f \
+                      \( -name 'librte_net_vhost.so.*' -o -name 'librte_mempool_ring.so.*' \)) &&
+        [ "$(echo "$plugins" | wc -w)" = 2 ] &&
+        copy_elf_closure "$dr" "$O" /usr/bin/dpdk-testpmd $(printf '/%s ' $plugins) ||
+        log "WARNING: no DPDK testpmd; the net scenario will FAIL" ;;
+esac
+# The partial device trees of the declared devices: each
+# tests/integration/NAME.conf of a selected scenario (grants* for any
+# grants scenario, virtiofs, net) gives NAME.dtb for the one guest it
+# declares devices for, written by the host's own daemon
+# ($XVM_HOST_DAEMON: the aarch64 one has no libfdt in the sysroot).
+confs=
+case " ${SCENARIOS[*]} " in *" grants"*)
+    confs=$(ls "$TOP_SRCDIR"/tests/integration/grants*.conf) ;;
+esac
+for sc in virtiofs net; do
+    case " ${SCENARIOS[*]} " in *" $sc "*) confs="$confs $TOP_SRCDIR/tests/integration/$sc.conf" ;; esac
+done
+for conf in $confs; do
+    dtb=$O/xvm/guest/$(basename "$conf" .conf).dtb
+    guest=$(sed -n 's/^\[device \([^:]*\):.*/\1/p' "$conf" | head -n 1)
+    if [ -x "${XVM_HOST_DAEMON:-}" ]; then
+        "$XVM_HOST_DAEMON" -c "$conf" --device-tree="$guest" >"$dtb" ||
+            { rm -f "$dtb"; log "WARNING: $XVM_HOST_DAEMON --device-tree=$guest failed"; }
+    else
+        log "WARNING: XVM_HOST_DAEMON unset: no partial device tree for $conf; its scenario will FAIL"
+    fi
+done
 rm -f "$O/xvm/tests/integration.am"
 cat >"$O/xvm/env" <<ENV
 XEN_VERSION=$XEN_VERSION

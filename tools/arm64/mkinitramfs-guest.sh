@@ -2,7 +2,7 @@
 # Build the guest initramfs: static busybox, fio (the perf scenario's
 # benchmark, with its library closure; the libraries of the engines it never
 # uses are trapping stand-ins, see stub_lib), virtio-mmio/blk/rng (+ virtiofs,
-# xen-blkfront for the comparisons) modules from the selected release's
+# virtio-net, xen-blkfront for the comparisons) modules from the selected release's
 # kernel, the guest /init and the guest scenario scripts
 # (tests/integration/guest/*.sh, selected at boot by xvm.guest=NAME).
 # Usage: mkinitramfs-guest.sh OUT.cpio.gz
@@ -32,7 +32,7 @@ if [ -e "$ARM64_ROOT/usr/bin/fio" ]; then
 else
     log "no fio in $ARM64_ROOT (rerun fetch.sh): the perf scenario will fail"
 fi
-copy_modules "$ARM64_ROOT" "$KVER" "$T" virtio_mmio virtio_blk virtio-rng fuse virtiofs xen-blkfront
+copy_modules "$ARM64_ROOT" "$KVER" "$T" virtio_mmio virtio_blk virtio-rng fuse virtiofs virtio_net xen-blkfront
 install -m 0755 "$ARM64_DIR/guest-init.sh" "$T/init"
 mkdir -p "$T/scenarios"
 for f in "$TOP_SRCDIR"/tests/integration/guest/*.sh; do

@@ -27,7 +27,7 @@ sed -e "s|^mode = .*|mode = zero-copy|" -e "s|^socket = .*|socket = $SOCK|" \
 mk_image "$IMG"
 why=$(start_test_blkd "$IMG" "$SOCK" --probe-gntdev) || { fail $N "$why"; exit 0; }
 blog=$XVM_RUN/blkd-$(basename "$SOCK").log
-why=$(run_grants_guest $G "$CFG")
+GUEST_EXTRA="xvm.rsha=$RSHA" why=$(run_declared_guest $G blk-data 300 "$CFG" "$DTB")
 rc=$?
 sleep 2
 stop_pid "$QSD_PID"

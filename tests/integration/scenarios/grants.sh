@@ -20,13 +20,7 @@ GUEST_KERNEL=/xvm/guest/Image-grants DTB=/xvm/guest/grants.dtb CFG=/xvm/tests/gr
 IMG=$XVM_IMGDIR/grants.img SOCK=$XVM_SOCKDIR/grants.sock
 mk_image "$IMG"
 start_qsd "$IMG" "$SOCK" || { fail $N "backend did not start"; exit 0; }
-GUEST_EXTRA="xvm.rsha=$RSHA" why=$(run_guest $G blk-data 300 \
-    "device_model_override = \"$XVM_DAEMON\"" \
-    'device_model_version = "qemu-xen"' \
-    'vfb = [ "vnc=0,sdl=0" ]' \
-    'vuart = "sbsa_uart"' \
-    "device_tree = \"$DTB\"" \
-    "device_model_args = [ \"--config=$CFG\", \"--backend-dir=$XVM_SOCKDIR\", \"--log-level=debug\" ]")
+GUEST_EXTRA="xvm.rsha=$RSHA" why=$(run_declared_guest $G blk-data 300 "$CFG" "$DTB")
 rc=$?
 sleep 2
 stop_pid "$QSD_PID"
