@@ -3,7 +3,9 @@
  * relay -> Debian's virtiofsd, in both relay modes, with the device set up
  * from the fs profile (devtype_fill) and probed as Linux 6.1 and 6.12 do.
  * Reads a file the test made on the host, writes one the test then
- * verifies on the host, and sends a FORGET on the hiprio queue.
+ * verifies on the host, and sends a FORGET on the hiprio queue.  Then the
+ * same as a grant device (the guest hands out grant addresses only),
+ * which virtiofsd can serve in shadow mode only.
  */
 #include <config.h>
 
@@ -18,6 +20,7 @@
 #include "backend_proc.h"
 #include "check_common.h"
 #include "devtype.h"
+#include "grantcheck.h"
 #include "hv_sim.h"
 #include "linuxdrv.h"
 #include "loop.h"
@@ -349,6 +352,72 @@ START_TEST(test_fs_zerocopy)
 }
 END_TEST
 
+/*
+ * Grant mode (hv_gnt): the simulated guest hands out only grant
+ * addresses, as Linux's grant-dma-ops does.  Both queues' rings are
+ * mapped by grant, every FUSE request and reply moves by grant copy
+ * through the daemon's shadow memory to virtiofsd, and the guest's RAM
+ * is never touched by guest-physical address.  Configured shadow and
+ * automatic (virtiofsd cannot map grants: shadow) alike.
+ */
+START_TEST(test_fs_grant_data)
+{
+    const enum relay_mode modes[] = { RELAY_MODE_SHADOW, RELAY_MODE_AUTO };
+
+    for (unsigned m = 0; m < 2; m++) {
+        struct fs f = { 0 };
+        char err[160];
+
+        fs_backend_up(&f);
+        ck_assert_int_eq(fs_relay_up(&f, modes[m], true), 0);
+        ck_assert_int_eq(relay_mode(f.relay), RELAY_MODE_SHADOW);
+        fs_probe(&f, m ? LINUX_6_12 : LINUX_6_1);
+        ck_assert(simdrv_features(f.drv) & (1ULL << VIRTIO_F_ACCESS_PLATFORM));
+        /* desc, avail, used of hiprio and of the request queue */
+        ck_assert_uint_eq(hv_sim_gnt_mapped(f.sim), 6);
+        fs_session(&f, "written.txt");
+        if (grantcheck_clean_reset(f.sim, f.drv, f.relay, 6, err,
+                                   sizeof(err)) < 0) {
+            ck_abort_msg("grant mode: %s", err);
+        }
+        fs_relay_down(&f);
+        fs_backend_down(&f);
+    }
+}
+END_TEST
+
+/*
+ * A grant device whose backend cannot map grants (virtiofsd offers no
+ * XEN_MMAP): zero-copy is refused with a reason, not faked.
+ */
+START_TEST(test_fs_grant_zerocopy_refused)
+{
+    struct fs f = { 0 };
+    char *log = NULL;
+    size_t len = 0;
+    FILE *tmp = tmpfile();
+    int saved = dup(2);
+
+    ck_assert_ptr_nonnull(tmp);
+    ck_assert_int_ge(saved, 0);
+    fs_backend_up(&f);
+    fflush(stderr);
+    ck_assert_int_eq(dup2(fileno(tmp), 2), 2);
+    ck_assert_int_eq(fs_relay_up(&f, RELAY_MODE_ZEROCOPY, true), -ENOTSUP);
+    fflush(stderr);
+    ck_assert_int_eq(dup2(saved, 2), 2);
+    close(saved);
+    rewind(tmp);
+    ck_assert_int_gt(getdelim(&log, &len, '\0', tmp), 0);
+    fclose(tmp);
+    fputs(log, stderr);
+    ck_assert_ptr_nonnull(strstr(log, "sim/fs0: zero-copy requested but the "
+                                      "backend does not offer XEN_MMAP"));
+    free(log);
+    fs_backend_down(&f);
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -356,6 +425,8 @@ make_suite(void)
 
     CHECK_ADD(s, test_fs_shadow, 60);
     CHECK_ADD(s, test_fs_zerocopy, 60);
+    CHECK_ADD(s, test_fs_grant_data, 120);
+    CHECK_ADD(s, test_fs_grant_zerocopy_refused, 60);
     return s;
 }
 
