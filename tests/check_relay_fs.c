@@ -5,7 +5,7 @@
  * Reads a file the test made on the host, writes one the test then
  * verifies on the host, and sends a FORGET on the hiprio queue.  Then the
  * same as a grant device (the guest hands out grant addresses only),
- * which virtiofsd can serve in shadow mode only.
+ * which virtiofsd can serve in shadow mode only, and hostile grants.
  */
 #include <config.h>
 
@@ -418,6 +418,57 @@ START_TEST(test_fs_grant_zerocopy_refused)
 }
 END_TEST
 
+/*
+ * Hostile grant use on the request queue, each answered with
+ * DEVICE_NEEDS_RESET and no used element for the chain: a request whose
+ * readable buffer names a ref the guest does not grant (revoked between
+ * posting and kicking), and a reply buffer granted read-only (found when
+ * the daemon copies virtiofsd's reply back).  After each the driver
+ * resets and probes again; at the end a full session still passes,
+ * virtiofsd and the daemon serving on, and no refusal reached guest RAM
+ * by guest-physical address.
+ */
+START_TEST(test_fs_grant_hostile)
+{
+    struct fs f = { 0 };
+
+    fs_backend_up(&f);
+    ck_assert_int_eq(fs_relay_up(&f, RELAY_MODE_SHADOW, true), 0);
+    for (unsigned buf = 0; buf < 2; buf++) {
+        struct simdrv_buf b[2];
+        uint8_t args[16] = { 0 };
+        uint16_t head;
+        uint32_t ref, used;
+
+        fs_probe(&f, LINUX_6_12);
+        put32(args, 7);
+        put32(args + 4, 31);
+        b[0] = (struct simdrv_buf){ f.in_gpa,
+                                    fuse_request(&f, FUSE_INIT, 0, args, 16,
+                                                 NULL, 0),
+                                    false };
+        b[1] = (struct simdrv_buf){ f.out_gpa, 16 + 64, true };
+        ck_assert_int_eq(simdrv_submit(f.drv, REQ_Q, b, 2, false, &head), 0);
+        ck_assert_int_eq(simdrv_buf_ref(f.drv, REQ_Q, head, buf, &ref), 0);
+        ck_assert_int_eq(hv_sim_revoke(f.sim, ref), 0);
+        if (buf == 1) {
+            ck_assert_int_eq(hv_sim_grant(f.sim, ref, f.out_gpa, true), 0);
+        }
+        simdrv_kick(f.drv, REQ_Q);
+        while (!(simdrv_status(f.drv) & VIRTIO_STATUS_NEEDS_RESET)) {
+            ck_assert_int_ge(simdrv_wait_irq(f.drv, 10000), 0);
+        }
+        ck_assert_int_eq(simdrv_poll(f.drv, REQ_Q, &head, &used), 0);
+    }
+    fs_probe(&f, LINUX_6_12);
+    fs_session(&f, "after-reset.txt");
+    ck_assert_uint_eq(hv_sim_mem_accesses(f.sim), 0);
+    ck_assert_uint_eq(simdrv_revoke_busy(f.drv), 0);
+    fs_relay_down(&f);
+    fs_backend_down(&f);
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -427,6 +478,7 @@ make_suite(void)
     CHECK_ADD(s, test_fs_zerocopy, 60);
     CHECK_ADD(s, test_fs_grant_data, 120);
     CHECK_ADD(s, test_fs_grant_zerocopy_refused, 60);
+    CHECK_ADD(s, test_fs_grant_hostile, 60);
     return s;
 }
 
