@@ -420,21 +420,27 @@ END_TEST
 
 /*
  * Hostile grant use on the request queue, each answered with
- * DEVICE_NEEDS_RESET and no used element for the chain: a request whose
- * readable buffer names a ref the guest does not grant (revoked between
- * posting and kicking), and a reply buffer granted read-only (found when
- * the daemon copies virtiofsd's reply back).  After each the driver
- * resets and probes again; at the end a full session still passes,
- * virtiofsd and the daemon serving on, and no refusal reached guest RAM
- * by guest-physical address.
+ * DEVICE_NEEDS_RESET and no used element for the chain.  After each the
+ * driver resets and probes again; at the end a full session still
+ * passes, virtiofsd and the daemon serving on, no refusal reached guest
+ * RAM by guest-physical address and no ref is left mapped.
  */
+enum fs_hostile {
+    FS_REQ_REVOKED,        /* the request's ref revoked before the kick */
+    FS_REQ_RUNS_OFF,       /* a two-page request, its second ref revoked */
+    FS_REPLY_READONLY,     /* the reply granted read-only: found when the
+                            * daemon copies virtiofsd's reply back */
+    FS_REQ_GUEST_PHYSICAL, /* a buffer by guest-physical address */
+    FS_HOSTILE_CASES
+};
+
 START_TEST(test_fs_grant_hostile)
 {
     struct fs f = { 0 };
 
     fs_backend_up(&f);
     ck_assert_int_eq(fs_relay_up(&f, RELAY_MODE_SHADOW, true), 0);
-    for (unsigned buf = 0; buf < 2; buf++) {
+    for (unsigned c = 0; c < FS_HOSTILE_CASES; c++) {
         struct simdrv_buf b[2];
         uint8_t args[16] = { 0 };
         uint16_t head;
@@ -448,11 +454,26 @@ START_TEST(test_fs_grant_hostile)
                                                  NULL, 0),
                                     false };
         b[1] = (struct simdrv_buf){ f.out_gpa, 16 + 64, true };
+        if (c == FS_REQ_RUNS_OFF) {
+            b[0].len = 8192;
+        }
+        simdrv_set_grants(f.drv, c != FS_REQ_GUEST_PHYSICAL);
         ck_assert_int_eq(simdrv_submit(f.drv, REQ_Q, b, 2, false, &head), 0);
-        ck_assert_int_eq(simdrv_buf_ref(f.drv, REQ_Q, head, buf, &ref), 0);
-        ck_assert_int_eq(hv_sim_revoke(f.sim, ref), 0);
-        if (buf == 1) {
+        simdrv_set_grants(f.drv, true);
+        switch (c) {
+        case FS_REQ_REVOKED:
+        case FS_REQ_RUNS_OFF:
+            ck_assert_int_eq(simdrv_buf_ref(f.drv, REQ_Q, head, 0, &ref), 0);
+            ref += c == FS_REQ_RUNS_OFF;
+            ck_assert_int_eq(hv_sim_revoke(f.sim, ref), 0);
+            break;
+        case FS_REPLY_READONLY:
+            ck_assert_int_eq(simdrv_buf_ref(f.drv, REQ_Q, head, 1, &ref), 0);
+            ck_assert_int_eq(hv_sim_revoke(f.sim, ref), 0);
             ck_assert_int_eq(hv_sim_grant(f.sim, ref, f.out_gpa, true), 0);
+            break;
+        default:
+            break;
         }
         simdrv_kick(f.drv, REQ_Q);
         while (!(simdrv_status(f.drv) & VIRTIO_STATUS_NEEDS_RESET)) {
