@@ -307,6 +307,9 @@ relay_session_start(struct relay *r)
 
     r->running = true;
     relay_own_session(r);
+    /* A device the guest initialized again gets the whole give-up window,
+     * not what is left of the previous session's. */
+    relay_conn_session_waits(r);
     if (r->conn) {
         rc = relay_session_send(r);
         if (rc < 0 && relay_backend_failed(r, rc, "backend refused features "

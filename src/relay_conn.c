@@ -290,6 +290,19 @@ relay_conn_schedule(struct relay *r)
 }
 
 void
+relay_conn_session_waits(struct relay *r)
+{
+    if (r->conn || !r->reconnect_timer) {
+        return;
+    }
+    loop_cancel_timer(r->loop, r->reconnect_timer);
+    r->reconnect_timer = 0;
+    r->lost_ns = log_now_ns();
+    r->reconnect_ms = RELAY_RECONNECT_MIN_MS;
+    relay_conn_schedule(r);
+}
+
+void
 relay_conn_lost(struct relay *r, const char *why)
 {
     if (!r->conn) {

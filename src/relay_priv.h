@@ -204,6 +204,12 @@ int relay_conn_open(struct relay *r, uint8_t *config, uint32_t *config_len,
                     uint64_t *nr_queues);
 /* The connection failed or hung up: unwire queues, start reconnecting. */
 void relay_conn_lost(struct relay *r, const char *why);
+/*
+ * The guest started a session while the backend is away: the give-up
+ * window (cfg.reconnect_giveup_ms) restarts now, and the next attempt
+ * comes at the shortest interval.  A no-op while connected.
+ */
+void relay_conn_session_waits(struct relay *r);
 /* Stop watching and close the connection, cancel reconnects. */
 void relay_conn_close(struct relay *r);
 /* relay.c */

@@ -347,6 +347,45 @@ START_TEST(test_backend_never_returns)
 }
 END_TEST
 
+/*
+ * The backend stays away past the give-up time (NEEDS_RESET), then the
+ * guest initializes the device again: it gets a whole give-up window from
+ * that moment.  Before, the first retry after the new DRIVER_OK failed
+ * the device at once (the window counted from the old loss), so a backend
+ * restarted around the guest's re-init cost the guest its device again
+ * (seen as a rare test_backend_never_returns failure under load).
+ */
+START_TEST(test_reinit_restarts_giveup)
+{
+    struct relay_config rc = { .reconnect_giveup_ms = 2000 };
+    struct hguest g;
+    struct hdev d;
+    uint64_t end;
+
+    ck_assert_int_eq(hguest_new(&g, 8u << 20), 0);
+    ck_assert_int_eq(hdev_open(&d, &g, 0, NULL, RELAY_MODE_SHADOW, &rc), 0);
+    ck_assert_uint_eq(rawdrv_init(&d.drv, WANT, 64), ST_OK);
+    roundtrip(&d.drv, 0, 0x41);
+    backend_kill(&g.qsd);
+    unlink(g.qsd.sock);
+    wait_needs_reset(&d.drv, 5000);
+    /* Re-init with the backend still away, then 1500 ms of the loop: at
+     * least one retry (the backoff is at most 1000 ms), still inside the
+     * new 2000 ms window. */
+    ck_assert_uint_eq(rawdrv_init(&d.drv, WANT, 64), ST_OK);
+    end = log_now_ns() + 1500 * 1000000ULL;
+    while (log_now_ns() < end) {
+        loop_run_once(g.loop, 10);
+    }
+    ck_assert_uint_eq(rawdrv_rd(&d.drv, VMMIO_STATUS) &
+                          VIRTIO_STATUS_NEEDS_RESET, 0);
+    ck_assert_int_eq(backend_start_qsd(&g.qsd, g.dir, "blk", g.image), 0);
+    roundtrip(&d.drv, 8, 0x42);
+    hdev_close(&d);
+    hguest_free(&g);
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -356,6 +395,7 @@ make_suite(void)
     CHECK_ADD(s, test_shadow_kill_storm, 60);
     CHECK_ADD(s, test_zerocopy_kill_needs_reset, 30);
     CHECK_ADD(s, test_grant_backend_returns, 30);
+    CHECK_ADD(s, test_reinit_restarts_giveup, 30);
     tcase_set_timeout(tc, 30);
     tcase_add_loop_test(tc, test_backend_never_returns, 0, 2);
     suite_add_tcase(s, tc);
