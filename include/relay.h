@@ -200,9 +200,10 @@ const char *relay_mode_name(enum relay_mode m);
 /* "auto", "shadow", "zero-copy"; 0 or -EINVAL. */
 int relay_parse_mode(const char *s, enum relay_mode *out);
 /*
- * Setup requests the backend has not acknowledged yet (DRIVER_OK,
- * QueueReady=1 and reconnects do not wait for them; the loop takes the
- * acks as they arrive and starts the queues then).
+ * Setup requests the backend has not acknowledged yet, or queue stops
+ * (GET_VRING_BASE) it has not answered (DRIVER_OK, QueueReady=1, resets
+ * and reconnects do not wait for them; the loop takes the replies as
+ * they arrive and starts or stops the queues then).
  */
 bool relay_setup_pending(const struct relay *r);
 /* A snapshot of the device's counters. */

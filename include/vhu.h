@@ -7,8 +7,9 @@
  * protocol violation, a timeout or a hang-up marks the connection broken
  * for good (sticky): every later call fails with -EPIPE and the owner
  * reconnects.  Calls are synchronous with a bounded wait (timeout_ms),
- * except that REPLY_ACKs can be deferred (vhu_defer_acks()): requests are
- * then pipelined and their acks taken as they arrive (vhu_collect()).
+ * except that REPLY_ACKs can be deferred (vhu_defer_acks()), and so can
+ * GET_VRING_BASE's reply (vhu_request_vring_base()): requests are then
+ * pipelined and their replies taken as they arrive (vhu_collect()).
  * SIGPIPE is never raised (MSG_NOSIGNAL).
  */
 #ifndef XVM_VHU_H
@@ -114,6 +115,24 @@ uint64_t vhu_acked(const struct vhu_conn *c);
  * Returns the number still owed, or -errno with the connection broken.
  */
 int vhu_collect(struct vhu_conn *c);
+/*
+ * Take every owed ack, waiting for each within the request bound (for a
+ * caller that has no loop to wait in).  0, or -errno with the connection
+ * broken.
+ */
+int vhu_settle(struct vhu_conn *c);
+/*
+ * GET_VRING_BASE without waiting: stops ring idx; its reply is owed like
+ * a deferred ack (counted by vhu_pending(), vhu_deferred() and
+ * vhu_acked(), taken the same ways), and once taken its base is
+ * vhu_vring_base(c, idx).  A reply naming another ring breaks the
+ * connection.  0 or -errno as every request below.
+ */
+int vhu_request_vring_base(struct vhu_conn *c, unsigned idx);
+/* Of vhu_pending(): GET_VRING_BASE replies owed. */
+unsigned vhu_pending_bases(const struct vhu_conn *c);
+/* The base the backend last answered for ring idx (vhu_request_vring_base). */
+unsigned vhu_vring_base(const struct vhu_conn *c, unsigned idx);
 /*
  * The first deferred request the backend refused since the last call
  * (its request code), or 0; clears it.

@@ -8,11 +8,14 @@
  *    into rings is checked by the mode that owns those rings.
  *  - A "session" is the time between DRIVER_OK and reset/FAILED: features
  *    and memory table are sent at its start, rings are handed over per
- *    queue, and at its end every queue is stopped and drained (bounded) so
- *    nothing completes into guest memory after the guest reset the device.
+ *    queue, and at its end every queue is stopped and drained (bounded);
+ *    a backend that still holds requests then loses its connection.  The
+ *    stop sends GET_VRING_BASE and takes the reply from the loop
+ *    (relay_stop_poll), bounded by cfg.timeout_ms like the setup; a
+ *    DRIVER_OK or QueueReady=1 meanwhile is set up after it.
  *  - Where it blocks, and for how long: only on backend round trips and,
- *    at a queue stop, polling for the backend's last completions (1 ms
- *    steps).  In the loop (every guest register access, every reconnect
+ *    after a stop's reply, polling for the backend's last completions
+ *    (1 ms steps).  In the loop (every guest register access, every reconnect
  *    attempt, teardown) all of a step's waits together end by
  *    cfg.step_budget_ms (relay_step_begin); a step that hits the bound
  *    loses the connection, the access is answered at once, and recovery
@@ -109,6 +112,15 @@ relay_notify_guest(struct relay *r, struct relay_queue *q)
 void
 relay_fail(struct relay *r, const char *why)
 {
+    if (r->draining) {
+        /* The old session's rings: the guest has moved on; the caller
+         * drops the connection instead. */
+        r->drain_failed = true;
+        relay_log(r, RELAY_LOG_BACKEND, LOG_LVL_WARN,
+                  "%s: backend broke the stopped session's rings: %s",
+                  r->name, why);
+        return;
+    }
     r->stats.err_device++;
     relay_log(r, RELAY_LOG_FAIL, LOG_LVL_ERR, "%s: device needs reset: %s",
               r->name, why);
@@ -167,18 +179,17 @@ relay_kick_backend(struct relay_queue *q)
  * After GET_VRING_BASE: what the backend still holds, after giving it
  * until the end of the current step (never longer; no wait without a
  * step) to finish.  Polled: libvhost-user closes the call fd on
- * GET_VRING_BASE but still completes what it popped.  The zero-copy
- * count comes from the guest's used->idx, so a guest scribbling it
- * delays only its own access, by at most the step.  Waiting at all is
- * worth it there: a zero-copy backend completes straight into guest
- * memory, which a guest reuses right after a reset (kexec, kdump).
+ * GET_VRING_BASE but still completes what it popped.  Shadow mode only:
+ * the zero-copy count was fixed at the stop, while the guest still
+ * waited for its access (zc_stop_begin), and cannot change.
  */
 static unsigned
 relay_queue_drain(struct relay *r, struct relay_queue *q)
 {
     unsigned held = r->ops->in_flight(r, q);
 
-    while (held > 0 && r->step_end_ns != 0 && log_now_ns() < r->step_end_ns) {
+    while (held > 0 && r->mode == RELAY_MODE_SHADOW && !r->drain_failed &&
+           r->step_end_ns != 0 && log_now_ns() < r->step_end_ns) {
         usleep(1000);
         held = r->ops->in_flight(r, q);
     }
@@ -186,49 +197,96 @@ relay_queue_drain(struct relay *r, struct relay_queue *q)
 }
 
 /*
- * Stop one queue: GET_VRING_BASE, a drain bounded by the step, then local
- * state.  A backend that still holds requests may complete them at any
- * later time, so its connection is dropped (a well-behaved backend
- * finishes them before it serves the next connection) and the next
- * connection gets fresh shadow memory, where such late completions
- * cannot land.
+ * The backend answered q's GET_VRING_BASE (its base is taken): the drain,
+ * bounded by the caller's step, then local state.  A backend that still
+ * holds requests may complete them at any later time, so its connection
+ * is dropped (a well-behaved backend finishes them before it serves the
+ * next connection) and the next connection gets fresh shadow memory,
+ * where such late completions cannot land.  The drain never writes guest
+ * memory (the guest may have reused its rings since the reset).
+ */
+static void
+relay_queue_stopped(struct relay *r, struct relay_queue *q)
+{
+    unsigned held;
+
+    q->stopping = false;
+    q->gvq.last_avail = (uint16_t)vhu_vring_base(r->conn, q->idx);
+    r->draining = true;
+    r->drain_failed = false;
+    held = relay_queue_drain(r, q);
+    r->draining = false;
+    relay_queue_unwire(r, q);
+    if (r->drain_failed) {
+        relay_conn_lost(r, "protocol error in a stopped ring");
+    } else if (held > 0) {
+        r->stats.stop_drops++;
+        relay_log(r, RELAY_LOG_SESSION, LOG_LVL_WARN,
+                  "%s: backend still holds %u requests after stop",
+                  q->name, held);
+        relay_conn_lost(r, "requests outstanding after stop");
+    }
+    r->ops->queue_stop(r, q);
+}
+
+/*
+ * Stop one queue: send GET_VRING_BASE and return; the reply is taken from
+ * the loop (relay_stop_poll), bounded by timeout_ms like the setup's acks
+ * (relay_setup.c), so a slow backend keeps its connection and the
+ * guest's access is answered at once.  Until then q is neither started
+ * nor live (no kick reaches the backend) and keeps its mode state, which
+ * the backend may still be using.
  */
 static void
 relay_queue_stop(struct relay *r, struct relay_queue *q)
 {
-    unsigned base = 0, held;
-
     if (!q->started) {
         return;
     }
     q->started = false;
+    if (r->ops->stop_begin) {
+        r->ops->stop_begin(r, q);
+    }
     if (q->wired && !q->live) {
         relay_setup_finish(r, "the guest stopped a queue the backend was "
                               "still setting up");
     }
-    if (q->wired) {
-        if (vhu_get_vring_base(r->conn, q->idx, &base) < 0) {
-            base = 0;
-            if (vhu_broken(r->conn)) {
-                /* Reconnect now, not at the next DRIVER_OK; the closed
-                 * connection also ends the backend's use of the rings. */
-                relay_conn_lost(r, "backend did not stop the ring");
-                r->ops->queue_stop(r, q);
-                return;
-            }
-        }
-        q->gvq.last_avail = (uint16_t)base;
-        held = relay_queue_drain(r, q);
-        relay_queue_unwire(r, q);
-        if (held > 0) {
-            r->stats.stop_drops++;
-            relay_log(r, RELAY_LOG_SESSION, LOG_LVL_WARN,
-                      "%s: backend still holds %u requests after stop",
-                      q->name, held);
-            relay_conn_lost(r, "requests outstanding after stop");
+    if (!q->wired) {
+        r->ops->queue_stop(r, q);
+        return;
+    }
+    q->live = false;
+    q->kick_pending = false;
+    if (vhu_request_vring_base(r->conn, q->idx) < 0) {
+        /* Reconnect now, not at the next DRIVER_OK; the closed
+         * connection also ends the backend's use of the rings. */
+        relay_conn_lost(r, "backend did not stop the ring");
+        r->ops->queue_stop(r, q);
+        return;
+    }
+    q->stopping = true;
+    q->stop_mark = vhu_deferred(r->conn);
+    if (r->cfg.grants && r->mode == RELAY_MODE_ZEROCOPY) {
+        /* The backend maps the ring grants itself and unmaps them when it
+         * stops the ring; the guest revokes them once its access is
+         * answered: wait for the reply within the step, as before. */
+        if (vhu_settle(r->conn) < 0) {
+            relay_conn_lost(r, "backend did not stop the ring");
+        } else {
+            relay_queue_stopped(r, q);
         }
     }
-    r->ops->queue_stop(r, q);
+}
+
+bool
+relay_stop_pending(const struct relay *r)
+{
+    for (unsigned i = 0; i < VMMIO_MAX_QUEUES; i++) {
+        if (r->q[i].stopping) {
+            return true;
+        }
+    }
+    return false;
 }
 
 static int
@@ -332,6 +390,41 @@ relay_session_start(struct relay *r)
     return 0;
 }
 
+void
+relay_stop_poll(struct relay *r)
+{
+    relay_step_begin(r);
+    for (unsigned i = 0; i < VMMIO_MAX_QUEUES; i++) {
+        struct relay_queue *q = &r->q[i];
+
+        if (q->stopping && r->conn && vhu_acked(r->conn) >= q->stop_mark) {
+            relay_queue_stopped(r, q);
+        }
+    }
+    /* What the guest enabled while the stops were pending. */
+    if (r->start_deferred && !relay_stop_pending(r)) {
+        r->start_deferred = false;
+        relay_session_start(r);
+    }
+    for (unsigned i = 0; r->running && i < r->dev.nr_queues; i++) {
+        if (r->q[i].start_deferred && !relay_stop_pending(r)) {
+            r->q[i].start_deferred = false;
+            relay_queue_start(r, &r->q[i]);
+        }
+    }
+    relay_step_end(r);
+}
+
+/* The device was reset: nothing the guest enabled before is to start. */
+static void
+relay_forget_starts(struct relay *r)
+{
+    r->start_deferred = false;
+    for (unsigned i = 0; i < VMMIO_MAX_QUEUES; i++) {
+        r->q[i].start_deferred = false;
+    }
+}
+
 /* The trap callback: every guest access to the window comes here. */
 static void
 relay_mmio(void *opaque, uint64_t off, unsigned size, bool is_write,
@@ -345,23 +438,33 @@ relay_mmio(void *opaque, uint64_t off, unsigned size, bool is_write,
     ev = vmmio_access(&r->dev, off, size, is_write, val);
     switch (ev.type) {
     case VMMIO_EV_RESET:
+        relay_forget_starts(r);
         relay_session_stop(r);
         relay_queue_unmap(r, 0, r->dev.nr_queues);
         relay_own_reset(r);
         break;
     case VMMIO_EV_FAILED:
+        relay_forget_starts(r);
         relay_session_stop(r);
         relay_queue_unmap(r, 0, r->dev.nr_queues);
         break;
     case VMMIO_EV_DRIVER_OK:
-        relay_session_start(r);
+        /* Set up behind the stops still pending (relay_stop_poll). */
+        if (relay_stop_pending(r)) {
+            r->start_deferred = true;
+        } else {
+            relay_session_start(r);
+        }
         break;
     case VMMIO_EV_QUEUE_READY:
-        if (r->running) {
+        if (r->running && relay_stop_pending(r)) {
+            r->q[ev.queue].start_deferred = true;
+        } else if (r->running) {
             relay_queue_start(r, &r->q[ev.queue]);
         }
         break;
     case VMMIO_EV_QUEUE_DISABLE:
+        r->q[ev.queue].start_deferred = false;
         relay_queue_end(r, &r->q[ev.queue]);
         relay_queue_unmap(r, ev.queue, 1);
         break;
@@ -598,9 +701,17 @@ relay_free(struct relay *r)
     if (r->cfg.mmio_base != UINT64_MAX) {
         hv_mmio_del(r->hv, r->cfg.mmio_base);
     }
+    /* Teardown has no loop to wait in: the stops get the step (as any
+     * access), and a backend slower than that loses the connection,
+     * which closes below anyway. */
+    relay_forget_starts(r);
     relay_step_begin(r);
     relay_session_stop(r);
+    if (r->conn && relay_stop_pending(r) && vhu_settle(r->conn) < 0) {
+        relay_conn_lost(r, "backend did not stop the rings at teardown");
+    }
     relay_step_end(r);
+    relay_stop_poll(r);
     if (r->ops) {
         r->ops->fini(r);
     }

@@ -313,8 +313,15 @@ relay_conn_lost(struct relay *r, const char *why)
               "%s: backend connection lost (%s); reconnecting to %s", r->name,
               why, r->socket_path);
     for (unsigned i = 0; i < VMMIO_MAX_QUEUES; i++) {
-        if (r->q[i].wired) {
-            relay_queue_unwire(r, &r->q[i]);
+        struct relay_queue *q = &r->q[i];
+
+        if (q->wired) {
+            relay_queue_unwire(r, q);
+        }
+        /* The closed connection ends the backend's use of the rings. */
+        if (q->stopping) {
+            q->stopping = false;
+            r->ops->queue_stop(r, q);
         }
     }
     relay_conn_close(r);
@@ -469,4 +476,6 @@ relay_conn_on_event(void *opaque, uint32_t events)
     relay_conn_lost(r, owed < 0 ? "malformed or late setup replies"
                        : hup  ? "backend hung up"
                               : "unexpected message from the backend");
+    relay_setup_poll(r); /* starts that waited for the stops */
+    relay_sync_line(r);
 }

@@ -57,6 +57,11 @@ struct relay_mode_ops {
      * possibly still unanswered; -ENOTSUP if the mode cannot resume them.
      */
     int (*queue_wire)(struct relay *r, struct relay_queue *q, bool resume);
+    /*
+     * The guest stops q (its access not yet answered): note what the
+     * stop needs from guest memory.  Optional.
+     */
+    void (*stop_begin)(struct relay *r, struct relay_queue *q);
     /* q is stopped (drained or its backend gone): drop mode state. */
     void (*queue_stop)(struct relay *r, struct relay_queue *q);
     /* Guest kicked q. */
@@ -106,7 +111,11 @@ struct relay_queue {
     bool resume_kick;      /* kick the backend too once live (rewired) */
     uint64_t setup_mark;   /* live once vhu_acked() reaches it */
     uint64_t kick_mark;    /* handed once vhu_acked() reaches it */
-    uint16_t zc_used;      /* zero-copy: guest used->idx counted so far */
+    bool stopping;         /* GET_VRING_BASE sent, its reply awaited */
+    uint64_t stop_mark;    /* stopped once vhu_acked() reaches it */
+    bool start_deferred;   /* QueueReady=1 waits for the stops pending */
+    uint16_t zc_used;      /* zero-copy: guest used->idx counted so far
+                            * (at the stop: as the stop found it) */
     char name[80];
     struct shadow_queue *sh;  /* shadow mode only */
 };
@@ -133,6 +142,10 @@ struct relay {
     uint64_t backend_features;  /* as offered, incl. bit 30 */
     uint64_t protocol;
     bool running;              /* DRIVER_OK session active */
+    bool start_deferred;       /* DRIVER_OK waits for the stops pending */
+    bool draining;             /* a stopped ring is drained (relay_fail
+                                * must not fail the next session) */
+    bool drain_failed;         /* ... and the backend broke it */
     bool line;                 /* interrupt line level we drive */
     bool no_ioeventfd;         /* the hv cannot: kicks come as traps */
     struct relay_queue q[VMMIO_MAX_QUEUES];
@@ -214,6 +227,15 @@ void relay_conn_session_waits(struct relay *r);
 void relay_conn_close(struct relay *r);
 /* relay.c */
 bool relay_ram_needs_xen(struct relay *r);
+/*
+ * Finish the queue stops whose GET_VRING_BASE was answered (drain, drop
+ * the connection if the backend still holds requests); once none is
+ * pending, start what the guest enabled meanwhile (DRIVER_OK,
+ * QueueReady=1).  Called from the loop, outside a step.
+ */
+void relay_stop_poll(struct relay *r);
+/* A queue stop awaits its GET_VRING_BASE reply. */
+bool relay_stop_pending(const struct relay *r);
 
 /* relay_setup.c: handing the session and rings over without waiting. */
 /* SET_FEATURES and SET_MEM_TABLE, acks deferred.  0 or -errno. */

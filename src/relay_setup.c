@@ -266,6 +266,7 @@ relay_setup_poll(struct relay *r)
     uint64_t acked;
     int id;
 
+    relay_stop_poll(r);
     if (!r->conn) {
         relay_setup_cancel(r);
         return;
@@ -279,7 +280,7 @@ relay_setup_poll(struct relay *r)
 
         relay_queue_note_handed(r, q);
         /* After a failure nothing flows until the guest resets. */
-        if (q->wired && !q->live && acked >= q->setup_mark &&
+        if (q->wired && !q->live && !q->stopping && acked >= q->setup_mark &&
             !(r->dev.status & VIRTIO_STATUS_NEEDS_RESET)) {
             relay_queue_live(r, q);
         }
@@ -295,6 +296,13 @@ relay_setup_poll(struct relay *r)
         }
     }
     r->setup_acked = acked;
+}
+
+/* Acks of the device setup owed (not GET_VRING_BASE replies). */
+static unsigned
+relay_setup_owed(const struct relay *r)
+{
+    return vhu_pending(r->conn) - vhu_pending_bases(r->conn);
 }
 
 /* timeout_ms passed without an ack while some were owed. */
@@ -313,15 +321,20 @@ relay_setup_timeout(void *opaque)
     relay_step_end(r);
     if (owed < 0) {
         relay_conn_lost(r, "setup replies broken");
-        return;
-    }
-    if (owed > 0 && vhu_acked(r->conn) == r->setup_acked) {
-        relay_log(r, RELAY_LOG_BACKEND, LOG_LVL_ERR,
-                  "%s: backend did not answer the device setup within %u ms "
-                  "(%d replies owed)", r->name, r->cfg.timeout_ms, owed);
-        relay_fail(r, "backend did not finish setting the device up");
-        relay_conn_lost(r, "setup not answered");
-        return;
+    } else if (owed > 0 && vhu_acked(r->conn) == r->setup_acked) {
+        if (vhu_pending_bases(r->conn) > 0) {
+            relay_log(r, RELAY_LOG_BACKEND, LOG_LVL_WARN,
+                      "%s: no reply to GET_VRING_BASE within %u ms",
+                      r->name, r->cfg.timeout_ms);
+        }
+        if (relay_setup_owed(r) > 0) {
+            relay_log(r, RELAY_LOG_BACKEND, LOG_LVL_ERR,
+                      "%s: backend did not answer the device setup within "
+                      "%u ms (%u replies owed)", r->name, r->cfg.timeout_ms,
+                      relay_setup_owed(r));
+            relay_fail(r, "backend did not finish setting the device up");
+        }
+        relay_conn_lost(r, "backend did not answer within timeout_ms");
     }
     relay_setup_poll(r);
 }
@@ -335,7 +348,10 @@ relay_setup_pending(const struct relay *r)
 void
 relay_setup_finish(struct relay *r, const char *why)
 {
-    if (r->conn && vhu_pending(r->conn) > 0 && vhu_collect(r->conn) != 0) {
+    if (!r->conn || relay_setup_owed(r) == 0) {
+        return;
+    }
+    if (vhu_collect(r->conn) < 0 || relay_setup_owed(r) > 0) {
         relay_conn_lost(r, why);
     }
 }

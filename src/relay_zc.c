@@ -115,10 +115,21 @@ zc_queue_wire(struct relay *r, struct relay_queue *q, bool resume)
                               q->gvq.used_gpa, q->gvq.avail_gpa);
 }
 
+/*
+ * The guest stops q and still waits in the trap: the last moment its
+ * used->idx means anything (it may reuse the ring once answered).
+ */
+static void
+zc_stop_begin(struct relay *r, struct relay_queue *q)
+{
+    zc_count(r, q);
+}
+
 static void
 zc_queue_stop(struct relay *r, struct relay_queue *q)
 {
-    zc_count(r, q);
+    (void)r;
+    (void)q;
 }
 
 static void
@@ -138,17 +149,16 @@ zc_call(struct relay *r, struct relay_queue *q)
 
 /*
  * After GET_VRING_BASE, gvq.last_avail holds the backend's consumed index;
- * requests are in flight until the guest's used->idx catches up with it.
+ * the requests it took past the guest's used->idx at the stop
+ * (zc_stop_begin) were in flight then, and may complete into guest
+ * memory at any time: the guest's ring is not read again, as the guest
+ * may have reused it since.
  */
 static unsigned
 zc_in_flight(struct relay *r, struct relay_queue *q)
 {
-    uint16_t used;
-
-    if (hv_read_le16(r->mem, q->gvq.used_gpa + 2, &used) < 0) {
-        return 0;
-    }
-    return (uint16_t)(q->gvq.last_avail - used);
+    (void)r;
+    return (uint16_t)(q->gvq.last_avail - q->zc_used);
 }
 
 static void
@@ -163,6 +173,7 @@ const struct relay_mode_ops relay_zc_ops = {
     .mem_table = zc_mem_table,
     .queue_start = zc_queue_start,
     .queue_wire = zc_queue_wire,
+    .stop_begin = zc_stop_begin,
     .queue_stop = zc_queue_stop,
     .kick = zc_kick,
     .call = zc_call,

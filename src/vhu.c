@@ -168,6 +168,30 @@ vhu_collect(struct vhu_conn *c)
     return vhu_msg_collect(c);
 }
 
+int
+vhu_settle(struct vhu_conn *c)
+{
+    return vhu_msg_settle(c);
+}
+
+unsigned
+vhu_pending_bases(const struct vhu_conn *c)
+{
+    return c->npend_base;
+}
+
+int
+vhu_request_vring_base(struct vhu_conn *c, unsigned idx)
+{
+    return vhu_msg_request_base(c, idx);
+}
+
+unsigned
+vhu_vring_base(const struct vhu_conn *c, unsigned idx)
+{
+    return c->vring_base[idx & VHU_VRING_IDX_MASK];
+}
+
 uint32_t
 vhu_take_refused(struct vhu_conn *c)
 {

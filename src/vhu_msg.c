@@ -417,21 +417,37 @@ close_fds:
 }
 
 /*
- * Take the oldest owed ack, within deadline.  A refusal is counted (the
- * first one kept for vhu_take_refused()), not an error: the connection
- * stays in step.  0, or -errno with c broken.
+ * Take the oldest owed ack (or owed GET_VRING_BASE reply), within
+ * deadline.  A refusal is counted (the first one kept for
+ * vhu_take_refused()), not an error: the connection stays in step.  A
+ * ring base is kept for vhu_vring_base().  0, or -errno with c broken.
  */
 static int
 vhu_take_ack(struct vhu_conn *c, uint64_t deadline)
 {
     uint32_t req = c->pend[c->pend_head];
+    uint8_t ring = c->pend_ring[c->pend_head];
     uint64_t ack = 0;
     uint32_t got = 0;
     int r;
 
+    static_assert(sizeof(ack) == sizeof(struct vhu_wire_state),
+                  "an ack and a ring state have the same size");
     r = vhu_recv_reply(c, req, sizeof(ack), false, &ack, &got, deadline);
     if (r < 0) {
         return r;
+    }
+    if (req == VHU_REQ_GET_VRING_BASE) {
+        struct vhu_wire_state st;
+
+        memcpy(&st, &ack, sizeof(st));
+        if (st.index != ring) {
+            return vhu_msg_fail(c, -EPROTO, "GET_VRING_BASE for ring %u "
+                                "answered for ring %u", ring, st.index);
+        }
+        c->vring_base[ring] = st.num;
+        c->npend_base--;
+        ack = 0;
     }
     c->pend_head = (c->pend_head + 1) % VHU_MAX_PENDING;
     c->npend--;
@@ -441,6 +457,25 @@ vhu_take_ack(struct vhu_conn *c, uint64_t deadline)
                  vhu_msg_req_name(req), ack);
         if (c->refused == 0) {
             c->refused = req;
+        }
+    }
+    return 0;
+}
+
+int
+vhu_msg_settle(struct vhu_conn *c)
+{
+    uint64_t deadline;
+    int r;
+
+    if (c->broken) {
+        return -EPIPE;
+    }
+    deadline = vhu_deadline(c);
+    while (c->npend > 0) {
+        r = vhu_take_ack(c, deadline);
+        if (r < 0) {
+            return r;
         }
     }
     return 0;
@@ -522,7 +557,9 @@ vhu_msg_request(struct vhu_conn *c, uint32_t req, const void *payload,
     }
     need_ack = rule->rule == VHU_RS_NONE &&
                (c->protocol & (1ull << VHU_PF_REPLY_ACK));
-    deferred = need_ack && c->defer;
+    deferred = (need_ack && c->defer) ||
+               (req == VHU_REQ_GET_VRING_BASE && c->defer_base);
+    c->defer_base = false;
 
     hdr.request = req;
     hdr.flags = VHU_FLAG_VERSION | (need_ack ? VHU_FLAG_NEED_REPLY : 0);
@@ -545,7 +582,17 @@ vhu_msg_request(struct vhu_conn *c, uint32_t req, const void *payload,
     }
     c->sent++;
     if (deferred) {
-        c->pend[(c->pend_head + c->npend) % VHU_MAX_PENDING] = req;
+        unsigned slot = (c->pend_head + c->npend) % VHU_MAX_PENDING;
+
+        c->pend[slot] = req;
+        c->pend_ring[slot] = 0;
+        if (req == VHU_REQ_GET_VRING_BASE) {
+            uint32_t ring;
+
+            memcpy(&ring, payload, sizeof(ring));
+            c->pend_ring[slot] = (uint8_t)ring;
+            c->npend_base++;
+        }
         c->npend++;
         c->deferred++;
         return 0;
@@ -573,6 +620,25 @@ vhu_msg_request(struct vhu_conn *c, uint32_t req, const void *payload,
         return -EIO;
     }
     return 0;
+}
+
+int
+vhu_msg_request_base(struct vhu_conn *c, unsigned idx)
+{
+    struct vhu_wire_state st = { .index = idx, .num = 0 };
+    int r;
+
+    if (idx > VHU_VRING_IDX_MASK) {
+        log_warn("vhu %s: GET_VRING_BASE for ring %u: index does not fit 8 "
+                 "bits", c->name, idx);
+        return -EINVAL;
+    }
+
+    c->defer_base = true;
+    r = vhu_msg_request(c, VHU_REQ_GET_VRING_BASE, &st, sizeof(st), NULL, 0,
+                        NULL, NULL);
+    c->defer_base = false;
+    return r;
 }
 
 int

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vhu_wire.h"
+
 /* REPLY_ACKs a connection can owe at once (vhu_defer_acks()). */
 #define VHU_MAX_PENDING 128u
 
@@ -22,8 +24,12 @@ struct vhu_conn {
     uint64_t protocol; /* negotiated protocol features */
     uint64_t sent;     /* requests sent in full */
     bool defer;        /* vhu_defer_acks(): do not wait for REPLY_ACKs */
+    bool defer_base;   /* this GET_VRING_BASE: its reply owed, not waited */
     uint32_t pend[VHU_MAX_PENDING]; /* requests whose ack is owed, FIFO */
+    uint8_t pend_ring[VHU_MAX_PENDING]; /* GET_VRING_BASE: its ring */
     unsigned pend_head, npend;
+    unsigned npend_base;      /* of npend: GET_VRING_BASE replies owed */
+    uint32_t vring_base[VHU_VRING_IDX_MASK + 1]; /* their answers */
     uint64_t deferred, acked; /* requests sent deferred, their acks taken */
     uint32_t refused;  /* first deferred request refused, 0: none */
     char name[64];
@@ -40,6 +46,18 @@ int vhu_msg_request(struct vhu_conn *c, uint32_t req, const void *payload,
                     uint32_t len, const int *fds, unsigned nfds, void *reply,
                     uint32_t *reply_len);
 
+/*
+ * Send GET_VRING_BASE for ring idx with its reply owed like a deferred
+ * ack (taken by vhu_msg_collect(), vhu_msg_settle() or the next request
+ * that waits), whatever vhu_defer_acks() says.  0 or -errno as
+ * vhu_msg_request().
+ */
+int vhu_msg_request_base(struct vhu_conn *c, unsigned idx);
+/*
+ * Take every owed reply, waiting for each within the request bound.
+ * 0, or -errno with c broken.
+ */
+int vhu_msg_settle(struct vhu_conn *c);
 /*
  * Take the owed acks that are readable now, without waiting for more (one
  * that has begun to arrive is read to its end within the request bound).

@@ -10,6 +10,10 @@
  * device B, on the same guest and loop, is served by qemu-storage-daemon
  * and does verified I/O while A's setup is held.  Every access the guest
  * makes to A is timed against the 50 ms bound.
+ *
+ * The same for the end of a session: the backend holds its reply to
+ * GET_VRING_BASE, as a backend slower to stop a ring than a register
+ * access may take does, and keeps its connection when it answers.
  */
 #include <config.h>
 
@@ -127,7 +131,11 @@ a_init(struct env *e)
     a_timed(e, t0, "driver init up to DRIVER_OK");
 }
 
-/* Bounded poll: the backend reached the held request. */
+/*
+ * Bounded poll: the backend reached the held request.  The loop runs
+ * meanwhile, as the daemon's does: a setup queued behind a stop is sent
+ * from there.
+ */
 static void
 wait_holding(struct env *e)
 {
@@ -136,7 +144,7 @@ wait_holding(struct env *e)
     while (!hostile_holding(e->hb)) {
         ck_assert_msg(log_now_ns() < end, "the backend never got the request "
                       "whose reply it is to hold");
-        usleep(1000);
+        (void)loop_run_once(e->g.loop, 1);
     }
 }
 
@@ -367,6 +375,151 @@ START_TEST(test_setup_stopped_while_held)
 }
 END_TEST
 
+/* A serves one session: init, one chain, its completion. */
+static void
+a_serves(struct env *e)
+{
+    a_init(e);
+    a_post(e);
+    a_completes(e);
+}
+
+/*
+ * The backend holds its reply to GET_VRING_BASE and the guest resets A:
+ * the reset is answered within the bound and reads back 0 while the
+ * backend still stops the ring.
+ */
+static void
+a_reset_while_stop_held(struct env *e)
+{
+    hostile_hold_reply(e->hb, VHU_REQ_GET_VRING_BASE);
+    a_wr(e, VMMIO_STATUS, 0);
+    ck_assert_uint_eq(rawdrv_rd(&e->a.drv, VMMIO_STATUS), 0);
+    wait_holding(e);
+}
+
+/* Position of the last request `req` the backend received, or -1. */
+static int
+last_request(struct env *e, uint32_t req)
+{
+    uint32_t seen[256];
+    unsigned n = hostile_requests(e->hb, seen, 256);
+    int at = -1;
+
+    for (unsigned i = 0; i < n; i++) {
+        if (seen[i] == req) {
+            at = (int)i;
+        }
+    }
+    return at;
+}
+
+/*
+ * A backend slower to stop a ring than a register access may take (the
+ * C virtiofsd under emulation) keeps its connection (checklist 28, issue
+ * 12 items 3/9): the guest's reset is answered at once, B serves while
+ * the reply is held, and once the backend answers, the next session
+ * serves on the same connection.  Both modes.
+ */
+START_TEST(test_stop_held_then_released)
+{
+    for (unsigned m = 0; m < 2; m++) {
+        struct env e;
+
+        env_up(&e, modes[m], 2000);
+        a_serves(&e);
+        a_reset_while_stop_held(&e);
+        for (unsigned i = 0; i < 10; i++) {
+            b_io(&e);
+        }
+        ck_assert(hostile_holding(e.hb));
+        hostile_release(e.hb);
+        a_serves(&e);
+        b_io(&e);
+        ck_assert_uint_eq(hostile_connections(e.hb), 1);
+        ck_assert(!logcap_has(&e.lc, "connection lost"));
+        env_down(&e);
+    }
+}
+END_TEST
+
+/*
+ * The reply to GET_VRING_BASE never comes: the reset is answered at
+ * once, the connection is dropped after timeout_ms (not before) with a
+ * line saying so, B serves throughout, and once the backend is back the
+ * guest's next init serves again.
+ */
+START_TEST(test_stop_reply_never_comes)
+{
+    for (unsigned m = 0; m < 2; m++) {
+        struct env e;
+        uint64_t t0, ms;
+
+        env_up(&e, modes[m], 400);
+        a_serves(&e);
+        t0 = log_now_ns();
+        a_reset_while_stop_held(&e);
+        while (!logcap_has(&e.lc, "no reply to GET_VRING_BASE within 400 ms")) {
+            ck_assert_msg(log_now_ns() - t0 < 3000000000ULL,
+                          "connection not dropped 3 s after the reset");
+            b_io(&e);
+            (void)rawdrv_wait_irq(&e.a.drv, 10);
+        }
+        ms = (log_now_ns() - t0) / 1000000u;
+        ck_assert_msg(ms >= 400 && ms < 1500, "dropped after %llu ms",
+                      (unsigned long long)ms);
+        ck_assert_uint_eq(rawdrv_rd(&e.a.drv, VMMIO_STATUS), 0);
+        hostile_release(e.hb);
+        while (!logcap_has(&e.lc, "backend reconnected")) {
+            ck_assert_msg(log_now_ns() - t0 < 8000000000ULL,
+                          "no reconnect after the backend was released");
+            (void)rawdrv_wait_irq(&e.a.drv, 10);
+        }
+        a_serves(&e);
+        b_io(&e);
+        env_down(&e);
+    }
+}
+END_TEST
+
+/*
+ * DRIVER_OK while the stop is pending: the whole init and a kick are
+ * answered at once, nothing is set up (or completed) until the backend
+ * answers GET_VRING_BASE, then the setup follows it on the same
+ * connection and the kick made meanwhile is served.
+ */
+START_TEST(test_stop_then_driver_ok)
+{
+    for (unsigned m = 0; m < 2; m++) {
+        struct env e;
+        int mem_before;
+
+        env_up(&e, modes[m], 2000);
+        a_serves(&e);
+        mem_before = last_request(&e, VHU_REQ_SET_MEM_TABLE);
+        a_reset_while_stop_held(&e);
+        a_init(&e);
+        a_post(&e);
+        for (unsigned i = 0; i < 10; i++) {
+            b_io(&e);
+        }
+        ck_assert(hostile_holding(e.hb));
+        ck_assert_uint_eq(hostile_chains_seen(e.hb), e.a_done);
+        hostile_release(e.hb);
+        a_completes(&e);
+        ck_assert_int_gt(last_request(&e, VHU_REQ_SET_MEM_TABLE),
+                         last_request(&e, VHU_REQ_GET_VRING_BASE));
+        ck_assert_int_gt(last_request(&e, VHU_REQ_GET_VRING_BASE),
+                         mem_before);
+        a_post(&e);
+        a_completes(&e);
+        b_io(&e);
+        ck_assert_uint_eq(hostile_connections(e.hb), 1);
+        env_down(&e);
+    }
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -375,6 +528,9 @@ make_suite(void)
     CHECK_ADD(s, test_setup_held_then_released, 60);
     CHECK_ADD(s, test_setup_reply_never_comes, 60);
     CHECK_ADD(s, test_setup_stopped_while_held, 60);
+    CHECK_ADD(s, test_stop_held_then_released, 60);
+    CHECK_ADD(s, test_stop_reply_never_comes, 60);
+    CHECK_ADD(s, test_stop_then_driver_ok, 60);
     return s;
 }
 

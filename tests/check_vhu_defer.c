@@ -262,6 +262,55 @@ START_TEST(test_owed_acks_bounded)
 }
 END_TEST
 
+/*
+ * GET_VRING_BASE with its reply owed: returns once sent (acks off), the
+ * reply is taken when it arrives, behind the acks owed before it, and
+ * its base kept for its ring; vhu_settle() waits for one not yet sent.
+ */
+START_TEST(test_vring_base_owed)
+{
+    struct px x;
+    struct vhu_wire_state st = { 2, 9 }, st0 = { 0, 4 };
+
+    px_start(&x);
+    vhu_defer_acks(x.c, true);
+    ck_assert_int_eq(vhu_set_vring_num(x.c, 2, 64), 0);
+    vhu_defer_acks(x.c, false);
+    ck_assert_int_eq(vhu_request_vring_base(x.c, 2), 0);
+    ck_assert_uint_eq(vhu_pending(x.c), 2);
+    ck_assert_uint_eq(vhu_pending_bases(x.c), 1);
+    ck_assert_uint_eq(vhu_deferred(x.c), 2);
+    ck_assert_int_eq(vhu_collect(x.c), 2);
+    px_ack(&x, VHU_REQ_SET_VRING_NUM, 0);
+    px_reply(&x, VHU_REQ_GET_VRING_BASE, &st, sizeof(st));
+    ck_assert_int_eq(vhu_collect(x.c), 0);
+    ck_assert_uint_eq(vhu_acked(x.c), 2);
+    ck_assert_uint_eq(vhu_pending_bases(x.c), 0);
+    ck_assert_uint_eq(vhu_vring_base(x.c, 2), 9);
+    ck_assert_uint_eq(vhu_take_refused(x.c), 0);
+    ck_assert_int_eq(vhu_request_vring_base(x.c, 0), 0);
+    px_reply(&x, VHU_REQ_GET_VRING_BASE, &st0, sizeof(st0));
+    ck_assert_int_eq(vhu_settle(x.c), 0);
+    ck_assert_uint_eq(vhu_vring_base(x.c, 0), 4);
+    px_end(&x);
+}
+END_TEST
+
+/* An owed GET_VRING_BASE answered for another ring breaks the connection. */
+START_TEST(test_vring_base_owed_wrong_ring)
+{
+    struct px x;
+    struct vhu_wire_state st = { 1, 9 };
+
+    px_start(&x);
+    ck_assert_int_eq(vhu_request_vring_base(x.c, 0), 0);
+    px_reply(&x, VHU_REQ_GET_VRING_BASE, &st, sizeof(st));
+    ck_assert_int_eq(vhu_collect(x.c), -EPROTO);
+    ck_assert(vhu_broken(x.c));
+    px_end(&x);
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
@@ -273,6 +322,8 @@ make_suite(void)
     CHECK_ADD(s, test_owed_ack_wrong_request, 10);
     CHECK_ADD(s, test_owed_ack_cut_short, 10);
     CHECK_ADD(s, test_owed_acks_bounded, 10);
+    CHECK_ADD(s, test_vring_base_owed, 10);
+    CHECK_ADD(s, test_vring_base_owed_wrong_ring, 10);
     return s;
 }
 

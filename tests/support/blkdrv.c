@@ -293,7 +293,8 @@ blkdrv_wait_old_session(struct relay *r, struct loop *loop,
 
     for (;;) {
         relay_get_stats(r, &st);
-        if (st.reconnects >= st.stop_drops) {
+        /* The stop's GET_VRING_BASE reply is taken from the loop. */
+        if (!relay_setup_pending(r) && st.reconnects >= st.stop_drops) {
             return 0;
         }
         if (log_now_ns() >= end) {

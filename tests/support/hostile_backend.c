@@ -175,7 +175,7 @@ hb_config_change(struct hostile *h)
 }
 
 /*
- * The ack to `req` is to be held: stop here until hostile_release().
+ * The reply to `req` is to be held: stop here until hostile_release().
  * False if the backend is being stopped instead.
  */
 static bool
@@ -324,6 +324,9 @@ hb_message(struct hostile *h)
 
         hb_late_keep(h);
         hb_close(&h->kick_fd);
+        if (!hb_hold(h, hdr.request)) {
+            return true; /* stopping */
+        }
         hb_reply(h, hdr.request, &st, sizeof(st));
         reply_ack = false;
         break;

@@ -104,10 +104,11 @@ void hostile_set_config(struct hostile *h, uint32_t off, const void *buf,
 void hostile_config_change(struct hostile *h, uint32_t off, const void *buf,
                            uint32_t len);
 /*
- * Hold the acknowledgement of the next request with code `req` (one that
- * asks for a REPLY_ACK): the backend acts on the request, then stops,
- * reading nothing more and serving no ring, as a backend busy mapping
- * guest memory would, until hostile_release().  Once.
+ * Hold the reply to the next request with code `req` (one that asks for
+ * a REPLY_ACK, or GET_VRING_BASE): the backend acts on the request, then
+ * stops, reading nothing more and serving no ring, as a backend busy
+ * mapping guest memory (or slow to stop a ring) would, until
+ * hostile_release().  Once.
  */
 void hostile_hold_reply(struct hostile *h, uint32_t req);
 /* True while an acknowledgement is held. */
