@@ -10,7 +10,7 @@
 #   -t  hard timeout for the whole QEMU run in seconds (default 1200)
 #   -l  console log file (default $XVM_BUILD_DIR/console.log or ./arm64-console.log)
 #   --summary  print a human summary (used by `make demo-arm64`)
-# Env: XEN_VERSION (see fetch.sh), XVM_CACHE, XVM_DOM0_MEM (MiB, default 768),
+# Env: XEN_VERSION (see fetch.sh), XVM_CACHE, XVM_DOM0_MEM (MiB, default 1024),
 #      XVM_QEMU_MEM (MiB, default 2048), XVM_SCENARIO_TIMEOUT (s, per scenario).
 # Exit: 0 when every result is PASS or SKIP, 1 on any FAIL or when the run
 # produced no result block (crash, hang, timeout). Prints "SKIP arm64: ..."
@@ -56,7 +56,7 @@ fi
 XVM_DEMO=$SUMMARY "$ARM64_DIR/mkinitramfs-dom0.sh" "$WORK/dom0.cpio.gz" "$WORK/guest.cpio.gz" "$DAEMON" $SCEN
 WALL_IMG=$(( $(date +%s) - WALL0 - WALL_FETCH ))
 
-DOM0_MEM=${XVM_DOM0_MEM:-768}
+DOM0_MEM=${XVM_DOM0_MEM:-1024}
 QEMU_MEM=${XVM_QEMU_MEM:-2048}
 # No commas allowed in -append / guest-loader bootargs (QEMU option syntax).
 XEN_ARGS="dom0_mem=${DOM0_MEM}M console=dtuart dtuart=/pl011@9000000 loglvl=all guest_loglvl=all"
