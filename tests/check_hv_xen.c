@@ -719,6 +719,8 @@ END_TEST
 
 /* In check_hv_xen_mem.c. */
 void add_mem_tests(Suite *s);
+/* In check_hv_xen_privcmd.c. */
+void add_privcmd_tests(Suite *s);
 
 /* ---- grant copy segments and the no-gntdev path ---- */
 
@@ -811,6 +813,7 @@ make_suite(void)
     CHECK_ADD(s, test_gnt_fill_segments, 5);
     CHECK_ADD(s, test_gnt_without_gntdev, 5);
     add_mem_tests(s);
+    add_privcmd_tests(s);
     return s;
 }
 
