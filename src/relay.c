@@ -287,6 +287,7 @@ relay_queue_unwire(struct relay *r, struct relay_queue *q)
         loop_del_fd(r->loop, q->notify_fd);
         relay_close_fd(&q->notify_fd);
     }
+    relay_queue_irqfd_del(r, q);
     if (q->call_fd >= 0) {
         loop_del_fd(r->loop, q->call_fd);
     }
@@ -329,6 +330,7 @@ relay_queue_wire(struct relay *r, struct relay_queue *q, bool resume)
         }
     }
     relay_queue_ioeventfd(r, q);
+    relay_queue_irqfd(r, q);
     return 0;
 
 fail:

@@ -27,43 +27,29 @@
 static const enum relay_mode modes[] = { RELAY_MODE_SHADOW,
                                          RELAY_MODE_ZEROCOPY };
 
-struct fixture {
-    char dir[256];
-    char image[300];
-    struct backend_proc qsd;
-};
-
 /* qemu-storage-daemon exporting a fresh image with `queues` queues. */
 static void
-fixture_up_q(struct fixture *f, unsigned queues)
+fixture_up_q(struct backend_disk *f, unsigned queues)
 {
-    int fd;
+    int rc = backend_disk_up(f, DISK_BYTES, queues);
 
-    if (!backend_qsd_path()) {
+    if (rc == -ENOENT) {
         ck_abort_msg("qemu-storage-daemon is not installed "
                      "(package qemu-system-common)");
     }
-    ck_assert_int_eq(backend_tmpdir(f->dir, sizeof(f->dir)), 0);
-    snprintf(f->image, sizeof(f->image), "%s/disk.img", f->dir);
-    fd = open(f->image, O_CREAT | O_RDWR | O_TRUNC, 0600);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(ftruncate(fd, (off_t)DISK_BYTES), 0);
-    close(fd);
-    ck_assert_int_eq(backend_start_qsd_mq(&f->qsd, f->dir, "blk", f->image,
-                                          queues), 0);
+    ck_assert_int_eq(rc, 0);
 }
 
 static void
-fixture_up(struct fixture *f)
+fixture_up(struct backend_disk *f)
 {
     fixture_up_q(f, 1);
 }
 
 static void
-fixture_down(struct fixture *f)
+fixture_down(struct backend_disk *f)
 {
-    backend_stop(&f->qsd);
-    backend_rmtree(f->dir);
+    backend_disk_down(f);
 }
 
 /*
@@ -74,7 +60,7 @@ fixture_down(struct fixture *f)
 static void
 data_roundtrip(enum relay_mode mode)
 {
-    struct fixture f;
+    struct backend_disk f;
     struct blkdrv b;
     struct relay_stats st;
     struct relay_queue_stats sum;
@@ -121,7 +107,7 @@ END_TEST
  */
 START_TEST(test_blk_ioeventfd_kicks)
 {
-    struct fixture f;
+    struct backend_disk f;
     char err[160];
 
     fixture_up(&f);
@@ -160,7 +146,7 @@ END_TEST
 START_TEST(test_blk_counters)
 {
     enum { N = 20 };
-    struct fixture f;
+    struct backend_disk f;
     static uint8_t buf[4096];
 
     fixture_up(&f);
@@ -228,7 +214,7 @@ START_TEST(test_blk_event_idx_kicks)
     const struct blkdrv_opts o = { .bounce_kib = 64 };
     const uint32_t len = 16384, sectors = len / 512;
     struct relay_stats st0, st;
-    struct fixture f;
+    struct backend_disk f;
     struct blkdrv b;
     uint8_t buf[16384], want[512];
     unsigned kicks = 0, done = 0;
@@ -337,7 +323,7 @@ mq_pass(struct blkdrv *b, uint32_t type, unsigned shift, uint64_t seed)
 START_TEST(test_blk_multiqueue)
 {
     const struct blkdrv_opts o = { .queues = MQ_QUEUES };
-    struct fixture f;
+    struct backend_disk f;
 
     fixture_up_q(&f, MQ_QUEUES);
     for (unsigned m = 0; m < 2; m++) {
@@ -367,7 +353,7 @@ END_TEST
 START_TEST(test_blk_mq_fewer_queues)
 {
     const struct blkdrv_opts o = { .queues = 2, .relay_queues = 2 };
-    struct fixture f;
+    struct backend_disk f;
 
     fixture_up_q(&f, MQ_QUEUES);
     for (unsigned m = 0; m < 2; m++) {
@@ -404,7 +390,7 @@ END_TEST
 /* Reset and re-initialisation with I/O before and after, both modes. */
 START_TEST(test_blk_reset_reinit)
 {
-    struct fixture f;
+    struct backend_disk f;
     uint8_t buf[4096], back[4096];
 
     fixture_up(&f);
@@ -438,7 +424,7 @@ END_TEST
  */
 START_TEST(test_blk_reset_inflight)
 {
-    struct fixture f;
+    struct backend_disk f;
     static uint8_t buf[RI_LEN], disk[RI_LEN];
     int fd;
 
@@ -508,7 +494,7 @@ END_TEST
  */
 START_TEST(test_blk_unmappable_buffer)
 {
-    struct fixture f;
+    struct backend_disk f;
     struct blkdrv b;
     struct blkreq *r;
     uint8_t buf[4096];
@@ -550,7 +536,7 @@ profile_probe(enum relay_mode mode)
     };
     uint8_t pattern[512];
     struct devtype_config st;
-    struct fixture f;
+    struct backend_disk f;
     const char *why;
     int fd;
 
@@ -636,7 +622,7 @@ END_TEST
 START_TEST(test_blk_grant_data)
 {
     const enum relay_mode grant_modes[] = { RELAY_MODE_SHADOW, RELAY_MODE_AUTO };
-    struct fixture f;
+    struct backend_disk f;
     struct blkdrv b;
     struct relay_stats st;
     char err[160];
@@ -708,7 +694,7 @@ expect_needs_reset_then_serves(struct blkdrv *b, struct blkreq *r,
  */
 START_TEST(test_blk_grant_hostile)
 {
-    struct fixture f;
+    struct backend_disk f;
     struct blkdrv b;
     struct blkreq *r;
     uint32_t ref;
