@@ -180,9 +180,10 @@ hv_xen_ioeventfd_add(struct hv *hv, uint64_t addr, uint32_t datamatch, int fd)
                       "QueueNotify bypasses the daemon");
     if (rc < 0) {
         if (rc != -EOPNOTSUPP) {
-            log_warn("%s: kernel ioeventfd for 0x%" PRIx64 " vq %" PRIu32
-                     ": %s",
-                     hv->name, addr, datamatch, strerror(-rc));
+            log_rl(&x->rl, LOG_LVL_WARN,
+                   "%s: kernel ioeventfd for 0x%" PRIx64 " vq %" PRIu32
+                   ": %s",
+                   hv->name, addr, datamatch, strerror(-rc));
         }
         return rc;
     }
@@ -215,8 +216,9 @@ hv_xen_ioeventfd_del(struct hv *hv, uint64_t addr, int fd)
             hv_xen_ioreq_kernel_del(&x->ioreq, k->addr, k->vq);
         }
         if (rc < 0) {
-            log_warn("%s: deassign kernel ioeventfd 0x%" PRIx64 ": %s",
-                     hv->name, addr, strerror(-rc));
+            log_rl(&x->rl, LOG_LVL_WARN,
+                   "%s: deassign kernel ioeventfd 0x%" PRIx64 ": %s",
+                   hv->name, addr, strerror(-rc));
         }
         memset(k, 0, sizeof(*k));
         return;
@@ -280,8 +282,8 @@ hv_xen_irqfd_add(struct hv *hv, unsigned irq, int fd)
                       "the daemon");
     if (rc < 0) {
         if (rc != -EOPNOTSUPP) {
-            log_warn("%s: kernel irqfd for irq %u: %s", hv->name, irq,
-                     strerror(-rc));
+            log_rl(&x->rl, LOG_LVL_WARN, "%s: kernel irqfd for irq %u: %s",
+                   hv->name, irq, strerror(-rc));
         }
         return rc;
     }
@@ -304,8 +306,9 @@ hv_xen_irqfd_del(struct hv *hv, unsigned irq, int fd)
         /* Returns once the kernel can no longer inject for it. */
         rc = irqfd_ioctl(x, irq, fd, HV_XEN_PRIVCMD_IRQFD_DEASSIGN);
         if (rc < 0) {
-            log_warn("%s: deassign kernel irqfd for irq %u: %s", hv->name,
-                     irq, strerror(-rc));
+            log_rl(&x->rl, LOG_LVL_WARN,
+                   "%s: deassign kernel irqfd for irq %u: %s", hv->name, irq,
+                   strerror(-rc));
         }
         memset(q, 0, sizeof(*q));
         return;
