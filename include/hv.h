@@ -2,8 +2,9 @@
  * hv: the hypervisor seam.  Everything above this layer (virtio-mmio,
  * virtqueues, relay) reaches the guest only through a struct hv: guest
  * memory, MMIO trap windows, the interrupt line, and (optionally) kernel
- * ioeventfds and irqfds.  Implementations: hv_xen (libxendevicemodel & co) and hv_sim
- * (an in-process simulated guest for tests and benchmarks).
+ * ioeventfds and irqfds.  Implementations: hv_xen (libxendevicemodel &
+ * co) and hv_sim (an in-process simulated guest for tests and
+ * benchmarks).
  *
  * Trust boundary: every guest physical address (gpa) and length reaching
  * hv_mem_read()/hv_mem_write() is guest-controlled.  Those wrappers are the

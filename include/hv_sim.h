@@ -30,9 +30,9 @@ struct hv_sim_config {
     uint64_t ram1_len;  /* bank 1 at HV_ARM_RAM1_GPA, 0 = none */
     bool ioeventfd;     /* offer kernel-style ioeventfds (QueueNotify
                          * writes signal an eventfd, no trap callback) */
-    struct loop *irqfd_loop; /* offer kernel-style irqfds, served on this
-                         * loop: a signal on the eventfd is consumed and
-                         * makes an interrupt edge (NULL: none) */
+    /* Offer kernel-style irqfds, served on this loop: a signal on the
+     * eventfd is consumed and makes an interrupt edge (NULL: none). */
+    struct loop *irqfd_loop;
     bool xen_mmap;      /* RAM regions say what Xen's do: map them with
                          * XEN_MMAP (FOREIGN, domid); the fd stays a memfd */
     uint32_t domid;     /* the guest's domid in those regions */

@@ -1,7 +1,8 @@
 /*
  * hv_xen_priv: the state of one hv_xen instance, shared by hv_xen.c
  * (start-up, ioreq service, teardown) and hv_xen_privcmd.c (kernel
- * ioeventfds and irqfds, zero-copy regions, privilege drop).  Private to hv_xen*.c.
+ * ioeventfds and irqfds, zero-copy regions, privilege drop).  Private to
+ * hv_xen*.c.
  */
 #ifndef XVM_HV_XEN_PRIV_H
 #define XVM_HV_XEN_PRIV_H
