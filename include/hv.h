@@ -2,8 +2,9 @@
  * hv: the hypervisor seam.  Everything above this layer (virtio-mmio,
  * virtqueues, relay) reaches the guest only through a struct hv: guest
  * memory, MMIO trap windows, the interrupt line, and (optionally) kernel
- * ioeventfds.  Implementations: hv_xen (libxendevicemodel & co) and hv_sim
- * (an in-process simulated guest for tests and benchmarks).
+ * ioeventfds and irqfds.  Implementations: hv_xen (libxendevicemodel &
+ * co) and hv_sim (an in-process simulated guest for tests and
+ * benchmarks).
  *
  * Trust boundary: every guest physical address (gpa) and length reaching
  * hv_mem_read()/hv_mem_write() is guest-controlled.  Those wrappers are the
@@ -137,6 +138,14 @@ struct hv_ops {
                          int fd);
     void (*ioeventfd_del)(struct hv *hv, uint64_t addr, int fd);
     /*
+     * Optional (NULL = unsupported): have the kernel raise interrupt `irq`
+     * whenever `fd` (an eventfd) is signalled, consuming the signal, so
+     * nobody else sees it.  An edge each time, as irq_set(irq, true) is.
+     * 0, or -EOPNOTSUPP when the running kernel cannot.
+     */
+    int (*irqfd_add)(struct hv *hv, unsigned irq, int fd);
+    void (*irqfd_del)(struct hv *hv, unsigned irq, int fd);
+    /*
      * Grant access (NULL = unsupported; hv_gnt.h builds on these).  Copy
      * every segment, to the guest's pages (`to_guest`) or from them: 0,
      * or -EFAULT when a ref is not granted to us, or granted read-only and
@@ -207,6 +216,8 @@ void hv_mmio_del(struct hv *hv, uint64_t base);
 int hv_irq_set(struct hv *hv, unsigned irq, bool level);
 int hv_ioeventfd_add(struct hv *hv, uint64_t addr, uint32_t datamatch, int fd);
 void hv_ioeventfd_del(struct hv *hv, uint64_t addr, int fd);
+int hv_irqfd_add(struct hv *hv, unsigned irq, int fd);
+void hv_irqfd_del(struct hv *hv, unsigned irq, int fd);
 void hv_mem_stats(struct hv *hv, struct hv_mem_stats *out);
 void hv_free(struct hv *hv);
 

@@ -31,6 +31,9 @@ struct hv_sim_config {
     uint64_t ram1_len;  /* bank 1 at HV_ARM_RAM1_GPA, 0 = none */
     bool ioeventfd;     /* offer kernel-style ioeventfds (QueueNotify
                          * writes signal an eventfd, no trap callback) */
+    /* Offer kernel-style irqfds, served on this loop: a signal on the
+     * eventfd is consumed and makes an interrupt edge (NULL: none). */
+    struct loop *irqfd_loop;
     bool xen_mmap;      /* RAM regions say what Xen's do: map them with
                          * XEN_MMAP (FOREIGN, domid); the fd stays a memfd */
     uint32_t domid;     /* the guest's domid in those regions */
@@ -93,6 +96,9 @@ int hv_sim_share_privcmd(struct hv_sim *sim, const struct privfd_ops *ops,
 
 /* Counters for leak checks: live MMIO windows. */
 unsigned hv_sim_mmio_windows(const struct hv_sim *sim);
+/* Live irqfds; edges they made on line `irq` so far. */
+unsigned hv_sim_irqfds(const struct hv_sim *sim);
+uint64_t hv_sim_irqfd_edges(const struct hv_sim *sim, unsigned irq);
 
 /*
  * The guest's grant table, as the backend domain sees it through the

@@ -26,6 +26,11 @@ struct privfd_ops {
     int (*open)(void *opaque);
     /* IOCTL_PRIVCMD_RESTRICT(domid) on fd: 0 or -errno. */
     int (*restrict_to)(void *opaque, int fd, uint16_t domid);
+    /*
+     * Another privcmd ioctl on fd (the kernel ioeventfd and irqfd): 0 or
+     * -errno.  NULL: the device has none of them (-ENOTTY).
+     */
+    int (*ioctl)(void *opaque, int fd, unsigned long req, void *arg);
     void *opaque;
 };
 

@@ -161,6 +161,10 @@ struct relay_queue_stats {
     uint64_t bytes_in;       /* driver -> device bytes copied (shadow) */
     uint64_t bytes_out;      /* device -> driver bytes copied (shadow) */
     uint64_t backpressure;   /* times the queue waited for bounce space */
+    /* Now, not counters: the kernel delivers this queue's QueueNotify
+     * writes (ioeventfd) and raises its interrupts (irqfd). */
+    bool kernel_ioeventfd;
+    bool kernel_irqfd;
 };
 
 /* Per device; the queue sums are in relay_stats_sum(). */

@@ -134,6 +134,13 @@ struct vmmio_dev {
     struct vmmio_queue q[VMMIO_MAX_QUEUES];
     uint32_t status;
     uint32_t interrupt_status;
+    /*
+     * Bits every InterruptStatus read reports on top of interrupt_status,
+     * which InterruptACK cannot clear and which do not drive the line:
+     * VRING while the kernel raises used-buffer interrupts the device
+     * never sees (an irqfd on a queue's call eventfd).
+     */
+    uint32_t interrupt_forced;
     uint32_t config_generation;
     uint32_t config_len;
     uint8_t config[VMMIO_CONFIG_MAX];

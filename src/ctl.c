@@ -63,6 +63,16 @@ ctl_put_queue(struct json_object *o, const struct relay_queue_stats *q)
     ctl_put_u64(o, "backpressure", q->backpressure);
 }
 
+/* A queue's notification paths: who answers QueueNotify, who interrupts. */
+static void
+ctl_put_paths(struct json_object *o, const struct relay_queue_stats *q)
+{
+    json_object_object_add(o, "kernel_ioeventfd",
+                           json_object_new_boolean(q->kernel_ioeventfd));
+    json_object_object_add(o, "kernel_irqfd",
+                           json_object_new_boolean(q->kernel_irqfd));
+}
+
 static struct json_object *
 ctl_counters_json(const struct relay_stats *st)
 {
@@ -126,6 +136,7 @@ ctl_dev_json(const struct ctl_dev *d)
 
         json_object_object_add(q, "index", json_object_new_int(i));
         ctl_put_queue(q, &d->stats.q[i]);
+        ctl_put_paths(q, &d->stats.q[i]);
         json_object_array_add(qs, q);
     }
     json_object_object_add(o, "queues", qs);

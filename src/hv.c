@@ -212,6 +212,20 @@ hv_ioeventfd_del(struct hv *hv, uint64_t addr, int fd)
     }
 }
 
+int
+hv_irqfd_add(struct hv *hv, unsigned irq, int fd)
+{
+    return hv->ops->irqfd_add ? hv->ops->irqfd_add(hv, irq, fd) : -EOPNOTSUPP;
+}
+
+void
+hv_irqfd_del(struct hv *hv, unsigned irq, int fd)
+{
+    if (hv->ops->irqfd_del) {
+        hv->ops->irqfd_del(hv, irq, fd);
+    }
+}
+
 void
 hv_mem_stats(struct hv *hv, struct hv_mem_stats *out)
 {

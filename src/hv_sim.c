@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -39,6 +40,13 @@ struct hv_sim_ioeventfd {
     int fd;          /* -1: slot free */
 };
 
+struct hv_sim_irqfd {
+    struct hv_sim *sim;
+    unsigned irq;
+    int fd;          /* the caller's; -1: slot free */
+    int own;         /* our copy of it, watched on irqfd_loop */
+};
+
 struct hv_sim {
     struct hv hv;          /* first: container_of by cast */
     struct hv_sim_gnt gnt;     /* grant table, at the memfd's tail */
@@ -55,6 +63,9 @@ struct hv_sim {
     struct hv_sim_ioeventfd iofd[HV_SIM_MAX_IOEVENTFD];
     bool irq_level[HV_SIM_MAX_IRQ];
     uint64_t irq_edges[HV_SIM_MAX_IRQ];
+    struct loop *irqfd_loop;      /* NULL: no irqfds */
+    struct hv_sim_irqfd irqfd[HV_SIM_MAX_IOEVENTFD];
+    uint64_t irqfd_edges[HV_SIM_MAX_IRQ];
     /* Xen-style sharing (hv_sim_share_privcmd): regions map from share_fd. */
     bool xen_share;
     struct privfd_ops priv;
@@ -264,6 +275,81 @@ sim_ioeventfd_del(struct hv *hv, uint64_t addr, int fd)
     }
 }
 
+/* The kernel's irqfd: consume the signal, inject an edge (Xen's
+ * set_irq_level(1) injects each time, whatever the line was). */
+static void
+sim_irqfd_fire(struct hv_sim_irqfd *e)
+{
+    uint64_t n;
+
+    if (read(e->own, &n, sizeof(n)) == (ssize_t)sizeof(n)) {
+        e->sim->irq_edges[e->irq]++;
+        e->sim->irqfd_edges[e->irq]++;
+    }
+}
+
+static void
+sim_on_irqfd(void *opaque, uint32_t events)
+{
+    (void)events;
+    sim_irqfd_fire(opaque);
+}
+
+static int
+sim_irqfd_add(struct hv *hv, unsigned irq, int fd)
+{
+    struct hv_sim *sim = sim_of(hv);
+
+    if (!sim->irqfd_loop) {
+        return -EOPNOTSUPP;
+    }
+    if (irq >= HV_SIM_MAX_IRQ || fd < 0) {
+        return -EINVAL;
+    }
+    for (unsigned i = 0; i < HV_SIM_MAX_IOEVENTFD; i++) {
+        struct hv_sim_irqfd *e = &sim->irqfd[i];
+        int rc;
+
+        if (e->fd >= 0) {
+            continue;
+        }
+        /* The kernel holds the eventfd itself: so does the sim, by a fd
+         * of its own, which the caller's loop may still watch too. */
+        *e = (struct hv_sim_irqfd){ sim, irq, fd,
+                                    fcntl(fd, F_DUPFD_CLOEXEC, 0) };
+        if (e->own < 0) {
+            e->fd = -1;
+            return -errno;
+        }
+        rc = loop_add_fd(sim->irqfd_loop, e->own, EPOLLIN, sim_on_irqfd, e);
+        if (rc < 0) {
+            close(e->own);
+            e->fd = -1;
+            return rc;
+        }
+        /* A signal already pending is delivered now, as the kernel does. */
+        sim_irqfd_fire(e);
+        return 0;
+    }
+    return -ENOSPC;
+}
+
+static void
+sim_irqfd_del(struct hv *hv, unsigned irq, int fd)
+{
+    struct hv_sim *sim = sim_of(hv);
+
+    for (unsigned i = 0; i < HV_SIM_MAX_IOEVENTFD; i++) {
+        struct hv_sim_irqfd *e = &sim->irqfd[i];
+
+        if (e->fd == fd && e->irq == irq) {
+            loop_del_fd(sim->irqfd_loop, e->own);
+            close(e->own);
+            e->fd = -1;
+        }
+    }
+}
+
 /* A 4-byte write the kernel would turn into an eventfd signal. */
 static bool
 sim_ioeventfd_hit(struct hv_sim *sim, uint64_t addr, unsigned size,
@@ -350,6 +436,12 @@ sim_free(struct hv *hv)
     if (sim->share_fd >= 0) {
         close(sim->share_fd);
     }
+    for (unsigned i = 0; i < HV_SIM_MAX_IOEVENTFD; i++) {
+        if (sim->irqfd[i].fd >= 0) {
+            loop_del_fd(sim->irqfd_loop, sim->irqfd[i].own);
+            close(sim->irqfd[i].own);
+        }
+    }
     free(sim);
 }
 
@@ -365,6 +457,8 @@ static const struct hv_ops hv_sim_ops = {
     .irq_set = sim_irq_set,
     .ioeventfd_add = sim_ioeventfd_add,
     .ioeventfd_del = sim_ioeventfd_del,
+    .irqfd_add = sim_irqfd_add,
+    .irqfd_del = sim_irqfd_del,
     .gnt_copy = sim_gnt_copy,
     .gnt_map = sim_gnt_map,
     .gnt_unmap = sim_gnt_unmap,
@@ -395,8 +489,10 @@ hv_sim_new(struct hv_sim **out, const struct hv_sim_config *cfg)
     sim->xen_mmap = cfg->xen_mmap;
     sim->hv.domid = cfg->domid;
     sim->hv.nr_vcpus = cfg->vcpus ? cfg->vcpus : 1;
+    sim->irqfd_loop = cfg->irqfd_loop;
     for (unsigned i = 0; i < HV_SIM_MAX_IOEVENTFD; i++) {
         sim->iofd[i].fd = -1;
+        sim->irqfd[i].fd = -1;
     }
     sim->ram_len = cfg->ram0_len + cfg->ram1_len;
     hv_layout_add(&sim->hv.ram, HV_ARM_RAM0_GPA, cfg->ram0_len);
@@ -503,6 +599,23 @@ uint64_t
 hv_sim_irq_edges(const struct hv_sim *sim, unsigned irq)
 {
     return irq < HV_SIM_MAX_IRQ ? sim->irq_edges[irq] : 0;
+}
+
+unsigned
+hv_sim_irqfds(const struct hv_sim *sim)
+{
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < HV_SIM_MAX_IOEVENTFD; i++) {
+        n += sim->irqfd[i].fd >= 0;
+    }
+    return n;
+}
+
+uint64_t
+hv_sim_irqfd_edges(const struct hv_sim *sim, unsigned irq)
+{
+    return irq < HV_SIM_MAX_IRQ ? sim->irqfd_edges[irq] : 0;
 }
 
 int

@@ -516,6 +516,7 @@ xen_teardown(struct hv_xen *x)
 {
     /* Kernel ioeventfds point into the ioreq page and at our ports. */
     hv_xen_ioeventfd_clear(x);
+    hv_xen_irqfd_clear(x);
     if (x->busy_timer) {
         loop_cancel_timer(x->loop, x->busy_timer);
         x->busy_timer = 0;
@@ -622,6 +623,8 @@ static const struct hv_ops hv_xen_ops = {
     .irq_set = xen_irq_set,
     .ioeventfd_add = hv_xen_ioeventfd_add,
     .ioeventfd_del = hv_xen_ioeventfd_del,
+    .irqfd_add = hv_xen_irqfd_add,
+    .irqfd_del = hv_xen_irqfd_del,
     .gnt_copy = hv_xen_gnt_copy,
     .gnt_map = hv_xen_gnt_map,
     .gnt_unmap = hv_xen_gnt_unmap,

@@ -1,7 +1,8 @@
 /*
  * hv_xen_priv: the state of one hv_xen instance, shared by hv_xen.c
  * (start-up, ioreq service, teardown) and hv_xen_privcmd.c (kernel
- * ioeventfds, zero-copy regions, privilege drop).  Private to hv_xen*.c.
+ * ioeventfds and irqfds, zero-copy regions, privilege drop).  Private to
+ * hv_xen*.c.
  */
 #ifndef XVM_HV_XEN_PRIV_H
 #define XVM_HV_XEN_PRIV_H
@@ -44,7 +45,14 @@ struct hv_xen_kick {
     bool used;
 };
 
-/* Kernel ioeventfd support, probed on first use. */
+/* A kernel irqfd registered through privcmd. */
+struct hv_xen_irqfd {
+    unsigned irq;
+    int fd;             /* caller's eventfd (not owned) */
+    bool used;
+};
+
+/* Kernel ioeventfd (irqfd) support, probed on first use. */
 enum hv_xen_kern {
     HV_XEN_KERN_UNKNOWN = 0,
     HV_XEN_KERN_YES,
@@ -84,6 +92,8 @@ struct hv_xen {
 
     enum hv_xen_kern kern;
     struct hv_xen_kick kick[HV_XEN_MAX_IOEVENTFD];
+    enum hv_xen_kern irqfd_kern;
+    struct hv_xen_irqfd irqfd[HV_XEN_MAX_IOEVENTFD];
     int busy_timer;                  /* loop timer rescanning slots, 0 = none */
     struct log_ratelimit rl;         /* event-channel trouble */
 };
@@ -100,6 +110,10 @@ int hv_xen_ioeventfd_add(struct hv *hv, uint64_t addr, uint32_t datamatch,
 void hv_xen_ioeventfd_del(struct hv *hv, uint64_t addr, int fd);
 /* Deassign every kernel ioeventfd (before the ioreq page goes). */
 void hv_xen_ioeventfd_clear(struct hv_xen *x);
+int hv_xen_irqfd_add(struct hv *hv, unsigned irq, int fd);
+void hv_xen_irqfd_del(struct hv *hv, unsigned irq, int fd);
+/* Deassign every kernel irqfd. */
+void hv_xen_irqfd_clear(struct hv_xen *x);
 int hv_xen_mem_regions(struct hv *hv, struct hv_region *out, unsigned max);
 int hv_xen_mem_share(struct hv *hv);
 /*

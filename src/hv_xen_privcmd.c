@@ -8,6 +8,10 @@
  *   kernel without it every kick takes the event-channel path, which must
  *   always work.  The ioctl layout is defined here because older
  *   linux-libc-dev (Debian bookworm's 6.1) lacks it.
+ * - Kernel irqfds (the same kernels): the kernel issues a prepared
+ *   XEN_DMOP_set_irq_level(irq, 1) whenever the backend signals its call
+ *   eventfd, consuming the signal; the daemon never sees that completion.
+ *   Detected at run time on the first registration, like ioeventfds.
  * - Zero-copy regions: a privcmd fd of the backend's own, which a
  *   XEN_MMAP-capable backend maps at offset 0 and fills with
  *   IOCTL_PRIVCMD_MMAPBATCH_V2.  It is a copy of share_fd, opened for
@@ -55,13 +59,30 @@ _Static_assert(sizeof(struct hv_xen_privcmd_ioeventfd) == 48,
 #define HV_XEN_IOCTL_PRIVCMD_IOEVENTFD                                         \
     _IOW('P', 9, struct hv_xen_privcmd_ioeventfd)
 
+/*
+ * Linux include/uapi/xen/privcmd.h, struct privcmd_irqfd, as in 6.7 and
+ * later (checked against Debian's linux-source-6.12): the dm_op is copied
+ * at assign time; deassign matches the eventfd alone.
+ */
+struct hv_xen_privcmd_irqfd {
+    uint64_t dm_op;     /* user address of the dm_op buffer */
+    uint32_t size;      /* its size */
+    uint32_t fd;        /* the eventfd */
+    uint32_t flags;
+    uint16_t dom;
+    uint8_t pad[2];
+};
+_Static_assert(sizeof(struct hv_xen_privcmd_irqfd) == 24, "privcmd_irqfd ABI");
+#define HV_XEN_PRIVCMD_IRQFD_DEASSIGN 1u
+#define HV_XEN_IOCTL_PRIVCMD_IRQFD _IOW('P', 8, struct hv_xen_privcmd_irqfd)
+
 void
 hv_xen_privcmd_open(struct hv_xen *x)
 {
     x->privcmd_fd = x->priv->open(x->priv->opaque);
     if (x->privcmd_fd < 0) {
-        log_warn("%s: /dev/xen/privcmd: %s; no kernel ioeventfd", x->hv.name,
-                 strerror(-x->privcmd_fd));
+        log_warn("%s: /dev/xen/privcmd: %s; no kernel ioeventfd or irqfd",
+                 x->hv.name, strerror(-x->privcmd_fd));
         x->privcmd_fd = -1;
     }
     x->share_fd = privfd_open_for(x->priv, x->hv.domid);
@@ -71,6 +92,46 @@ hv_xen_privcmd_open(struct hv_xen *x)
                  x->hv.name, strerror(-x->share_fd));
         x->share_fd = -1;
     }
+}
+
+/* An eventfd ioctl on our privcmd fd: 0 or -errno (-ENOTTY: none). */
+static int
+privcmd_ioctl(struct hv_xen *x, unsigned long req, void *arg)
+{
+    if (x->privcmd_fd < 0 || x->priv->ioctl == NULL) {
+        return -ENOTTY;
+    }
+    return x->priv->ioctl(x->priv->opaque, x->privcmd_fd, req, arg);
+}
+
+/*
+ * The kernel's answer to a registration of `what` (ioeventfd, irqfd):
+ * the first one decides, logged once, whether the kernel has it at all
+ * (*kern).  0, -EOPNOTSUPP when it has not (the caller falls back), or
+ * the registration's own error.
+ */
+static int
+kern_verdict(struct hv_xen *x, enum hv_xen_kern *kern, int rc,
+             const char *what, const char *without, const char *with)
+{
+    if (rc == -ENOTTY || rc == -EINVAL || rc == -EOPNOTSUPP ||
+        rc == -ENOSYS) {
+        if (*kern == HV_XEN_KERN_UNKNOWN) {
+            log_info("%s: kernel %s unavailable (%s): %s", x->hv.name, what,
+                     strerror(-rc), without);
+            *kern = HV_XEN_KERN_NO;
+        }
+        if (x->opts.kernel_eventfd > 0) {
+            log_err("%s: kernel %s required but unavailable", x->hv.name,
+                    what);
+        }
+        return -EOPNOTSUPP;
+    }
+    if (rc == 0 && *kern == HV_XEN_KERN_UNKNOWN) {
+        log_info("%s: kernel %s in use: %s", x->hv.name, what, with);
+        *kern = HV_XEN_KERN_YES;
+    }
+    return rc;
 }
 
 static int
@@ -88,10 +149,7 @@ kick_ioctl(struct hv_xen *x, const struct hv_xen_kick *k, uint32_t flags)
     arg.vq = k->vq;
     arg.flags = flags;
     arg.dom = (uint16_t)x->hv.domid;
-    if (ioctl(x->privcmd_fd, HV_XEN_IOCTL_PRIVCMD_IOEVENTFD, &arg) < 0) {
-        return -errno;
-    }
-    return 0;
+    return privcmd_ioctl(x, HV_XEN_IOCTL_PRIVCMD_IOEVENTFD, &arg);
 }
 
 int
@@ -118,32 +176,17 @@ hv_xen_ioeventfd_add(struct hv *hv, uint64_t addr, uint32_t datamatch, int fd)
     if (slot == NULL) {
         return -ENOSPC;
     }
-    rc = x->privcmd_fd < 0 ? -ENOTTY : kick_ioctl(x, &k, 0);
-    if (rc == -ENOTTY || rc == -EINVAL || rc == -EOPNOTSUPP ||
-        rc == -ENOSYS) {
-        if (x->kern == HV_XEN_KERN_UNKNOWN) {
-            log_info("%s: kernel ioeventfd unavailable (%s): kicks go "
-                     "through the event channel",
-                     hv->name, strerror(-rc));
-            x->kern = HV_XEN_KERN_NO;
-        }
-        if (x->opts.kernel_eventfd > 0) {
-            log_err("%s: kernel ioeventfd required but unavailable",
-                    hv->name);
-        }
-        return -EOPNOTSUPP;
-    }
+    rc = kern_verdict(x, &x->kern, kick_ioctl(x, &k, 0), "ioeventfd",
+                      "kicks go through the event channel",
+                      "QueueNotify bypasses the daemon");
     if (rc < 0) {
-        log_warn("%s: kernel ioeventfd for 0x%" PRIx64 " vq %" PRIu32
-                 ": %s",
-                 hv->name, addr, datamatch, strerror(-rc));
+        if (rc != -EOPNOTSUPP) {
+            log_rl(&x->rl, LOG_LVL_WARN,
+                   "%s: kernel ioeventfd for 0x%" PRIx64 " vq %" PRIu32
+                   ": %s",
+                   hv->name, addr, datamatch, strerror(-rc));
+        }
         return rc;
-    }
-    if (x->kern == HV_XEN_KERN_UNKNOWN) {
-        log_info("%s: kernel ioeventfd in use: QueueNotify bypasses the "
-                 "daemon",
-                 hv->name);
-        x->kern = HV_XEN_KERN_YES;
     }
     rc = hv_xen_ioreq_kernel_add(&x->ioreq, addr, datamatch);
     if (rc < 0) {
@@ -174,8 +217,9 @@ hv_xen_ioeventfd_del(struct hv *hv, uint64_t addr, int fd)
             hv_xen_ioreq_kernel_del(&x->ioreq, k->addr, k->vq);
         }
         if (rc < 0) {
-            log_warn("%s: deassign kernel ioeventfd 0x%" PRIx64 ": %s",
-                     hv->name, addr, strerror(-rc));
+            log_rl(&x->rl, LOG_LVL_WARN,
+                   "%s: deassign kernel ioeventfd 0x%" PRIx64 ": %s",
+                   hv->name, addr, strerror(-rc));
         }
         memset(k, 0, sizeof(*k));
         return;
@@ -188,6 +232,96 @@ hv_xen_ioeventfd_clear(struct hv_xen *x)
     for (unsigned i = 0; i < HV_XEN_MAX_IOEVENTFD; i++) {
         if (x->kick[i].used) {
             hv_xen_ioeventfd_del(&x->hv, x->kick[i].addr, x->kick[i].fd);
+        }
+    }
+}
+
+static int
+irqfd_ioctl(struct hv_xen *x, unsigned irq, int fd, uint32_t flags)
+{
+    struct xen_dm_op op;
+    struct hv_xen_privcmd_irqfd arg;
+
+    memset(&op, 0, sizeof(op));
+    op.op = XEN_DMOP_set_irq_level;
+    op.u.set_irq_level.irq = irq;
+    op.u.set_irq_level.level = 1;
+    memset(&arg, 0, sizeof(arg));
+    arg.dm_op = (uint64_t)(uintptr_t)&op;
+    arg.size = (uint32_t)sizeof(op);
+    arg.fd = (uint32_t)fd;
+    arg.flags = flags;
+    arg.dom = (uint16_t)x->hv.domid;
+    return privcmd_ioctl(x, HV_XEN_IOCTL_PRIVCMD_IRQFD, &arg);
+}
+
+int
+hv_xen_irqfd_add(struct hv *hv, unsigned irq, int fd)
+{
+    struct hv_xen *x = hv_xen_of(hv);
+    struct hv_xen_irqfd *slot = NULL;
+    int rc;
+
+    if (x->opts.kernel_eventfd < 0 || x->irqfd_kern == HV_XEN_KERN_NO) {
+        return -EOPNOTSUPP;
+    }
+    if (fd < 0) {
+        return -EINVAL;
+    }
+    for (unsigned i = 0; i < HV_XEN_MAX_IOEVENTFD; i++) {
+        if (!x->irqfd[i].used) {
+            slot = &x->irqfd[i];
+            break;
+        }
+    }
+    if (slot == NULL) {
+        return -ENOSPC;
+    }
+    rc = kern_verdict(x, &x->irqfd_kern, irqfd_ioctl(x, irq, fd, 0), "irqfd",
+                      "the daemon reads completions and raises interrupts",
+                      "completions raise the guest's interrupt without "
+                      "the daemon");
+    if (rc < 0) {
+        if (rc != -EOPNOTSUPP) {
+            log_rl(&x->rl, LOG_LVL_WARN, "%s: kernel irqfd for irq %u: %s",
+                   hv->name, irq, strerror(-rc));
+        }
+        return rc;
+    }
+    *slot = (struct hv_xen_irqfd){ .irq = irq, .fd = fd, .used = true };
+    return 0;
+}
+
+void
+hv_xen_irqfd_del(struct hv *hv, unsigned irq, int fd)
+{
+    struct hv_xen *x = hv_xen_of(hv);
+
+    for (unsigned i = 0; i < HV_XEN_MAX_IOEVENTFD; i++) {
+        struct hv_xen_irqfd *q = &x->irqfd[i];
+        int rc;
+
+        if (!q->used || q->irq != irq || q->fd != fd) {
+            continue;
+        }
+        /* Returns once the kernel can no longer inject for it. */
+        rc = irqfd_ioctl(x, irq, fd, HV_XEN_PRIVCMD_IRQFD_DEASSIGN);
+        if (rc < 0) {
+            log_rl(&x->rl, LOG_LVL_WARN,
+                   "%s: deassign kernel irqfd for irq %u: %s", hv->name, irq,
+                   strerror(-rc));
+        }
+        memset(q, 0, sizeof(*q));
+        return;
+    }
+}
+
+void
+hv_xen_irqfd_clear(struct hv_xen *x)
+{
+    for (unsigned i = 0; i < HV_XEN_MAX_IOEVENTFD; i++) {
+        if (x->irqfd[i].used) {
+            hv_xen_irqfd_del(&x->hv, x->irqfd[i].irq, x->irqfd[i].fd);
         }
     }
 }

@@ -35,9 +35,17 @@ privfd_dev_restrict(void *opaque, int fd, uint16_t domid)
     return ioctl(fd, PRIVFD_IOCTL_RESTRICT, &domid) < 0 ? -errno : 0;
 }
 
+static int
+privfd_dev_ioctl(void *opaque, int fd, unsigned long req, void *arg)
+{
+    (void)opaque;
+    return ioctl(fd, req, arg) < 0 ? -errno : 0;
+}
+
 const struct privfd_ops privfd_dev = {
     .open = privfd_dev_open,
     .restrict_to = privfd_dev_restrict,
+    .ioctl = privfd_dev_ioctl,
 };
 
 int

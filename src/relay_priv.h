@@ -47,6 +47,8 @@ struct relay_mode_ops {
     const char *name;
     /* A guest kick can go straight to the backend (nothing to copy). */
     bool direct_kick;
+    /* A backend completion needs nothing but the guest's interrupt. */
+    bool direct_call;
     /* SET_MEM_TABLE for this mode (after SET_FEATURES). */
     int (*mem_table)(struct relay *r);
     /* Set up mode state for q (guest rings already validated in q->gvq). */
@@ -104,6 +106,7 @@ struct relay_queue {
     int call_fd;           /* backend writes: completion */
     int notify_fd;         /* kernel ioeventfd we watch (shadow), or -1 */
     bool ioeventfd;        /* QueueNotify bypasses the trap for this queue */
+    bool irqfd;            /* the kernel raises the interrupt on call_fd */
     bool own;              /* served by the daemon (cfg.own), not the backend */
     bool disabled;         /* backend queue held disabled (relay_queues_enable) */
     bool live;             /* backend acknowledged its setup: kicks flow */
@@ -148,6 +151,7 @@ struct relay {
     bool drain_failed;         /* ... and the backend broke it */
     bool line;                 /* interrupt line level we drive */
     bool no_ioeventfd;         /* the hv cannot: kicks come as traps */
+    bool no_irqfd;             /* the hv cannot: the daemon reads calls */
     struct relay_queue q[VMMIO_MAX_QUEUES];
     struct relay_stats stats;
     struct log_ratelimit rl;   /* the data path's complaints */
@@ -160,6 +164,15 @@ struct relay {
     uint8_t own_config[VMMIO_CONFIG_MAX];
     uint32_t own_config_len;
 };
+
+/* relay_irqfd.c: completions raise the interrupt in the kernel. */
+/*
+ * After q is wired: give q's call eventfd to the hv's irqfd when the mode
+ * has nothing to do on a call; the loop stops watching it.
+ */
+void relay_queue_irqfd(struct relay *r, struct relay_queue *q);
+/* Before q's call eventfd goes: take it back from the kernel. */
+void relay_queue_irqfd_del(struct relay *r, struct relay_queue *q);
 
 /* relay_own.c: the queue the daemon serves itself (cfg.own). */
 /* At DRIVER_OK: which queue is the daemon's, which backend queues start

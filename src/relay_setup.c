@@ -149,6 +149,7 @@ relay_queue_unwire(struct relay *r, struct relay_queue *q)
         loop_del_fd(r->loop, q->notify_fd);
         relay_close_fd(&q->notify_fd);
     }
+    relay_queue_irqfd_del(r, q);
     if (q->call_fd >= 0) {
         loop_del_fd(r->loop, q->call_fd);
     }
@@ -239,6 +240,7 @@ relay_queue_live(struct relay *r, struct relay_queue *q)
 {
     q->live = true;
     relay_queue_ioeventfd(r, q);
+    relay_queue_irqfd(r, q);
     if (q->kick_pending) {
         q->kick_pending = false;
         r->ops->kick(r, q);

@@ -31,6 +31,10 @@ relay_get_stats(const struct relay *r, struct relay_stats *out)
 {
     *out = r->stats;
     out->nr_queues = r->dev.nr_queues;
+    for (unsigned i = 0; i < out->nr_queues; i++) {
+        out->q[i].kernel_ioeventfd = r->q[i].ioeventfd;
+        out->q[i].kernel_irqfd = r->q[i].irqfd;
+    }
     hv_mem_stats(r->hv, &out->guest_mem);
     if (r->conn) {
         out->vhu_msgs += vhu_sent(r->conn);

@@ -170,6 +170,7 @@ zc_fini(struct relay *r)
 const struct relay_mode_ops relay_zc_ops = {
     .name = "zero-copy",
     .direct_kick = true,
+    .direct_call = true,
     .mem_table = zc_mem_table,
     .queue_start = zc_queue_start,
     .queue_wire = zc_queue_wire,

@@ -390,7 +390,7 @@ vmmio_read_reg(struct vmmio_dev *dev, uint64_t off)
     case VMMIO_QUEUE_USED_HIGH:
         return vmmio_get_half(q->used_gpa, off == VMMIO_QUEUE_USED_HIGH);
     case VMMIO_INTERRUPT_STATUS:
-        return dev->interrupt_status;
+        return dev->interrupt_status | dev->interrupt_forced;
     case VMMIO_STATUS:
         return dev->status;
     case VMMIO_SHM_SEL:

@@ -204,6 +204,8 @@ END_TEST
 void add_ioreq_tests(Suite *s);
 void add_mem_tests(Suite *s);
 void add_gnt_tests(Suite *s);
+/* In check_hv_xen_privcmd.c. */
+void add_privcmd_tests(Suite *s);
 
 static Suite *
 make_suite(void)
@@ -222,6 +224,7 @@ make_suite(void)
     CHECK_ADD(s, test_open_without_xen_fails_cleanly, 10);
     add_mem_tests(s);
     add_gnt_tests(s);
+    add_privcmd_tests(s);
     return s;
 }
 

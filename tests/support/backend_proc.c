@@ -133,6 +133,40 @@ backend_start_qsd_mq(struct backend_proc *b, const char *dir, const char *name,
     }
 }
 
+int
+backend_disk_up(struct backend_disk *d, uint64_t bytes, unsigned queues)
+{
+    int fd, rc;
+
+    memset(d, 0, sizeof(*d));
+    if (!backend_qsd_path()) {
+        fprintf(stderr, "qemu-storage-daemon is not installed (package "
+                "qemu-system-common)\n");
+        return -ENOENT;
+    }
+    if ((rc = backend_tmpdir(d->dir, sizeof(d->dir))) < 0) {
+        return rc;
+    }
+    snprintf(d->image, sizeof(d->image), "%s/disk.img", d->dir);
+    fd = open(d->image, O_CREAT | O_RDWR | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return -errno;
+    }
+    rc = ftruncate(fd, (off_t)bytes) < 0 ? -errno : 0;
+    close(fd);
+    if (rc < 0) {
+        return rc;
+    }
+    return backend_start_qsd_mq(&d->qsd, d->dir, "blk", d->image, queues);
+}
+
+void
+backend_disk_down(struct backend_disk *d)
+{
+    backend_stop(&d->qsd);
+    backend_rmtree(d->dir);
+}
+
 const char *
 backend_testpmd_path(void)
 {
@@ -268,39 +302,4 @@ backend_rmtree(const char *dir)
     if (system(cmd) != 0) {
         fprintf(stderr, "cleanup of %s failed\n", dir);
     }
-}
-
-int
-backend_disk_up(struct backend_disk *d, uint64_t bytes, unsigned queues)
-{
-    int fd, rc;
-
-    memset(d, 0, sizeof(*d));
-    if (!backend_qsd_path()) {
-        fprintf(stderr, "qemu-storage-daemon is not installed (package "
-                "qemu-system-common)\n");
-        return -ENOENT;
-    }
-    rc = backend_tmpdir(d->dir, sizeof(d->dir));
-    if (rc < 0) {
-        return rc;
-    }
-    snprintf(d->image, sizeof(d->image), "%s/disk.img", d->dir);
-    fd = open(d->image, O_CREAT | O_RDWR | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        return -errno;
-    }
-    rc = ftruncate(fd, (off_t)bytes) < 0 ? -errno : 0;
-    close(fd);
-    if (rc < 0) {
-        return rc;
-    }
-    return backend_start_qsd_mq(&d->qsd, d->dir, "blk", d->image, queues);
-}
-
-void
-backend_disk_down(struct backend_disk *d)
-{
-    backend_stop(&d->qsd);
-    backend_rmtree(d->dir);
 }

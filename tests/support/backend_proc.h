@@ -31,6 +31,18 @@ int backend_start_qsd(struct backend_proc *b, const char *dir,
 /* The same with `queues` virtqueues (the export's num-queues; 0 means 1). */
 int backend_start_qsd_mq(struct backend_proc *b, const char *dir,
                          const char *name, const char *image, unsigned queues);
+/* A fresh zeroed image in a temporary directory, exported by
+ * qemu-storage-daemon as <dir>/blk.sock. */
+struct backend_disk {
+    char dir[256];
+    char image[300];
+    struct backend_proc qsd;
+};
+/* Image of `bytes`, export with `queues` queues: 0, or -ENOENT when
+ * qemu-storage-daemon is not installed, or -errno. */
+int backend_disk_up(struct backend_disk *d, uint64_t bytes, unsigned queues);
+/* Stop the export, remove the directory. */
+void backend_disk_down(struct backend_disk *d);
 /* Path of DPDK's dpdk-testpmd (Debian dpdk-dev), or NULL. */
 const char *backend_testpmd_path(void);
 /*
@@ -54,20 +66,5 @@ void backend_kill(struct backend_proc *b);
 
 /* Remove a directory tree (test cleanup). */
 void backend_rmtree(const char *dir);
-
-/* A disk image of its own, exported by qemu-storage-daemon. */
-struct backend_disk {
-    char dir[256];
-    char image[300];
-    struct backend_proc qsd;
-};
-/*
- * A fresh sparse image of `bytes` in a new temporary directory, exported
- * with `queues` queues on <dir>/blk.sock.  0 or -errno (-ENOENT:
- * qemu-storage-daemon is not installed, said on stderr).
- */
-int backend_disk_up(struct backend_disk *d, uint64_t bytes, unsigned queues);
-/* Stop its backend and remove the directory. */
-void backend_disk_down(struct backend_disk *d);
 
 #endif

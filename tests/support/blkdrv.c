@@ -12,8 +12,6 @@
 #include "vmmio.h"
 #include "vq.h"
 
-#define BLK_MMIO_BASE 0x02000000ULL
-#define BLK_IRQ 33
 
 int
 blkdrv_open_opts(struct blkdrv *b, const char *sock, enum relay_mode mode,
@@ -24,7 +22,7 @@ blkdrv_open_opts(struct blkdrv *b, const char *sock, enum relay_mode mode,
                                 .ioeventfd = o->ioeventfd, .vcpus = o->vcpus };
     struct relay_config rc = {
         .name = "sim/blk0", .socket_path = sock, .mode = mode,
-        .mmio_base = BLK_MMIO_BASE, .irq = BLK_IRQ, .device_id = 2,
+        .mmio_base = BLKDRV_MMIO_BASE, .irq = BLKDRV_IRQ, .device_id = 2,
         .config_len = 60, .queue_size = 256, .bounce_kib = o->bounce_kib,
         .grants = o->grants,
     };
@@ -43,15 +41,17 @@ blkdrv_open_opts(struct blkdrv *b, const char *sock, enum relay_mode mode,
     }
     b->nslots = nslots;
     b->nq = o->queues ? o->queues : 1;
-    if ((err = hv_sim_new(&b->sim, &hc)) < 0) {
-        return err;
-    }
     b->loop = loop_new();
     if (!b->loop) {
         return -ENOMEM;
     }
+    hc.irqfd_loop = o->irqfd ? b->loop : NULL;
+    if ((err = hv_sim_new(&b->sim, &hc)) < 0) {
+        return err;
+    }
     if ((err = relay_new(&b->relay, hv_sim_hv(b->sim), b->loop, &rc)) < 0 ||
-        (err = simdrv_new(&b->drv, b->sim, b->loop, BLK_MMIO_BASE, BLK_IRQ)) < 0) {
+        (err = simdrv_new(&b->drv, b->sim, b->loop, BLKDRV_MMIO_BASE,
+                          BLKDRV_IRQ)) < 0) {
         return err;
     }
     simdrv_set_grants(b->drv, o->grants);

@@ -17,6 +17,9 @@
 #include "simdrv.h"
 
 #define BLKDRV_MAX_IO (1024u * 1024u)
+/* Where the device sits in the simulated guest, and its interrupt. */
+#define BLKDRV_MMIO_BASE 0x02000000ULL
+#define BLKDRV_IRQ 33
 #define BLKDRV_MAX_SLOTS 64
 #define VIRTIO_BLK_T_IN 0u
 #define VIRTIO_BLK_T_OUT 1u
@@ -57,6 +60,7 @@ int blkdrv_open(struct blkdrv *b, const char *sock, enum relay_mode mode,
 /* Less common settings of blkdrv_open_opts (zero: the defaults). */
 struct blkdrv_opts {
     bool ioeventfd;       /* the simulated hv offers kernel-style ioeventfds */
+    bool irqfd;           /* ... and kernel-style irqfds */
     uint32_t bounce_kib;  /* shadow bounce pool per queue (relay default) */
     unsigned queues;      /* request queues the driver sets up (0: 1) */
     bool grants;          /* a grant device, driven with grant addresses */

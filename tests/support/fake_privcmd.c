@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -82,6 +83,40 @@ fake_restrict(void *opaque, int fd, uint16_t domid)
     return 0;
 }
 
+/* Linux include/uapi/xen/privcmd.h: 'P' 8 is IRQFD, 'P' 9 IOEVENTFD. */
+#define FAKE_IOCTL_NR_IRQFD 8u
+
+static int
+fake_ioctl(void *opaque, int fd, unsigned long req, void *arg)
+{
+    struct fake_privcmd *f = opaque;
+    size_t n = _IOC_SIZE(req);
+    struct stat st;
+
+    f->ioctls++;
+    if (fstat(fd, &st) < 0 || fake_find(f, st.st_dev, st.st_ino) < 0) {
+        return -ENOTTY; /* not a privcmd file */
+    }
+    if (!f->eventfd || f->mode == FAKE_PRIVCMD_OLD_KERNEL) {
+        return -ENOTTY;
+    }
+    memset(&f->last, 0, sizeof(f->last));
+    f->last.req = req;
+    memcpy(f->last.arg, arg, n < sizeof(f->last.arg) ? n : sizeof(f->last.arg));
+    if (_IOC_NR(req) == FAKE_IOCTL_NR_IRQFD && n >= 12) {
+        /* struct privcmd_irqfd: __u64 dm_op, __u32 size first */
+        uint64_t p;
+        uint32_t size;
+
+        memcpy(&p, f->last.arg, sizeof(p));
+        memcpy(&size, f->last.arg + 8, sizeof(size));
+        f->last.dm_op_size = size;
+        memcpy(f->last.dm_op, (const void *)(uintptr_t)p,
+               size < sizeof(f->last.dm_op) ? size : sizeof(f->last.dm_op));
+    }
+    return f->ioctl_rc;
+}
+
 void
 fake_privcmd_init(struct fake_privcmd *f, enum fake_privcmd_mode mode)
 {
@@ -89,6 +124,7 @@ fake_privcmd_init(struct fake_privcmd *f, enum fake_privcmd_mode mode)
     f->mode = mode;
     f->ops.open = fake_open;
     f->ops.restrict_to = fake_restrict;
+    f->ops.ioctl = fake_ioctl;
     f->ops.opaque = f;
 }
 

@@ -26,9 +26,22 @@ enum fake_privcmd_mode {
     FAKE_PRIVCMD_LYING,       /* RESTRICT answers 0 and restricts nothing */
 };
 
+/* The last eventfd ioctl (IOCTL_PRIVCMD_IRQFD / _IOEVENTFD) it was given. */
+struct fake_privcmd_ioctl {
+    unsigned long req;
+    uint8_t arg[64];          /* its argument, _IOC_SIZE(req) bytes */
+    uint8_t dm_op[64];        /* IRQFD: the dm_op buffer it points at */
+    uint32_t dm_op_size;
+};
+
 struct fake_privcmd {
     enum fake_privcmd_mode mode;
     struct privfd_ops ops;    /* hand &ops to the code under test */
+    bool eventfd;             /* CONFIG_XEN_PRIVCMD_EVENTFD: the kernel
+                               * takes the ioctls (else -ENOTTY) */
+    int ioctl_rc;             /* when eventfd: answer this (0: accept) */
+    unsigned ioctls;          /* eventfd ioctls asked, answered or not */
+    struct fake_privcmd_ioctl last;
     unsigned opens;
     unsigned n;
     struct {

@@ -11,7 +11,10 @@
 #   -l  console log file (default $XVM_BUILD_DIR/console.log or ./arm64-console.log)
 #   --summary  print a human summary (used by `make demo-arm64`)
 # Env: XEN_VERSION (see fetch.sh), XVM_CACHE, XVM_DOM0_MEM (MiB, default 1024),
-#      XVM_QEMU_MEM (MiB, default 2048), XVM_SCENARIO_TIMEOUT (s, per scenario).
+#      XVM_QEMU_MEM (MiB, default 2048), XVM_SCENARIO_TIMEOUT (s, per scenario),
+#      XVM_DOM0_KERNEL (stock: Debian's, the default; eventfd: the kernel
+#      build-guest-kernel.sh --dom0 builds, with the privcmd ioeventfd and
+#      irqfd; guests keep Debian's kernel either way).
 # Exit: 0 when every result is PASS or SKIP, 1 on any FAIL or when the run
 # produced no result block (crash, hang, timeout). Prints "SKIP arm64: ..."
 # and exits 0 when no Xen source can be had at all.
@@ -40,6 +43,16 @@ if [ $FETCH = 1 ]; then
     fi
 fi
 load_selected
+DOM0_KERNEL=$KERNEL DOM0_KVER=$KVER
+case ${XVM_DOM0_KERNEL:-stock} in
+stock) ;;
+eventfd)
+    DOM0_KERNEL=$("$ARM64_DIR/build-guest-kernel.sh" --dom0 | tail -n 1) ||
+        die "no dom0 kernel with the privcmd eventfds (build-guest-kernel.sh --dom0 failed)"
+    DOM0_KVER="6.12 with XEN_PRIVCMD_EVENTFD ($(basename "$(dirname "$DOM0_KERNEL")"))" ;;
+*) die "XVM_DOM0_KERNEL=$XVM_DOM0_KERNEL: expected stock or eventfd" ;;
+esac
+XVM_DOM0_KERNEL=${XVM_DOM0_KERNEL:-stock}
 WALL_FETCH=$(( $(date +%s) - WALL0 ))
 
 WORK=${XVM_BUILD_DIR:-$(pwd)/arm64-work}
@@ -63,7 +76,8 @@ XEN_ARGS="dom0_mem=${DOM0_MEM}M console=dtuart dtuart=/pl011@9000000 loglvl=all 
 DOM0_ARGS="console=hvc0 earlycon=xen rdinit=/init panic=1"
 
 loud "arm64 harness: Xen $XEN_VERSION (hypervisor source $XEN_SRC_VERSION, tools $XEN_TOOLS_VERSION)" \
-     "kernel $KVER, scenarios: $SCEN, timeout ${TMO}s, console log: $LOGF"
+     "dom0 kernel $DOM0_KVER, guest kernel $KVER" \
+     "scenarios: $SCEN, timeout ${TMO}s, console log: $LOGF"
 
 # failed_step LOG QEMU_RC TIMEOUT: the step of the run that did not finish.
 failed_step() {
@@ -117,7 +131,11 @@ demo_summary() {
     echo "Xen:        $XEN_VERSION (hypervisor rebuilt from Debian source $XEN_SRC_VERSION"
     echo "            with CONFIG_IOREQ_SERVER; tools $XEN_TOOLS_VERSION)"
     sed -n 's/^XVM-INFO xen_version *: */Running:    Xen /p' "$f" | head -n1
-    echo "Kernel:     $KVER (dom0 and guests, Debian's arm64 package)"
+    if [ "$XVM_DOM0_KERNEL" = stock ]; then
+        echo "Kernel:     $KVER (dom0 and guests, Debian's arm64 package)"
+    else
+        echo "Kernel:     dom0 $DOM0_KVER; guests $KVER (Debian's arm64 package)"
+    fi
     echo "Devices the guests saw:"
     sed -n 's/^FACT device \(.*\)/  - \1/p' "$f" | sort -u
     echo "Relay mode of each device, and why:"
@@ -150,7 +168,7 @@ timeout -k 10 "$TMO" qemu-system-aarch64 \
     -accel tcg,thread=multi -nographic -no-reboot -monitor none -serial stdio \
     -nic none \
     -kernel "$XEN_IMAGE" -append "$XEN_ARGS" \
-    -device guest-loader,addr=0x49000000,kernel="$KERNEL",bootargs="$DOM0_ARGS" \
+    -device guest-loader,addr=0x49000000,kernel="$DOM0_KERNEL",bootargs="$DOM0_ARGS" \
     -device guest-loader,addr=0x50000000,initrd="$WORK/dom0.cpio.gz" \
     </dev/null 2>&1 | sed -u 's/\r//g' | tee "$LOGF" | grep --line-buffered -E \
     '^(PASS|FAIL|SKIP|NOTE) |XVM-(DOM0|SCENARIO|TIME|SUMMARY|BEGIN|END|POWEROFF)|Kernel panic|\(XEN\) \*\*\*' >&2

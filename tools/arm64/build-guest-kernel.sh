@@ -6,20 +6,26 @@
 # aarch64-linux-gnu-gcc.  Cached by source version and fragment hash in
 # $CACHE/kernel-xen-virtio-<version>-<hash>/Image and reused; a cold
 # build prints its time.  Prints the Image path on stdout (last line).
+# --dom0 builds the dom0 kernel with the privcmd ioeventfd and irqfd
+# instead: dom0-kernel.config merged after guest-kernel.config, cached in
+# $CACHE/kernel-xen-dom0-eventfd-<version>-<hash of both fragments>.
 #
-# Usage: build-guest-kernel.sh [-j N]
+# Usage: build-guest-kernel.sh [--dom0] [-j N]
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 JOBS=2
+FRAGS=("$ARM64_DIR/guest-kernel.config")
+NAME=kernel-xen-virtio WHAT="guest kernel"
 while [ $# -gt 0 ]; do
     case $1 in
     -j) JOBS=$2; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    --dom0) FRAGS+=("$ARM64_DIR/dom0-kernel.config")
+            NAME=kernel-xen-dom0-eventfd WHAT="dom0 kernel"; shift ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) die "unknown argument $1" ;;
     esac
 done
-FRAG=$ARM64_DIR/guest-kernel.config
 PKG=linux-source-6.12
 
 if ! dpkg -s "$PKG" >/dev/null 2>&1 || ! command -v aarch64-linux-gnu-gcc >/dev/null ||
@@ -35,10 +41,10 @@ fi
 VER=$(dpkg-query -W -f '${Version}' "$PKG")
 TARBALL=$(dpkg -L "$PKG" | grep -E '/linux-source-6\.12\.tar\.(xz|bz2|gz)$' | head -1)
 [ -f "$TARBALL" ] || die "$PKG $VER ships no source tarball"
-HASH=$(sha256sum "$FRAG" | cut -c1-12)
-OUT=$CACHE/kernel-xen-virtio-$VER-$HASH
+HASH=$(cat "${FRAGS[@]}" | sha256sum | cut -c1-12)
+OUT=$CACHE/$NAME-$VER-$HASH
 if [ -f "$OUT/Image" ]; then
-    log "guest kernel cached: $OUT/Image"
+    log "$WHAT cached: $OUT/Image"
     printf '%s\n' "$OUT/Image"
     exit 0
 fi
@@ -54,13 +60,13 @@ BUILD=$OUT.build
 rm -rf "$BUILD" && mkdir -p "$BUILD"
 K=(make -s -C "$SRC" O="$BUILD" ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-)
 T0=$(date +%s)
-log "tinyconfig + $(basename "$FRAG") ($HASH) for $PKG $VER"
+log "tinyconfig + ${FRAGS[*]##*/} ($HASH) for $PKG $VER"
 "${K[@]}" tinyconfig >"$BUILD/config.log" 2>&1
 (cd "$BUILD" && ARCH=arm64 "$SRC/scripts/kconfig/merge_config.sh" -m -O "$BUILD" \
-    "$BUILD/.config" "$FRAG") >>"$BUILD/config.log" 2>&1
+    "$BUILD/.config" "${FRAGS[@]}") >>"$BUILD/config.log" 2>&1
 "${K[@]}" olddefconfig >>"$BUILD/config.log" 2>&1
-# Every option of the fragment must have survived olddefconfig.
-missing=$(grep -E '^CONFIG_[A-Z0-9_]+=y' "$FRAG" | while read -r opt; do
+# Every option of the fragments must have survived olddefconfig.
+missing=$(cat "${FRAGS[@]}" | grep -E '^CONFIG_[A-Z0-9_]+=y' | while read -r opt; do
     grep -qx "$opt" "$BUILD/.config" || printf '%s ' "$opt"; done)
 [ -z "$missing" ] || die "options dropped by olddefconfig (unmet dependencies): $missing"
 log "building Image with -j$JOBS (log: $BUILD/build.log)"
@@ -70,6 +76,6 @@ T1=$(date +%s)
 mkdir -p "$OUT"
 cp "$BUILD/arch/arm64/boot/Image" "$BUILD/.config" "$OUT/"
 rm -rf "$BUILD"
-log "guest kernel built cold in $((T1 - T0)) s: $OUT/Image ($(du -h "$OUT/Image" | cut -f1))"
+log "$WHAT built cold in $((T1 - T0)) s: $OUT/Image ($(du -h "$OUT/Image" | cut -f1))"
 printf 'FACT kernel_build_s %s\n' "$((T1 - T0))" >&2
 printf '%s\n' "$OUT/Image"

@@ -17,9 +17,13 @@ export PATH=$XEN_BIN:/xvm/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root
 
 echo "XVM-DOM0-UP $(uname -r) xen=$XEN_VERSION"
-for m in $(cat /lib/modules/xvm/order); do
-    insmod "/lib/modules/xvm/$m.ko" || echo "XVM-DOM0-NOTE insmod $m failed"
-done
+# The modules are the stock kernel's; a kernel without module support (the
+# eventfd one, build-guest-kernel.sh --dom0) has all of them built in.
+if [ -e /proc/modules ]; then
+    for m in $(cat /lib/modules/xvm/order); do
+        insmod "/lib/modules/xvm/$m.ko" || echo "XVM-DOM0-NOTE insmod $m failed"
+    done
+fi
 mount -t xenfs xenfs /proc/xen
 mkdir -p /run/xen /run/lock /var/lib/xen /var/lib/xenstored /var/log/xen/console /var/lock /run/xvm
 xenstored --pid-file=/run/xen/xenstored.pid

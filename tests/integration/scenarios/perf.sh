@@ -59,17 +59,31 @@ counter() {
     tr ',{}' '\n\n\n' <"$1" | sed -n "s/^ *\"$2\": *\([0-9]*\).*/\1/p" | head -n1
 }
 
-# per_req JSON: "traps/request irqs/request (N requests)" for the fact line.
+# kernel_path JSON KEY: "yes" when the kernel serves that path (ioeventfd:
+# QueueNotify, irqfd: interrupts) for a queue of the device, else "no".
+kernel_path() {
+    if tr ',{}' '\n\n\n' <"$1" | grep -q "\"$2\": *true"; then echo yes; else echo no; fi
+}
+
+# per_req JSON: "traps/request irqs/request (N requests)" for the fact
+# line, then who answered the QueueNotify writes and who raised the
+# interrupts: with the kernel's ioeventfd and irqfd, the daemon answers
+# none of those writes (trapped 0) and reads no completion (calls 0).
 per_req() {
     req=$(counter "$1" requests); [ -n "$req" ] || { echo "no counters"; return; }
     traps=$(counter "$1" reg_reads); tw=$(counter "$1" reg_writes)
     irqs=$(counter "$1" irqs); tk=$(counter "$1" kicks_trapped)
+    ke=$(counter "$1" kicks_eventfd); calls=$(counter "$1" calls)
+    bk=$(counter "$1" backend_kicks)
     bp=$(counter "$1" backpressure)
     maps=$(counter "$1" maps); hits=$(counter "$1" hits)
     awk -v r="$req" -v t="$((traps + tw))" -v i="$irqs" -v k="$tk" -v b="$bp" \
         -v m="${maps:-0}" -v h="${hits:-0}" 'BEGIN {
         if (r == 0) r = 1
-        printf "%.2f register traps/request (%.2f of them QueueNotify), %.2f interrupts/request, %.2f guest mappings made/request (%d hits), %d requests, %d waits for bounce space\n", t / r, k / r, i / r, m / r, h, r, b }'
+        printf "%.2f register traps/request (%.2f of them QueueNotify), %.2f interrupts/request, %.2f guest mappings made/request (%d hits), %d requests, %d waits for bounce space", t / r, k / r, i / r, m / r, h, r, b }'
+    printf '; QueueNotify: %s answered by the daemon, %s through its eventfd, %s backend kicks it wrote, kernel ioeventfd %s; completions read by the daemon %s, interrupts it raised %s, kernel irqfd %s\n' \
+        "$tk" "$ke" "$bk" "$(kernel_path "$1" kernel_ioeventfd)" "$calls" "$irqs" \
+        "$(kernel_path "$1" kernel_irqfd)"
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
