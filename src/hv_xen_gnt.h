@@ -27,7 +27,8 @@
  * is what gntdev allows, and gntdev cannot be narrowed (Linux 6.1 and
  * 6.12, drivers/xen/gntdev.c): IOCTL_GNTDEV_MAP_GRANT_REF takes a domid
  * with every ref, there is no restrict ioctl, IOCTL_GNTDEV_SET_MAX_GRANTS
- * is defined in the uapi header but not implemented (ENOTTY), and the
+ * is defined in the uapi header but the driver has no handler for it
+ * (ENOTTY), and the
  * only bound is the module's per-request `limit` (64 Ki refs).  So the
  * holder can map, or grant-copy, any page any domain granted to dom0,
  * not only this guest's (docs/grants.md says what that means).  The

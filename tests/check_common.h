@@ -6,7 +6,9 @@
 #define XVM_CHECK_COMMON_H
 
 #include <check.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 /* Add a test case named after `fn` with a timeout in seconds. */
 #define CHECK_ADD(suite, fn, timeout_s)                                        \
@@ -27,5 +29,16 @@
         srunner_free(sr);                                                      \
         return failed ? EXIT_FAILURE : EXIT_SUCCESS;                           \
     }
+
+/* Do fds a and b name the same file (as passed over a socket)? */
+static inline bool
+check_same_file(int a, int b)
+{
+    struct stat sa, sb;
+
+    ck_assert_int_eq(fstat(a, &sa), 0);
+    ck_assert_int_eq(fstat(b, &sb), 0);
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
 
 #endif

@@ -55,15 +55,6 @@ START_TEST(test_gnt_fill_segments)
 }
 END_TEST
 
-static bool
-same_file(int a, int b)
-{
-    struct stat sa, sb;
-
-    return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 &&
-           sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 START_TEST(test_gnt_without_gntdev)
 {
     struct hv_xen *x = calloc(1, sizeof(*x));
@@ -126,8 +117,8 @@ START_TEST(test_gnt_attach_keeps_first)
     ck_assert_int_eq(x->gnt_share_fd, s);
     copy = hv_xen_gnt_share(&x->hv);
     ck_assert_int_ge(copy, 0);
-    ck_assert(same_file(copy, s));
-    ck_assert(!same_file(copy, a));
+    ck_assert(check_same_file(copy, s));
+    ck_assert(!check_same_file(copy, a));
     close(copy);
     close(a);
     close(s);

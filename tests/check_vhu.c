@@ -92,16 +92,6 @@ fx_handshake(struct fx *x, uint64_t want)
     return vhu_handshake(x->c, want, &f, &p);
 }
 
-static bool
-same_file(int a, int b)
-{
-    struct stat sa, sb;
-
-    ck_assert_int_eq(fstat(a, &sa), 0);
-    ck_assert_int_eq(fstat(b, &sb), 0);
-    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 /* ---- positive ---- */
 
 START_TEST(test_handshake)
@@ -246,8 +236,8 @@ START_TEST(test_all_requests)
     ck_assert_uint_eq(wr[1].gpa, 0x200000000ull);
     ck_assert_uint_eq(wr[1].mmap_off, 0x100000);
     ck_assert_uint_eq(m->nfds, 2);
-    ck_assert(same_file(m->fds[0], mem));
-    ck_assert(same_file(m->fds[1], mem));
+    ck_assert(check_same_file(m->fds[0], mem));
+    ck_assert(check_same_file(m->fds[1], mem));
 
     m = vhu_fake_find(x.f, VHU_REQ_SET_VRING_NUM);
     memcpy(&st, m->payload, sizeof(st));
@@ -267,7 +257,7 @@ START_TEST(test_all_requests)
     memcpy(&v, m->payload, 8);
     ck_assert_uint_eq(v, 1);
     ck_assert_uint_eq(m->nfds, 1);
-    ck_assert(same_file(m->fds[0], kick));
+    ck_assert(check_same_file(m->fds[0], kick));
     m = vhu_fake_find(x.f, VHU_REQ_SET_VRING_CALL);
     memcpy(&v, m->payload, 8);
     ck_assert_uint_eq(v, 1 | VHU_VRING_NOFD);
@@ -339,7 +329,7 @@ START_TEST(test_mem_table_xen_layout)
     ck_assert_uint_eq(wr[1].xen_mmap_flags, 0x2 | 0x8);
     ck_assert_uint_eq(wr[1].xen_mmap_data, 5);
     ck_assert_uint_eq(m->nfds, 2);
-    ck_assert(same_file(m->fds[0], priv));
+    ck_assert(check_same_file(m->fds[0], priv));
     ck_assert_uint_eq(vhu_fake_count(x.f), 5); /* nothing sent when refused */
     fx_end(&x);
     close(priv);

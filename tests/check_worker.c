@@ -50,16 +50,6 @@ fake_gntdev(void)
     return fd;
 }
 
-static bool
-same_file(int a, int b)
-{
-    struct stat sa, sb;
-
-    ck_assert_int_eq(fstat(a, &sa), 0);
-    ck_assert_int_eq(fstat(b, &sb), 0);
-    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 static struct worker_msg
 add_msg(bool grants)
 {
@@ -84,7 +74,7 @@ START_TEST(test_grant_add_carries_gntdev)
     /* both, in order: the worker's own, then the backends' */
     for (unsigned i = 0; i < WORKER_GNT_FDS; i++) {
         ck_assert_int_ge(fd[i], 0);
-        ck_assert(same_file(fd[i], g[i]));
+        ck_assert(check_same_file(fd[i], g[i]));
         ck_assert_int_eq(fcntl(fd[i], F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
         close(fd[i]);
         close(g[i]);
@@ -173,7 +163,7 @@ START_TEST(test_gntdev_only_for_grant_devices)
     rc = worker_gntdev_for(&gr.dev, fd);
     if (access("/dev/xen/gntdev", F_OK) == 0) {
         /* A Xen dom0: two separate opens when root, refused otherwise. */
-        ck_assert(rc == 0 ? fd[0] >= 0 && fd[1] >= 0 && !same_file(fd[0], fd[1])
+        ck_assert(rc == 0 ? fd[0] >= 0 && fd[1] >= 0 && !check_same_file(fd[0], fd[1])
                           : fd[0] == -1 && fd[1] == -1);
     } else {
         ck_assert_int_eq(rc, -ENOENT);
