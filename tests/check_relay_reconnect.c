@@ -7,7 +7,7 @@
  *    exactly once with the right data, checked by reading everything back
  *    and by hashing the image from outside;
  *  - zero-copy mode: the documented outcome of a lost backend is
- *    DEVICE_NEEDS_RESET (src/relay_conn.c), after which a guest reset
+ *    DEVICE_NEEDS_RESET (src/relay/relay_conn.c), after which a guest reset
  *    brings the device back;
  *  - a backend that never returns: DEVICE_NEEDS_RESET after the bounded
  *    give-up time, and the device works again once it is back and reset;

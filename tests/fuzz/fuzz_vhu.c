@@ -16,7 +16,7 @@
  * XVM_FUZZ_LOG=1 in the environment logs every rejection.
  * Checked: no crash or sanitizer report, and no fd left open afterwards.
  *
- * Build and run (see src/vhu.am):
+ * Build and run (see src/vhost/vhost.am):
  *   make fuzz-vhu
  *   tests/fuzz/fuzz_vhu -max_total_time=60 -max_len=4096 \
  *       <srcdir>/tests/fuzz/corpus/vhu

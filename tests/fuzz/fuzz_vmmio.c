@@ -8,7 +8,7 @@
  *   bytes 2-3: offset (little-endian, masked to 0x3ff: past the window too)
  *   bytes 4-7: value
  * After every step the model's invariants are checked; a violation aborts.
- * Build and run: see the fuzz-virtio rules in src/virtio.am.
+ * Build and run: see the fuzz-virtio rules in src/virtio/virtio.am.
  */
 #include <config.h>
 

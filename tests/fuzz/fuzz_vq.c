@@ -6,7 +6,7 @@
  * banks of an hv_sim guest, zero beyond the input).  The target pops and
  * pushes until the queue is empty or broken and checks that nothing it
  * returns points outside guest RAM.  A violation aborts.
- * Build and run: see the fuzz-virtio rules in src/virtio.am.
+ * Build and run: see the fuzz-virtio rules in src/virtio/virtio.am.
  */
 #include <config.h>
 

@@ -84,7 +84,7 @@ make -C "$BUILD" -j"$(nproc)" all >"$BUILD/make.log" 2>&1 ||
     { tail -40 "$BUILD/make.log" >&2; die "cross build failed (log: $BUILD/make.log)"; }
 
 BIN="$BUILD/src/xen-vhost-master"
-[ -f "$BIN" ] || die "build finished but $BIN is missing (has src/daemon.am a bin_PROGRAMS += src/xen-vhost-master yet?)"
+[ -f "$BIN" ] || die "build finished but $BIN is missing (has src/daemon/daemon.am a bin_PROGRAMS += src/xen-vhost-master yet?)"
 is_aarch64_elf "$BIN" || die "$BIN is not an AArch64 ELF binary"
 log "cross build OK in $(( $(date +%s) - T0 )) s: $BIN"
 if [ -n "$OUT" ]; then
