@@ -341,6 +341,10 @@ START_TEST(test_backend_never_returns)
     ck_assert_int_eq(backend_start_qsd(&g.qsd, g.dir, "blk", g.image), 0);
     ck_assert_uint_eq(rawdrv_init(&d.drv, WANT, 64), ST_OK);
     roundtrip(&d.drv, 8, 0x42);
+    /* The queues started before the reconnect found the backend: there was
+     * nobody to kick (the rewiring delivers what the guest posted), which
+     * is no error to report. */
+    ck_assert(!logcap_has(&lc, "kick failed"));
     hdev_close(&d);
     hguest_free(&g);
     logcap_stop(&lc);

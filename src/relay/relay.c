@@ -167,6 +167,9 @@ relay_kick_backend(struct relay_queue *q)
 {
     uint64_t one = 1;
 
+    if (q->kick_fd < 0) {
+        return; /* not wired to a backend: the wiring picks the ring up */
+    }
     q->r->stats.q[q->idx].backend_kicks++;
     if (write(q->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN) {
         q->r->stats.err_host++;
