@@ -81,8 +81,11 @@ loud "arm64 harness: Xen $XEN_VERSION (hypervisor source $XEN_SRC_VERSION, tools
 
 # failed_step LOG QEMU_RC TIMEOUT: the step of the run that did not finish.
 failed_step() {
-    local f=$1 why
-    if grep -q '^qemu-system-aarch64:' "$f"; then
+    local f=$1 why sig
+    sig=$(sed -n 's/^qemu-system-aarch64: terminating on signal \([0-9]*\).*/\1/p' "$f" | head -n1)
+    if [ -n "$sig" ]; then
+        why="QEMU was stopped by signal $sig (killed from outside, or the hard timeout)"
+    elif grep -q '^qemu-system-aarch64:' "$f"; then
         why="QEMU did not start the machine"
     elif ! grep -q '^(XEN)\|^ Xen ' "$f"; then
         why="Xen did not start (no hypervisor output)"
@@ -109,7 +112,7 @@ failed_step() {
 step_context() {
     local f=$1 last
     echo "---- relevant lines of $f ----"
-    if grep -q '^qemu-system-aarch64:' "$f"; then
+    if grep '^qemu-system-aarch64:' "$f" | grep -qv 'terminating on signal'; then
         grep '^qemu-system-aarch64:' "$f"
     else
         grep -E -A4 'Kernel panic|Panic on CPU|XVM-DOM0-NOTE' "$f" | head -n 30
