@@ -27,8 +27,11 @@ step() {
     fi
 }
 
+# libfdt-dev: the host's daemon writes the partial device trees of the
+# declared-device scenarios (grants*, virtiofs, net), so that a later
+# `make check-arm64` in the same tree can run them too.
 pkgs=(build-essential autoconf automake libtool pkg-config check
-      libxen-dev libjson-c-dev)
+      libxen-dev libjson-c-dev libfdt-dev)
 if [ "${XVM_SKIP_APT:-0}" != 1 ]; then
     if [ "$(id -u)" = 0 ]; then
         export DEBIAN_FRONTEND=noninteractive
