@@ -269,10 +269,14 @@ relay_queue_stop(struct relay *r, struct relay_queue *q)
     }
     q->stopping = true;
     q->stop_mark = vhu_deferred(r->conn);
-    if (r->cfg.grants && r->mode == RELAY_MODE_ZEROCOPY) {
-        /* The backend maps the ring grants itself and unmaps them when it
-         * stops the ring; the guest revokes them once its access is
-         * answered: wait for the reply within the step, as before. */
+    if (r->mode == RELAY_MODE_ZEROCOPY) {
+        /* The backend reaches the guest's rings itself (foreign mapping or
+         * ring grants) until it has stopped them: even a well-behaved one
+         * still writes avail_event and used flags when it last looks at
+         * an empty ring.  The guest may reuse (or revoke) that memory as
+         * soon as its access is answered, so the reply is waited for
+         * within the step; without it the connection is closed, which
+         * ends the backend's use of the rings. */
         if (vhu_settle(r->conn) < 0) {
             relay_conn_lost(r, "backend did not stop the ring");
         } else {
