@@ -110,11 +110,12 @@ struct hv_ops {
                      const void *buf, size_t len);
     /*
      * Optional (NULL = none): a host pointer to len bytes at bank/off
-     * (already validated), aligned as the guest address is (mod 8), valid
-     * while hv->map_gen is unchanged; NULL when the range cannot be
-     * reached directly now.
+     * (already validated), aligned as the guest address is (mod 8); NULL
+     * when the range cannot be reached directly now.  The memory behind
+     * it stays mapped until mem_ptr_put (NULL: nothing to release).
      */
     void *(*mem_ptr)(struct hv *hv, unsigned bank, uint64_t off, size_t len);
+    void (*mem_ptr_put)(struct hv *hv, void *p);
     /* Fill out[] with mappable regions; count, or -EOPNOTSUPP. */
     int (*mem_regions)(struct hv *hv, struct hv_region *out, unsigned max);
     /*
@@ -191,11 +192,17 @@ int hv_mem_write(struct hv *hv, uint64_t gpa, const void *buf, size_t len);
  * Direct access for hot, small structures (virtqueue rings): a host
  * pointer to [gpa, gpa+len) after the same bank check as hv_mem_read, or
  * NULL (not wholly in one bank, or the hv cannot map it directly; then
- * use hv_mem_read/write).  Valid only while hv->map_gen keeps the value
- * it had when the pointer was taken.  Guest values behind it are still
- * the guest's: read each once (le*_load_once) and check the copy.
+ * use hv_mem_read/write).  The pointer pins what maps it: every non-NULL
+ * one is given back exactly once with hv_mem_ptr_put(), also after
+ * map_gen moved.  Use it only while hv->map_gen keeps the value it had
+ * when the pointer was taken (until the put, dereferencing it stays
+ * safe, but it may no longer show the guest's current page).  Guest
+ * values behind it are still the guest's: read each once
+ * (le*_load_once) and check the copy.
  */
 void *hv_mem_ptr(struct hv *hv, uint64_t gpa, size_t len);
+/* Release a pointer hv_mem_ptr() gave (NULL: nothing). */
+void hv_mem_ptr_put(struct hv *hv, void *p);
 
 /* Little-endian scalar helpers over hv_mem_read/write (0 or -errno). */
 int hv_read_le16(struct hv *hv, uint64_t gpa, uint16_t *v);

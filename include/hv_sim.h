@@ -122,5 +122,10 @@ unsigned hv_sim_gnt_mapped(const struct hv_sim *sim);
  * to grant copies and maps.
  */
 uint64_t hv_sim_mem_accesses(const struct hv_sim *sim);
+/*
+ * Direct pointers (hv_mem_ptr) given out and not yet given back
+ * (hv_mem_ptr_put); below zero after a pointer was given back twice.
+ */
+int hv_sim_ptrs_held(const struct hv_sim *sim);
 
 #endif

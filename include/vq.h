@@ -85,6 +85,7 @@ struct vq {
         uint64_t gen;
         bool taken;  /* tried for gen */
         bool ok;     /* all three pointers valid */
+        bool done;   /* vq_fini(): none taken any more */
     } map;
 };
 
@@ -97,6 +98,14 @@ struct vq {
 int vq_init(struct vq *vq, struct hv *hv, const char *name, uint16_t num,
             uint64_t desc_gpa, uint64_t avail_gpa, uint64_t used_gpa,
             uint64_t features);
+
+/*
+ * Give back the direct ring pointers (hv_mem_ptr_put) and take none
+ * again; later calls reach the rings by copies.  Call it once the queue
+ * is stopped, before vq_init() reuses the struct (vq_init() zeroes it).
+ * Idempotent; a zeroed vq holds none.
+ */
+void vq_fini(struct vq *vq);
 
 /* Resume at given indices (after a backend reconnect). */
 void vq_set_indices(struct vq *vq, uint16_t last_avail, uint16_t used_idx);

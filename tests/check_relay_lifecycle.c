@@ -68,6 +68,7 @@ one_cycle(struct hguest *g, unsigned i)
     rawdrv_wr(&d.drv, VMMIO_STATUS, 0);
     hdev_close(&d);
     ck_assert_uint_eq(hv_sim_mmio_windows(g->sim), 0);
+    ck_assert_int_eq(hv_sim_ptrs_held(g->sim), 0);
 }
 
 START_TEST(test_device_cycles)
@@ -109,12 +110,62 @@ START_TEST(test_device_cycles)
 }
 END_TEST
 
+/* Run the loop until the guest holds `want` direct ring pointers. */
+static int
+ptrs_settle(struct hguest *g, int want)
+{
+    for (unsigned i = 0; i < 200 && hv_sim_ptrs_held(g->sim) != want; i++) {
+        loop_run_once(g->loop, 10);
+    }
+    return hv_sim_ptrs_held(g->sim);
+}
+
+/*
+ * Direct ring pointers pin what maps the guest's rings under Xen: held
+ * while a shadow queue is live, given back when the queue stops (a reset,
+ * QueueReady=0: once the backend answered GET_VRING_BASE) and when the
+ * device goes; a new session takes them again, never on top.
+ */
+START_TEST(test_ring_pointers_released)
+{
+    struct relay_config rc = { .bounce_kib = 256 };
+    struct hguest g;
+    struct hdev d;
+    uint8_t buf[512], st = 0xff;
+
+    ck_assert_int_eq(hguest_new(&g, 1u << 20), 0);
+    ck_assert_int_eq(hdev_open(&d, &g, 0, NULL, RELAY_MODE_SHADOW, &rc), 0);
+    for (unsigned round = 0; round < 3; round++) {
+        ck_assert_uint_eq(rawdrv_init(&d.drv, WANT, 16), ST_OK);
+        ck_assert_int_eq(rawdrv_blk(&d.drv, 0, round, buf, sizeof(buf), &st),
+                         0);
+        ck_assert_uint_eq(st, 0);
+        ck_assert_int_eq(hv_sim_ptrs_held(g.sim), 3); /* desc, avail, used */
+        if (round == 1) {
+            rawdrv_wr(&d.drv, VMMIO_QUEUE_SEL, 0);
+            rawdrv_wr(&d.drv, VMMIO_QUEUE_READY, 0);
+        } else {
+            rawdrv_wr(&d.drv, VMMIO_STATUS, 0);
+        }
+        ck_assert_int_eq(ptrs_settle(&g, 0), 0);
+        rawdrv_wr(&d.drv, VMMIO_STATUS, 0);
+    }
+    ck_assert_uint_eq(rawdrv_init(&d.drv, WANT, 16), ST_OK);
+    ck_assert_int_eq(rawdrv_blk(&d.drv, 0, 0, buf, sizeof(buf), &st), 0);
+    ck_assert_int_eq(hv_sim_ptrs_held(g.sim), 3);
+    hdev_close(&d);
+    ck_assert_int_eq(hv_sim_ptrs_held(g.sim), 0);
+    hguest_free(&g);
+}
+END_TEST
+
 static Suite *
 make_suite(void)
 {
     Suite *s = suite_create("relay_lifecycle");
 
     CHECK_ADD(s, test_device_cycles, 120);
+    CHECK_ADD(s, test_ring_pointers_released, 30);
     return s;
 }
 

@@ -125,6 +125,9 @@ env_down(struct env *e)
 {
     simdrv_free(e->drv);
     relay_free(e->relay);
+    /* Every queue's direct ring pointers given back, the daemon's own
+     * (net control) included. */
+    ck_assert_int_eq(hv_sim_ptrs_held(e->sim), 0);
     hostile_stop(e->hb);
     hv_sim_free(e->sim);
     loop_free(e->loop);

@@ -101,6 +101,14 @@ hv_mem_ptr(struct hv *hv, uint64_t gpa, size_t len)
     return hv->ops->mem_ptr(hv, bank, off, len);
 }
 
+void
+hv_mem_ptr_put(struct hv *hv, void *p)
+{
+    if (p != NULL && hv->ops->mem_ptr_put) {
+        hv->ops->mem_ptr_put(hv, p);
+    }
+}
+
 /* Read an n-byte little-endian scalar from guest memory. */
 static int
 hv_read_le(struct hv *hv, uint64_t gpa, unsigned n, uint64_t *v)

@@ -56,6 +56,7 @@ struct hv_sim {
     uint64_t bank_off[HV_MAX_BANKS];
     unsigned fail_mem;
     uint64_t mem_accesses;
+    int ptrs_held;         /* hv_mem_ptr()s not yet given back */
     uint64_t hole_gpa, hole_len;  /* "ballooned out" range */
     struct hv_sim_mmio mmio[HV_SIM_MAX_MMIO];
     bool ioeventfd_on;
@@ -139,7 +140,17 @@ sim_mem_ptr(struct hv *hv, unsigned bank, uint64_t off, size_t len)
         sim_in_hole(sim, bank, off, len)) {
         return NULL;
     }
+    sim->ptrs_held++;
     return sim->ram + sim->bank_off[bank] + off;
+}
+
+/* RAM stays mapped: only counted, so tests see pointers given back
+ * (a pointer given back twice drives the count below zero). */
+static void
+sim_mem_ptr_put(struct hv *hv, void *p)
+{
+    (void)p;
+    sim_of(hv)->ptrs_held--;
 }
 
 static int
@@ -450,6 +461,7 @@ static const struct hv_ops hv_sim_ops = {
     .mem_read = sim_mem_read,
     .mem_write = sim_mem_write,
     .mem_ptr = sim_mem_ptr,
+    .mem_ptr_put = sim_mem_ptr_put,
     .mem_regions = sim_mem_regions,
     .mem_share = sim_mem_share,
     .mmio_add = sim_mmio_add,
@@ -690,4 +702,10 @@ uint64_t
 hv_sim_mem_accesses(const struct hv_sim *sim)
 {
     return sim->mem_accesses;
+}
+
+int
+hv_sim_ptrs_held(const struct hv_sim *sim)
+{
+    return sim->ptrs_held;
 }

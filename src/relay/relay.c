@@ -199,6 +199,13 @@ relay_queue_drain(struct relay *r, struct relay_queue *q)
     return held;
 }
 
+void
+relay_queue_release(struct relay *r, struct relay_queue *q)
+{
+    r->ops->queue_stop(r, q);
+    vq_fini(&q->gvq);
+}
+
 /*
  * The backend answered q's GET_VRING_BASE (its base is taken): the drain,
  * bounded by the caller's step, then local state.  A backend that still
@@ -229,7 +236,7 @@ relay_queue_stopped(struct relay *r, struct relay_queue *q)
                   q->name, held);
         relay_conn_lost(r, "requests outstanding after stop");
     }
-    r->ops->queue_stop(r, q);
+    relay_queue_release(r, q);
 }
 
 /*
@@ -255,7 +262,7 @@ relay_queue_stop(struct relay *r, struct relay_queue *q)
                               "still setting up");
     }
     if (!q->wired) {
-        r->ops->queue_stop(r, q);
+        relay_queue_release(r, q);
         return;
     }
     q->live = false;
@@ -264,7 +271,7 @@ relay_queue_stop(struct relay *r, struct relay_queue *q)
         /* Reconnect now, not at the next DRIVER_OK; the closed
          * connection also ends the backend's use of the rings. */
         relay_conn_lost(r, "backend did not stop the ring");
-        r->ops->queue_stop(r, q);
+        relay_queue_release(r, q);
         return;
     }
     q->stopping = true;
@@ -340,6 +347,7 @@ relay_queue_end(struct relay *r, struct relay_queue *q)
 {
     if (q->own) {
         q->started = false;
+        vq_fini(&q->gvq);
         return;
     }
     relay_queue_stop(r, q);

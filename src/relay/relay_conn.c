@@ -321,7 +321,7 @@ relay_conn_lost(struct relay *r, const char *why)
         /* The closed connection ends the backend's use of the rings. */
         if (q->stopping) {
             q->stopping = false;
-            r->ops->queue_stop(r, q);
+            relay_queue_release(r, q);
         }
     }
     relay_conn_close(r);

@@ -86,6 +86,11 @@ extern const struct relay_mode_ops relay_zc_ops;
  * published after the last counted call (it may suppress calls).
  */
 void relay_zc_stats(const struct relay *r, struct relay_stats *st);
+/*
+ * q is stopped (drained or its backend gone): the mode drops its state,
+ * and the guest's rings their direct pointers (vq_fini).
+ */
+void relay_queue_release(struct relay *r, struct relay_queue *q);
 /* relay_stats.c: count one guest register access. */
 void relay_count_access(struct relay_stats *st, uint64_t off, bool is_write);
 /* relay_gnt.c (grant devices; no-ops otherwise): map q's rings, 0 or

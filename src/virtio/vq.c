@@ -89,17 +89,43 @@ vq_avail_event_off(const struct vq *vq)
  * Ring access.  With direct pointers (checked against the hv's map_gen
  * once per entry point, vq_map_check, and taken again when it moved),
  * each field is one atomic load or store; without, one hv_mem_read/write.
- * Either way a value is fetched once, here.
+ * Either way a value is fetched once, here.  The pointers pin what maps
+ * them (under Xen, a foreign mapping) from the first access after
+ * vq_init() until vq_fini() or their renewal.
  */
+static void
+vq_map_put(struct vq *vq)
+{
+    hv_mem_ptr_put(vq->hv, vq->map.desc);
+    hv_mem_ptr_put(vq->hv, vq->map.avail);
+    hv_mem_ptr_put(vq->hv, vq->map.used);
+    vq->map.desc = vq->map.avail = vq->map.used = NULL;
+    vq->map.ok = false;
+}
+
 static void __attribute__((noinline))
 vq_map_take(struct vq *vq)
 {
+    vq_map_put(vq);
     vq->map.taken = true;
     vq->map.gen = vq->hv->map_gen;
+    if (vq->map.done) {
+        return;
+    }
     vq->map.desc = hv_mem_ptr(vq->hv, vq->desc_gpa, VQ_DESC_BYTES(vq->num));
     vq->map.avail = hv_mem_ptr(vq->hv, vq->avail_gpa, VQ_AVAIL_BYTES(vq->num));
     vq->map.used = hv_mem_ptr(vq->hv, vq->used_gpa, VQ_USED_BYTES(vq->num));
     vq->map.ok = vq->map.desc && vq->map.avail && vq->map.used;
+    if (!vq->map.ok) {
+        vq_map_put(vq); /* all three or none: hold nothing unused */
+    }
+}
+
+void
+vq_fini(struct vq *vq)
+{
+    vq_map_put(vq);
+    vq->map.done = true;
 }
 
 static inline void
