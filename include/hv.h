@@ -93,6 +93,7 @@ struct hv_mem_stats {
     uint64_t maps;           /* mappings made (a hypercall each) */
     uint64_t evictions;      /* mappings dropped to make room */
     uint64_t failures;       /* mappings that failed */
+    uint64_t pinned;         /* mappings held for direct pointers now */
 };
 
 /* MMIO trap callback: off is relative to the window base; *val in/out. */

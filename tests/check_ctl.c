@@ -53,6 +53,7 @@ sample_dev(void)
     d.stats.irqs = 10;
     d.stats.err_backend = 1;
     d.stats.guest_mem.maps = 7;
+    d.stats.guest_mem.pinned = 2;
     d.stats.q[0].requests = 15;
     d.stats.q[1].requests = 5;
     d.stats.q[0].kicks_trapped = 8;
@@ -96,6 +97,7 @@ START_TEST(test_status_json)
     ck_assert_uint_eq(jget(c, "reg_other", NULL), 50 - 12 - 10 - 10);
     ck_assert_uint_eq(jget(c, "errors", "backend"), 1);
     ck_assert_uint_eq(jget(c, "guest_mem", "maps"), 7);
+    ck_assert_uint_eq(jget(c, "guest_mem", "pinned"), 2);
     ck_assert(json_object_object_get_ex(dev, "queues", &qs));
     ck_assert_uint_eq(json_object_array_length(qs), 2);
     ck_assert_uint_eq(jget(json_object_array_get_idx(qs, 1), "requests", NULL), 5);

@@ -106,6 +106,7 @@ ctl_counters_json(const struct relay_stats *st)
     ctl_put_u64(mem, "maps", st->guest_mem.maps);
     ctl_put_u64(mem, "evictions", st->guest_mem.evictions);
     ctl_put_u64(mem, "failures", st->guest_mem.failures);
+    ctl_put_u64(mem, "pinned", st->guest_mem.pinned);
     json_object_object_add(o, "guest_mem", mem);
     return o;
 }

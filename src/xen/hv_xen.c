@@ -14,7 +14,8 @@
  * Slots are served by hv_xen_ioreq.c (one copy, then only the copy); the
  * event-channel ports read from the page are only handed to the evtchn
  * driver, which validates them.  Guest memory goes through the bounded
- * mapping cache of hv_xen_mem.c after hv.c's bank check.
+ * mapping cache of hv_xen_mem.c after hv.c's bank check; virtqueue rings
+ * through direct pointers into buckets pinned while the queue is live.
  */
 #include <config.h>
 
@@ -102,12 +103,28 @@ xen_mem_write(struct hv *hv, unsigned bank, uint64_t off, const void *buf,
                                  len);
 }
 
+/* Rings: the bucket holding one stays pinned until the put. */
+static void *
+xen_mem_ptr(struct hv *hv, unsigned bank, uint64_t off, size_t len)
+{
+    struct hv_xen *x = hv_xen_of(hv);
+
+    return hv_xen_mapcache_pin(&x->mc, hv->ram.bank[bank].gpa + off, len);
+}
+
 static void
-xen_invalidate(void *opaque)
+xen_mem_ptr_put(struct hv *hv, void *p)
+{
+    hv_xen_mapcache_unpin(&hv_xen_of(hv)->mc, p);
+}
+
+void
+hv_xen_invalidate(void *opaque)
 {
     struct hv_xen *x = opaque;
 
     hv_xen_mapcache_invalidate(&x->mc);
+    x->hv.map_gen++;
 }
 
 /* ---- MMIO windows and interrupts ---- */
@@ -610,12 +627,15 @@ xen_mem_stats(struct hv *hv, struct hv_mem_stats *out)
     out->maps = st->maps;
     out->evictions = st->evictions;
     out->failures = st->failures;
+    out->pinned = hv_xen_of(hv)->mc.pinned;
 }
 
-static const struct hv_ops hv_xen_ops = {
+const struct hv_ops hv_xen_ops = {
     .name = "xen",
     .mem_read = xen_mem_read,
     .mem_write = xen_mem_write,
+    .mem_ptr = xen_mem_ptr,
+    .mem_ptr_put = xen_mem_ptr_put,
     .mem_regions = hv_xen_mem_regions,
     .mem_share = hv_xen_mem_share,
     .mmio_add = xen_mmio_add,
@@ -684,7 +704,8 @@ hv_xen_open(struct hv **out, struct loop *loop, uint32_t domid,
 
         x->rl = rl;
     }
-    hv_xen_ioreq_ctx_init(&x->ioreq, x->hv.name, x->win, xen_invalidate, x);
+    hv_xen_ioreq_ctx_init(&x->ioreq, x->hv.name, x->win, hv_xen_invalidate,
+                          x);
 
     for (unsigned s = HV_XEN_ST_HANDLES; s <= HV_XEN_ST_SERVING; s++) {
         rc = stages[s](x);

@@ -4,10 +4,16 @@
  *
  * Concepts: guest RAM is mapped in 1 MiB buckets (aligned on guest
  * addresses) through a mapper function; at most `max` buckets are mapped
- * at any time and the least recently used one is unmapped to make room.
- * A pointer into a bucket never outlives one memcpy: every copy looks its
- * bucket up again, so an INVALIDATE (or an eviction) between two pieces
- * of a copy cannot leave a stale pointer behind.
+ * at any time and the least recently used unpinned one is unmapped to
+ * make room.  A pointer a copy takes into a bucket never outlives one
+ * memcpy: every copy looks its bucket up again, so an INVALIDATE (or an
+ * eviction) between two pieces of a copy cannot leave a stale pointer
+ * behind.  The one exception is a pin (direct ring pointers, hv_mem_ptr):
+ * its bucket is never evicted, and an INVALIDATE retires it instead of
+ * unmapping it (copies and new pins then map the guest's pages afresh,
+ * as after any invalidate), so the pointer stays safe to use until it is
+ * given back; hv_xen moves map_gen at the invalidate, so its holders take
+ * new ones.  Pins hold at most half the cache, leaving the rest to copies.
  *
  * Trust boundary: addresses arrive already checked against the RAM banks
  * by hv.c; what can still go wrong is the mapping itself (a page the
@@ -60,7 +66,11 @@ void
 hv_xen_mapcache_invalidate(struct hv_xen_mapcache *mc)
 {
     for (unsigned i = 0; i < mc->max; i++) {
-        bucket_drop(mc, &mc->b[i]);
+        if (mc->b[i].pins > 0) {
+            mc->b[i].retired = true;
+        } else {
+            bucket_drop(mc, &mc->b[i]);
+        }
     }
     mc->st.invalidations++;
 }
@@ -76,13 +86,18 @@ hv_xen_mapcache_fini(struct hv_xen_mapcache *mc)
     }
     free(mc->b);
     mc->b = NULL;
+    mc->pinned = 0;
 }
 
-/* A free slot if there is one, else the least recently used bucket. */
+/*
+ * A free slot if there is one, else the least recently used unpinned
+ * bucket: never NULL, since pins hold at most half the slots
+ * (hv_xen_mapcache_pin).
+ */
 static struct hv_xen_bucket *
 lru_victim(struct hv_xen_mapcache *mc)
 {
-    struct hv_xen_bucket *victim = &mc->b[0];
+    struct hv_xen_bucket *victim = NULL;
 
     for (unsigned i = 0; i < mc->max; i++) {
         struct hv_xen_bucket *b = &mc->b[i];
@@ -90,7 +105,8 @@ lru_victim(struct hv_xen_mapcache *mc)
         if (b->va == NULL) {
             return b;
         }
-        if (b->last_use < victim->last_use) {
+        if (b->pins == 0 &&
+            (victim == NULL || b->last_use < victim->last_use)) {
             victim = b;
         }
     }
@@ -107,7 +123,7 @@ bucket_get(struct hv_xen_mapcache *mc, uint64_t gpa, int *rc)
     uint8_t *va;
 
     for (unsigned i = 0; i < mc->max; i++) {
-        if (mc->b[i].va != NULL && mc->b[i].gpa == gpa) {
+        if (mc->b[i].va != NULL && !mc->b[i].retired && mc->b[i].gpa == gpa) {
             mc->b[i].last_use = ++mc->tick;
             mc->st.hits++;
             return &mc->b[i];
@@ -217,6 +233,55 @@ hv_xen_mapcache_write(struct hv_xen_mapcache *mc, uint64_t gpa,
                       const void *buf, size_t len)
 {
     return mapcache_copy(mc, gpa, NULL, buf, len);
+}
+
+void *
+hv_xen_mapcache_pin(struct hv_xen_mapcache *mc, uint64_t gpa, size_t len)
+{
+    uint64_t base = gpa & ~(HV_XEN_BUCKET_SIZE - 1);
+    uint64_t off = gpa - base;
+    struct hv_xen_bucket *b;
+    int rc = 0;
+
+    /* Subtract, then compare: off < BUCKET_SIZE, so no overflow. */
+    if (len == 0 || len > HV_XEN_BUCKET_SIZE - off) {
+        return NULL;
+    }
+    b = bucket_get(mc, base, &rc);
+    if (b == NULL || bucket_range_bad(b, off, len)) {
+        return NULL;
+    }
+    if (b->pins == 0) {
+        if (mc->pinned + 1 > mc->max / 2) {
+            return NULL;
+        }
+        mc->pinned++;
+    }
+    b->pins++;
+    return b->va + off;
+}
+
+void
+hv_xen_mapcache_unpin(struct hv_xen_mapcache *mc, const void *p)
+{
+    uintptr_t at = (uintptr_t)p;
+
+    for (unsigned i = 0; i < mc->max; i++) {
+        struct hv_xen_bucket *b = &mc->b[i];
+        uintptr_t va = (uintptr_t)b->va;
+
+        if (b->pins == 0 || at < va || at - va >= HV_XEN_BUCKET_SIZE) {
+            continue;
+        }
+        if (--b->pins == 0) {
+            mc->pinned--;
+            if (b->retired) {
+                bucket_drop(mc, b);
+            }
+        }
+        return;
+    }
+    log_err("mapcache: unpin of %p, which no pin gave out", p);
 }
 
 int

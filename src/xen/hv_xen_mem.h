@@ -1,6 +1,7 @@
 /*
  * hv_xen_mem: guest RAM through foreign mappings, behind a bounded cache
- * of 1 MiB buckets with LRU eviction, plus the Arm guest RAM layout.
+ * of 1 MiB buckets with LRU eviction, pins for direct ring pointers, plus
+ * the Arm guest RAM layout.
  *
  * Trust boundary: gpa and len come from the guest (through the hv layer,
  * which has already checked them against the RAM banks).  The mapper may
@@ -41,6 +42,9 @@ struct hv_xen_bucket {
     uint64_t gpa;       /* bucket-aligned guest address */
     uint8_t *va;        /* NULL: slot free */
     uint64_t last_use;  /* LRU tick */
+    unsigned pins;      /* pointers hv_xen_mapcache_pin() gave out */
+    bool retired;       /* invalidated while pinned: no lookup finds it,
+                         * unmapped with its last pin */
     uint64_t bad[HV_XEN_BUCKET_PAGES / 64]; /* pages that failed to map */
 };
 
@@ -58,6 +62,7 @@ struct hv_xen_mapcache {
     struct hv_xen_bucket *b;
     unsigned max;        /* bound: at most max buckets mapped */
     unsigned live;
+    unsigned pinned;     /* buckets with pins (at most max / 2) */
     uint64_t tick;
     struct hv_xen_mapcache_stats st;
 };
@@ -67,7 +72,11 @@ int hv_xen_mapcache_init(struct hv_xen_mapcache *mc,
                          const struct hv_xen_mapper *mapper, unsigned mib);
 /* Unmap everything and free the bucket table. */
 void hv_xen_mapcache_fini(struct hv_xen_mapcache *mc);
-/* Drop every mapping (IOREQ_TYPE_INVALIDATE). */
+/*
+ * Drop every mapping (IOREQ_TYPE_INVALIDATE).  A pinned bucket stays
+ * mapped for the pointers into it, retired: later copies and pins map the
+ * guest's pages afresh; it is unmapped with its last pin.
+ */
 void hv_xen_mapcache_invalidate(struct hv_xen_mapcache *mc);
 
 /*
@@ -79,6 +88,19 @@ int hv_xen_mapcache_read(struct hv_xen_mapcache *mc, uint64_t gpa, void *buf,
                          size_t len);
 int hv_xen_mapcache_write(struct hv_xen_mapcache *mc, uint64_t gpa,
                           const void *buf, size_t len);
+
+/*
+ * A pointer to [gpa, gpa+len) that stays valid until
+ * hv_xen_mapcache_unpin(): the bucket holding the range is pinned (never
+ * evicted; an invalidate only retires it).  NULL, and nothing pinned, when
+ * len is 0, the range crosses a bucket boundary, any page of it failed to
+ * map, the bucket cannot be mapped, or pinning one more bucket would take
+ * more than half the cache from copies.  The caller copies instead.
+ */
+void *hv_xen_mapcache_pin(struct hv_xen_mapcache *mc, uint64_t gpa,
+                          size_t len);
+/* Give back one pointer hv_xen_mapcache_pin() returned. */
+void hv_xen_mapcache_unpin(struct hv_xen_mapcache *mc, const void *p);
 
 /*
  * Arm guest RAM banks for a guest of `bytes` of RAM: bank 0 at

@@ -104,6 +104,14 @@ hv_xen_of(struct hv *hv)
     return (struct hv_xen *)hv;
 }
 
+/* hv_xen.c: the ops table (tests build a struct hv_xen around it). */
+extern const struct hv_ops hv_xen_ops;
+/*
+ * IOREQ_TYPE_INVALIDATE: drop the guest mappings (pinned ones retire) and
+ * move map_gen, so holders of direct pointers take new ones.
+ */
+void hv_xen_invalidate(void *opaque);
+
 /* hv_xen_privcmd.c: the optional ops and the teardown they need. */
 int hv_xen_ioeventfd_add(struct hv *hv, uint64_t addr, uint32_t datamatch,
                          int fd);
