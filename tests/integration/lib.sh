@@ -48,7 +48,7 @@ name = "$name"
 kernel = "$GUEST_KERNEL"
 ramdisk = "$GUEST_INITRD"
 memory = ${XVM_GUEST_MEM:-128}
-vcpus = 1
+vcpus = ${XVM_GUEST_VCPUS:-1}
 extra = "console=hvc0 rdinit=/init quiet xvm.guest=$gs ${GUEST_EXTRA:-}"
 CFG
     for l in "$@"; do echo "$l"; done
@@ -361,6 +361,56 @@ release_guest() {
     tty=$(xenstore-read "/local/domain/$rd/console/tty" 2>/dev/null)
     [ -n "$tty" ] && echo go >"$tty" 2>/dev/null
     true
+}
+
+# status_guest NAME GUEST_SCEN MARK STATUS_OUT [cfg lines...]: run_guest
+# in the background; once the guest's console shows MARK (the guest then
+# holds its devices until a line reaches its console, release_guest), save
+# the daemon's `--status --json` in STATUS_OUT (none when STATUS_OUT is
+# empty) and print `--status` as NOTE lines, then release the guest and
+# wait for it.  Sets rc and why like run_guest.
+status_guest() {
+    sg=$1 ss=$2 smark=$3 sst=$4; shift 4
+    rm -f "$XVM_RUN/$sg.rc"
+    ( run_guest "$sg" "$ss" 600 "$@" >"$XVM_RUN/$sg.why"
+      echo $? >"$XVM_RUN/$sg.rc" ) &
+    spid=$!
+    n=0
+    while ! grep -q "$smark" "$(guest_log "$sg")" 2>/dev/null && [ ! -f "$XVM_RUN/$sg.rc" ]; do
+        n=$((n + 1))
+        if [ $n -gt 3000 ]; then
+            # A guest normally gets there in 1-2 minutes: show where it
+            # is and end it, so run_guest returns now, not after its bound.
+            show_guest_log "$sg"
+            xl destroy "$sg" >/dev/null 2>&1
+            break
+        fi
+        sleep 0.1
+    done
+    if [ -n "$sst" ] && [ ! -f "$XVM_RUN/$sg.rc" ]; then
+        "$XVM_DAEMON" --status --json --backend-dir="$XVM_SOCKDIR" >"$sst" 2>"$sst.err" ||
+            note "${N:-$sg}: --status failed: $(cat "$sst.err")"
+        "$XVM_DAEMON" --status --backend-dir="$XVM_SOCKDIR" 2>&1 | sed "s/^/NOTE ${N:-$sg} status: /"
+    fi
+    release_guest "$sg"
+    wait $spid
+    rc=$(cat "$XVM_RUN/$sg.rc" 2>/dev/null || echo 1)
+    why=$(cat "$XVM_RUN/$sg.why")
+}
+
+# counter JSON NAME: the device total of one counter in a `--status
+# --json` answer (the first occurrence: device totals come before the
+# per-queue ones).
+counter() {
+    tr ',{}' '\n\n\n' <"$1" | sed -n "s/^ *\"$2\": *\([0-9]*\).*/\1/p" | head -n1
+}
+
+# queue_requests JSON: "INDEX REQUESTS" for each queue of the devices in
+# a `--status --json` answer (device totals, which come first, skipped).
+queue_requests() {
+    tr ',{}' '\n\n\n' <"$1" | awk -F': *' '
+        /"index":/ { q = $2 }
+        /"requests":/ && q != "" { print q, $2 + 0; q = "" }'
 }
 
 # guest_times NAME: set RG_T0/1/2 from the last run_guest of NAME.

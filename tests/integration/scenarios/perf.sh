@@ -19,44 +19,14 @@ export XVM_GUEST_MEM=${XVM_PERF_GUEST_MEM:-256}
 # is done (and STATUS_OUT is set) save the daemon's --status --json there.
 # Sets rc and why like run_guest.
 fio_guest() {
-    fg=$1 fdev=$2 fst=$3; shift 3
-    rm -f "$XVM_RUN/$fg.rc"
-    ( GUEST_EXTRA="xvm.dev=$fdev" run_guest "$fg" blk-fio 600 "$@" >"$XVM_RUN/$fg.why"
-      echo $? >"$XVM_RUN/$fg.rc" ) &
-    fpid=$!
-    n=0
-    while ! grep -q XVM-GUEST-FIO-DONE "$(guest_log "$fg")" 2>/dev/null && [ ! -f "$XVM_RUN/$fg.rc" ]; do
-        n=$((n + 1))
-        if [ $n -gt 3000 ]; then
-            # A guest normally finishes in 1-2 minutes: show where it is
-            # and end it, so run_guest returns now, not after its own bound.
-            show_guest_log "$fg"
-            xl destroy "$fg" >/dev/null 2>&1
-            break
-        fi
-        sleep 0.1
-    done
-    if [ -n "$fst" ] && [ ! -f "$XVM_RUN/$fg.rc" ]; then
-        "$XVM_DAEMON" --status --json --backend-dir="$XVM_SOCKDIR" >"$fst" 2>"$fst.err" ||
-            note "$N: --status failed: $(cat "$fst.err")"
-        "$XVM_DAEMON" --status --backend-dir="$XVM_SOCKDIR" 2>&1 | sed "s/^/NOTE $N status: /"
-    fi
-    release_guest "$fg"
-    wait $fpid
-    rc=$(cat "$XVM_RUN/$fg.rc" 2>/dev/null || echo 1)
-    why=$(cat "$XVM_RUN/$fg.why")
+    GUEST_EXTRA="xvm.dev=$2"
+    status_guest "$1" blk-fio XVM-GUEST-FIO-DONE "$3" "$4"
 }
 
 # fio_of NAME JOB: "IOPS KiB/s" of one job in the guest's log.
 fio_of() {
     sed -n "s/.*XVM-GUEST-FACT fio $2 iops \([0-9]*\) kibps \([0-9]*\).*/\1 \2/p" \
         "$(guest_log "$1")" | head -n1
-}
-
-# counter JSON NAME: the device total of one counter (the first occurrence:
-# device totals come before the per-queue ones).
-counter() {
-    tr ',{}' '\n\n\n' <"$1" | sed -n "s/^ *\"$2\": *\([0-9]*\).*/\1/p" | head -n1
 }
 
 # kernel_path JSON KEY: "yes" when the kernel serves that path (ioeventfd:
@@ -77,10 +47,11 @@ per_req() {
     bk=$(counter "$1" backend_kicks)
     bp=$(counter "$1" backpressure)
     maps=$(counter "$1" maps); hits=$(counter "$1" hits)
+    pinned=$(counter "$1" pinned)
     awk -v r="$req" -v t="$((traps + tw))" -v i="$irqs" -v k="$tk" -v b="$bp" \
-        -v m="${maps:-0}" -v h="${hits:-0}" 'BEGIN {
+        -v m="${maps:-0}" -v h="${hits:-0}" -v p="${pinned:-0}" 'BEGIN {
         if (r == 0) r = 1
-        printf "%.2f register traps/request (%.2f of them QueueNotify), %.2f interrupts/request, %.2f guest mappings made/request (%d hits), %d requests, %d waits for bounce space", t / r, k / r, i / r, m / r, h, r, b }'
+        printf "%.2f register traps/request (%.2f of them QueueNotify), %.2f interrupts/request, %.2f guest mappings made/request (%d hits, %.1f/request; %d held for ring pointers), %d requests, %d waits for bounce space", t / r, k / r, i / r, m / r, h, h / r, p, r, b }'
     printf '; QueueNotify: %s answered by the daemon, %s through its eventfd, %s backend kicks it wrote, kernel ioeventfd %s; completions read by the daemon %s, interrupts it raised %s, kernel irqfd %s\n' \
         "$tk" "$ke" "$bk" "$(kernel_path "$1" kernel_ioeventfd)" "$calls" "$irqs" \
         "$(kernel_path "$1" kernel_irqfd)"
