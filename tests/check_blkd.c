@@ -163,9 +163,19 @@ START_TEST(test_blkd_grant_zerocopy_data)
     ck_assert_uint_gt(st.q[0].requests, 0);
     ck_assert_uint_eq(hv_sim_mem_accesses(b.sim), 0);
     ck_assert_uint_eq(simdrv_revoke_busy(b.drv), 0);
-    /* Reset: the daemon's and the backend's ring maps both go. */
+    /*
+     * Reset: the daemon's and the backend's ring maps both go.  The
+     * backend unmaps before it answers GET_VRING_BASE, which the reset
+     * waits for within the step; on a machine so loaded that the answer
+     * misses the step, the connection is closed instead and the backend
+     * unmaps when it sees that: bounded wait for a thing that must happen.
+     */
     simdrv_reset(b.drv);
-    ck_assert_uint_eq(hv_sim_gnt_mapped(b.sim), 0);
+    for (unsigned i = 0; hv_sim_gnt_mapped(b.sim) != 0; i++) {
+        ck_assert_msg(i < 5000, "%u refs still mapped 5 s after the reset",
+                      hv_sim_gnt_mapped(b.sim));
+        usleep(1000);
+    }
     blkdrv_close(&b);
     ck_assert_uint_eq(blkdrv_file_hash(f.image),
                       blkdrv_pattern_hash(SEED, DISK_BYTES));
