@@ -547,7 +547,11 @@ START_TEST(test_watch_unseen_request)
     ck_assert_int_eq(hv_xen_slot_look(&w, &slot, &seen), HV_XEN_STALL_UNSEEN);
     ck_assert_uint_eq(seen.addr, WBASE);
     ck_assert_uint_eq(seen.state, STATE_IOREQ_READY);
-    /* Still stuck at every later look. */
+    /* Said once: still stuck at the next look, but not reported again. */
+    ck_assert_int_eq(hv_xen_slot_look(&w, &slot, NULL), HV_XEN_STALL_NONE);
+    /* Once it moves, the next stuck request is reported again. */
+    w.answered++;
+    ck_assert_int_eq(hv_xen_slot_look(&w, &slot, NULL), HV_XEN_STALL_NONE);
     ck_assert_int_eq(hv_xen_slot_look(&w, &slot, NULL), HV_XEN_STALL_UNSEEN);
 }
 END_TEST

@@ -282,13 +282,16 @@ hv_xen_slot_look(struct hv_xen_slot_watch *w, const struct ioreq *slot,
     w->state_at = state;
     w->answered_at = w->answered;
     if (!still) {
+        w->reported = false;
         return HV_XEN_STALL_NONE;
     }
-    if (state == STATE_IOREQ_READY) {
-        return HV_XEN_STALL_UNSEEN;
+    if (w->reported ||
+        (state != STATE_IOREQ_READY && state != STATE_IORESP_READY)) {
+        return HV_XEN_STALL_NONE;
     }
-    return state == STATE_IORESP_READY ? HV_XEN_STALL_UNTAKEN
-                                       : HV_XEN_STALL_NONE;
+    w->reported = true;
+    return state == STATE_IOREQ_READY ? HV_XEN_STALL_UNSEEN
+                                      : HV_XEN_STALL_UNTAKEN;
 }
 
 int
