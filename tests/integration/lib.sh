@@ -59,12 +59,18 @@ guest_log() { echo "/var/log/xen/console/guest-$1.log"; }
 # guest_exists NAME
 guest_exists() { xl domid "$1" >/dev/null 2>&1; }
 
+# now_s: dom0's uptime in whole seconds.  The waits below count in it:
+# a loop of `sleep 0.1` and an `xl` command takes 2-3 times its sleeps
+# under TCG, and a "300 s" counted in sleeps once ran 740 s, close to
+# run-dom0.sh's per-scenario timeout, which kills a scenario before it
+# can say why.
+now_s() { cut -d. -f1 /proc/uptime; }
+
 # wait_guest_gone NAME TIMEOUT_S: 0 when the domain went away in time.
 wait_guest_gone() {
-    n=0
+    wg_end=$(($(now_s) + $2))
     while guest_exists "$1"; do
-        n=$((n + 1))
-        [ $n -gt $(($2 * 10)) ] && return 1
+        [ "$(now_s)" -lt "$wg_end" ] || return 1
         sleep 0.1
     done
     return 0
@@ -72,10 +78,9 @@ wait_guest_gone() {
 
 # wait_log NAME PATTERN TIMEOUT_S: wait for a line in the guest's console log.
 wait_log() {
-    n=0
+    wl_end=$(($(now_s) + $3))
     while ! grep -q "$2" "$(guest_log "$1")" 2>/dev/null; do
-        n=$((n + 1))
-        [ $n -gt $(($3 * 10)) ] && return 1
+        [ "$(now_s)" -lt "$wl_end" ] || return 1
         sleep 0.1
     done
 }
