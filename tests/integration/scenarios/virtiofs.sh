@@ -49,6 +49,8 @@ fi
 stop_pid "$WATCH"; stop_pid "$FSD_PID"
 sed "s/^/NOTE $N status: /" "$ST" 2>/dev/null
 [ $rc -eq 0 ] || {
+    echo "---- daemon log: warnings and errors ----"
+    grep -E ' (warn|err|error): ' "$dmlog" 2>/dev/null | tail -n 15
     echo "---- daemon log ----"; tail -n 30 "$dmlog" 2>/dev/null
     echo "---- virtiofsd log ----"; tail -n 10 "$XVM_RUN/virtiofsd.log" 2>/dev/null
     echo "---- guest kernel (vuart) ----"; tail -n 15 "$(guest_log $G-vuart0)" 2>/dev/null
