@@ -533,6 +533,63 @@ START_TEST(test_kernel_table)
 }
 END_TEST
 
+/* ---- stuck slots ---- */
+
+/* A request left READY across two looks, nothing answered: no event came. */
+START_TEST(test_watch_unseen_request)
+{
+    struct hv_xen_slot_watch w = { 0 };
+    struct ioreq slot = mk_req(IOREQ_TYPE_COPY, WBASE, 4, 1, IOREQ_READ, 0, 0);
+    struct ioreq seen;
+
+    /* Posted before the first look: new at that look, stuck at the next. */
+    ck_assert_int_eq(hv_xen_slot_look(&w, &slot, &seen), HV_XEN_STALL_NONE);
+    ck_assert_int_eq(hv_xen_slot_look(&w, &slot, &seen), HV_XEN_STALL_UNSEEN);
+    ck_assert_uint_eq(seen.addr, WBASE);
+    ck_assert_uint_eq(seen.state, STATE_IOREQ_READY);
+    /* Said once: still stuck at the next look, but not reported again. */
+    ck_assert_int_eq(hv_xen_slot_look(&w, &slot, NULL), HV_XEN_STALL_NONE);
+    /* Once it moves, the next stuck request is reported again. */
+    w.answered++;
+    ck_assert_int_eq(hv_xen_slot_look(&w, &slot, NULL), HV_XEN_STALL_NONE);
+    ck_assert_int_eq(hv_xen_slot_look(&w, &slot, NULL), HV_XEN_STALL_UNSEEN);
+}
+END_TEST
+
+/*
+ * Answered between the looks: a new request in the same slot is not stuck;
+ * our last answer still there at the next look was not taken by Xen.
+ */
+START_TEST(test_watch_moving_slot)
+{
+    struct fixture fx;
+    struct hv_xen_slot_watch w = { 0 };
+    struct ioreq slot = mk_req(IOREQ_TYPE_COPY, WBASE, 4, 1, IOREQ_READ, 0, 0);
+
+    fx_init(&fx);
+    ck_assert_int_eq(hv_xen_slot_look(&w, &slot, NULL), HV_XEN_STALL_NONE);
+    for (unsigned i = 0; i < 3; i++) {
+        ck_assert_int_eq(hv_xen_ioreq_serve_slot(&fx.ctx, &slot, NULL),
+                         HV_XEN_SLOT_ANSWERED);
+        w.answered++;
+        slot.state = STATE_IOREQ_READY; /* Xen took it; the next one came */
+        ck_assert_int_eq(hv_xen_slot_look(&w, &slot, NULL), HV_XEN_STALL_NONE);
+    }
+    ck_assert_int_eq(hv_xen_ioreq_serve_slot(&fx.ctx, &slot, NULL),
+                     HV_XEN_SLOT_ANSWERED);
+    w.answered++;
+    ck_assert_int_eq(hv_xen_slot_look(&w, &slot, NULL), HV_XEN_STALL_NONE);
+    ck_assert_int_eq(hv_xen_slot_look(&w, &slot, NULL), HV_XEN_STALL_UNTAKEN);
+    /* An idle slot, or one the kernel is examining, is never reported. */
+    slot.state = STATE_IOREQ_NONE;
+    ck_assert_int_eq(hv_xen_slot_look(&w, &slot, NULL), HV_XEN_STALL_NONE);
+    ck_assert_int_eq(hv_xen_slot_look(&w, &slot, NULL), HV_XEN_STALL_NONE);
+    slot.state = STATE_IOREQ_INPROCESS;
+    ck_assert_int_eq(hv_xen_slot_look(&w, &slot, NULL), HV_XEN_STALL_NONE);
+    ck_assert_int_eq(hv_xen_slot_look(&w, &slot, NULL), HV_XEN_STALL_NONE);
+}
+END_TEST
+
 void
 add_ioreq_tests(Suite *s)
 {
@@ -559,4 +616,6 @@ add_ioreq_tests(Suite *s)
     CHECK_ADD(s, test_slot_kernel_owned, 5);
     CHECK_ADD(s, test_slot_kernel_inprocess_then_ours, 5);
     CHECK_ADD(s, test_kernel_table, 5);
+    CHECK_ADD(s, test_watch_unseen_request, 5);
+    CHECK_ADD(s, test_watch_moving_slot, 5);
 }

@@ -198,6 +198,8 @@ xen_irq_set(struct hv *hv, unsigned irq, bool level)
  */
 #define XEN_BUSY_SPINS 4096u
 #define XEN_BUSY_RETRY_MS 1u
+/* How often every slot is looked at for requests that do not move. */
+#define XEN_WATCH_MS 2000u
 
 static void serve_all(void *opaque);
 
@@ -205,10 +207,11 @@ static void serve_all(void *opaque);
 static void
 serve_vcpu(struct hv_xen *x, unsigned vcpu)
 {
+    enum hv_xen_ioreq_verdict v = HV_XEN_IOREQ_DISPATCHED;
     enum hv_xen_slot_result r;
     unsigned spins = 0;
 
-    while ((r = hv_xen_ioreq_serve_slot(&x->ioreq, &x->slots[vcpu], NULL)) ==
+    while ((r = hv_xen_ioreq_serve_slot(&x->ioreq, &x->slots[vcpu], &v)) ==
                HV_XEN_SLOT_BUSY &&
            spins++ < XEN_BUSY_SPINS) {
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -218,8 +221,18 @@ serve_vcpu(struct hv_xen *x, unsigned vcpu)
 
         x->busy_timer = id > 0 ? id : 0;
     }
+    if (r == HV_XEN_SLOT_ANSWERED || r == HV_XEN_SLOT_KERNEL) {
+        x->watch[vcpu].answered++;
+    }
     if (r != HV_XEN_SLOT_ANSWERED) {
         return;
+    }
+    if (!x->answered_any) {
+        /* Once per guest: a hung guest's log then says whether any of its
+         * requests ever reached us. */
+        x->answered_any = true;
+        log_info("%s: first ioreq answered (vcpu %u: %s)", x->hv.name, vcpu,
+                 hv_xen_ioreq_verdict_str(v));
     }
     if (xenevtchn_notify(x->xce, x->local_port[vcpu]) < 0) {
         log_rl(&x->rl, LOG_LVL_ERR, "%s: notify vcpu %u port %u failed: %s",
@@ -236,6 +249,40 @@ serve_all(void *opaque)
     for (unsigned vcpu = 0; vcpu < x->nr_bound; vcpu++) {
         serve_vcpu(x, vcpu);
     }
+}
+
+/*
+ * Every XEN_WATCH_MS: a request that waited a whole period with no event
+ * for it, or an answer Xen did not take, leaves the guest's vcpu blocked
+ * for good; say which (rate-limited), and serve nothing (hv_xen_ioreq.h).
+ */
+static void
+watch_slots(void *opaque)
+{
+    struct hv_xen *x = opaque;
+    int id;
+
+    for (unsigned vcpu = 0; vcpu < x->nr_bound; vcpu++) {
+        struct ioreq seen;
+        enum hv_xen_stall st =
+            hv_xen_slot_look(&x->watch[vcpu], &x->slots[vcpu], &seen);
+
+        if (st == HV_XEN_STALL_NONE) {
+            continue;
+        }
+        log_rl(&x->rl, LOG_LVL_WARN,
+               "%s: vcpu %u: %s for over %u ms (ioreq type %u, %s 0x%" PRIx64
+               " size %" PRIu32 ", port %" PRIu32 ")",
+               x->hv.name, vcpu,
+               st == HV_XEN_STALL_UNSEEN
+                   ? "a request waits in its slot that no event brought us"
+                   : "our answer waits in its slot, not taken by Xen",
+               XEN_WATCH_MS, (unsigned)seen.type,
+               seen.dir == IOREQ_READ ? "read" : "write", seen.addr,
+               seen.size, x->local_port[vcpu]);
+    }
+    id = loop_add_timer(x->loop, XEN_WATCH_MS, watch_slots, x);
+    x->watch_timer = id > 0 ? id : 0;
 }
 
 static void
@@ -416,7 +463,12 @@ stage_layout(struct hv_xen *x)
         return rc;
     }
     x->local_port = calloc(x->nr_vcpus, sizeof(*x->local_port));
-    if (x->local_port == NULL) {
+    x->watch = calloc(x->nr_vcpus, sizeof(*x->watch));
+    if (x->local_port == NULL || x->watch == NULL) {
+        free(x->local_port);
+        free(x->watch);
+        x->local_port = NULL;
+        x->watch = NULL;
         return -ENOMEM;
     }
     {
@@ -426,7 +478,9 @@ stage_layout(struct hv_xen *x)
     }
     if (rc < 0) {
         free(x->local_port);
+        free(x->watch);
         x->local_port = NULL;
+        x->watch = NULL;
         return rc;
     }
     log_info("%s: %u vcpus, %" PRIu64 " MiB RAM in %u bank(s), mapcache "
@@ -538,6 +592,10 @@ xen_teardown(struct hv_xen *x)
         loop_cancel_timer(x->loop, x->busy_timer);
         x->busy_timer = 0;
     }
+    if (x->watch_timer) {
+        loop_cancel_timer(x->loop, x->watch_timer);
+        x->watch_timer = 0;
+    }
     switch (x->stage) {
     case HV_XEN_ST_SERVING:
         loop_del_fd(x->loop, x->evtchn_fd);
@@ -570,7 +628,9 @@ xen_teardown(struct hv_xen *x)
     case HV_XEN_ST_LAYOUT:
         hv_xen_mapcache_fini(&x->mc);
         free(x->local_port);
+        free(x->watch);
         x->local_port = NULL;
+        x->watch = NULL;
         /* fall through */
     case HV_XEN_ST_HANDLES:
     case HV_XEN_ST_NONE:
@@ -724,6 +784,7 @@ hv_xen_open(struct hv **out, struct loop *loop, uint32_t domid,
     for (unsigned v = 0; v < x->nr_vcpus; v++) {
         serve_vcpu(x, v);
     }
+    watch_slots(x);
     log_info("%s: ioreq server %u serving %u vcpu(s)", x->hv.name,
              (unsigned)x->ioservid, x->nr_vcpus);
     *out = &x->hv;

@@ -264,6 +264,36 @@ hv_xen_ioreq_serve_slot(struct hv_xen_ioreq_ctx *ctx, struct ioreq *slot,
     return HV_XEN_SLOT_ANSWERED;
 }
 
+enum hv_xen_stall
+hv_xen_slot_look(struct hv_xen_slot_watch *w, const struct ioreq *slot,
+                 struct ioreq *seen)
+{
+    const volatile struct ioreq *vs = slot;
+    uint8_t state = vs->state;
+    bool still = state == w->state_at && w->answered == w->answered_at;
+    struct ioreq copy;
+
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    memcpy(&copy, slot, sizeof(copy));
+    copy.state = state;
+    if (seen != NULL) {
+        *seen = copy;
+    }
+    w->state_at = state;
+    w->answered_at = w->answered;
+    if (!still) {
+        w->reported = false;
+        return HV_XEN_STALL_NONE;
+    }
+    if (w->reported ||
+        (state != STATE_IOREQ_READY && state != STATE_IORESP_READY)) {
+        return HV_XEN_STALL_NONE;
+    }
+    w->reported = true;
+    return state == STATE_IOREQ_READY ? HV_XEN_STALL_UNSEEN
+                                      : HV_XEN_STALL_UNTAKEN;
+}
+
 int
 hv_xen_window_add(struct hv_xen_window *win, uint64_t base, uint64_t len,
                   hv_mmio_fn fn, void *opaque)

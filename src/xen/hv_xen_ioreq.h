@@ -109,6 +109,36 @@ enum hv_xen_slot_result hv_xen_ioreq_serve_slot(struct hv_xen_ioreq_ctx *ctx,
                                                 enum hv_xen_ioreq_verdict *verdict);
 
 /*
+ * A periodic look at one vcpu's slot, for requests that stay where they
+ * are: a request READY at two looks with nothing answered for that vcpu
+ * in between reached us by no event (a lost notification); an answer
+ * (IORESP_READY) still there at the next look was not taken by Xen (its
+ * vcpu did not wake, or is paused).  Either leaves the guest's vcpu
+ * blocked in Xen for good, so the caller says so, once per stuck request;
+ * it serves nothing itself (a lost event is a fault to find, not to hide).
+ */
+struct hv_xen_slot_watch {
+    uint64_t answered;     /* the caller's count of this slot's requests
+                            * answered (by us or the kernel) */
+    uint64_t answered_at;  /* answered at the last look */
+    uint8_t state_at;      /* the slot's state at the last look */
+    bool reported;         /* this stuck request was reported */
+};
+
+enum hv_xen_stall {
+    HV_XEN_STALL_NONE = 0,
+    HV_XEN_STALL_UNSEEN,   /* a request waits that no event brought us */
+    HV_XEN_STALL_UNTAKEN,  /* our answer waits for Xen to take it */
+};
+
+/* Look at slot (read once) and compare with the last look; a stuck
+ * request is reported at the first look that finds it stuck, not again
+ * until the slot moves.  *seen (if non-NULL) receives the copy looked at. */
+enum hv_xen_stall hv_xen_slot_look(struct hv_xen_slot_watch *w,
+                                   const struct ioreq *slot,
+                                   struct ioreq *seen);
+
+/*
  * Record that a kernel ioeventfd answers QueueNotify writes of queue vq at
  * addr (0, -EEXIST, -ENOSPC), and forget it again (0 or -ENOENT).
  */

@@ -84,7 +84,9 @@ struct hv_xen {
     xenforeignmemory_resource_handle *ioreq_res;
     struct ioreq *slots;             /* nr_vcpus slots in the ioreq page */
     uint32_t *local_port;            /* per vcpu, valid below nr_bound */
+    struct hv_xen_slot_watch *watch; /* per vcpu: stuck requests */
     unsigned nr_bound;
+    bool answered_any;               /* the first answer was logged */
 
     struct hv_xen_window win[HV_XEN_MAX_WINDOWS];
     struct hv_xen_ioreq_ctx ioreq;
@@ -95,6 +97,7 @@ struct hv_xen {
     enum hv_xen_kern irqfd_kern;
     struct hv_xen_irqfd irqfd[HV_XEN_MAX_IOEVENTFD];
     int busy_timer;                  /* loop timer rescanning slots, 0 = none */
+    int watch_timer;                 /* loop timer looking for stuck slots */
     struct log_ratelimit rl;         /* event-channel trouble */
 };
 

@@ -59,12 +59,18 @@ guest_log() { echo "/var/log/xen/console/guest-$1.log"; }
 # guest_exists NAME
 guest_exists() { xl domid "$1" >/dev/null 2>&1; }
 
+# now_s: dom0's uptime in whole seconds.  The waits below count in it:
+# a loop of `sleep 0.1` and an `xl` command takes 2-3 times its sleeps
+# under TCG, and a "300 s" counted in sleeps once ran 740 s, close to
+# run-dom0.sh's per-scenario timeout, which kills a scenario before it
+# can say why.
+now_s() { cut -d. -f1 /proc/uptime; }
+
 # wait_guest_gone NAME TIMEOUT_S: 0 when the domain went away in time.
 wait_guest_gone() {
-    n=0
+    wg_end=$(($(now_s) + $2))
     while guest_exists "$1"; do
-        n=$((n + 1))
-        [ $n -gt $(($2 * 10)) ] && return 1
+        [ "$(now_s)" -lt "$wg_end" ] || return 1
         sleep 0.1
     done
     return 0
@@ -72,10 +78,9 @@ wait_guest_gone() {
 
 # wait_log NAME PATTERN TIMEOUT_S: wait for a line in the guest's console log.
 wait_log() {
-    n=0
+    wl_end=$(($(now_s) + $3))
     while ! grep -q "$2" "$(guest_log "$1")" 2>/dev/null; do
-        n=$((n + 1))
-        [ $n -gt $(($3 * 10)) ] && return 1
+        [ "$(now_s)" -lt "$wl_end" ] || return 1
         sleep 0.1
     done
 }
@@ -102,6 +107,51 @@ show_guest_log() {
     echo "---- console of $1 ----"
     tail -n "${2:-40}" "$(guest_log "$1")" 2>/dev/null
     echo "---- end ----"
+}
+
+# guest_diag NAME: what a guest that did not finish is doing, as NOTE lines
+# (the run's summary shows a failed scenario's last lines): its vCPUs'
+# state and run time sampled twice a second apart (running and
+# advancing: spinning; blocked and still: waiting), Xen's view of them
+# (debug key q: pause_flags 4 = blocked in Xen, as on an ioreq nobody
+# answered; 1 = the guest idles), its console as xenconsoled connected it,
+# the device model's register counters (--status: did the guest touch the
+# device at all) and Xen's last lines about the domain.
+guest_diag() {
+    gdn=$1
+    gd=$(xl domid "$gdn" 2>/dev/null) || { note "diag $gdn: no such domain"; return 0; }
+    xl list | sed "s/^/NOTE diag xl list: /"
+    xl vcpu-list "$gdn" | sed "s/^/NOTE diag vcpus: /"
+    sleep 1
+    xl vcpu-list "$gdn" | tail -n +2 | sed "s/^/NOTE diag vcpus 1 s later: /"
+    note "diag console of dom$gd: tty=$(xenstore-read "/local/domain/$gd/console/tty" 2>&1)" \
+        "port=$(xenstore-read "/local/domain/$gd/console/port" 2>&1)" \
+        "vuart tty=$(xenstore-read "/local/domain/$gd/vuart/0/tty" 2>&1);" \
+        "logs: $(wc -c /var/log/xen/console/guest-"$gdn"*.log 2>&1 | tr '\n' ' ')"
+    tail -n 8 "/var/log/xen/console/guest-$gdn-vuart0.log" 2>/dev/null | sed "s/^/NOTE diag vuart: /"
+    note "diag daemon status: $(timeout 10 "$XVM_DAEMON" --status --json \
+        --backend-dir="$XVM_SOCKDIR" 2>&1 |
+        grep -E '"(instance|state|reg_reads|reg_writes|requests)"' | tr -d ' ,' | tr '\n' ' ')"
+    xl debug-keys q
+    xl dmesg | awk -v d="$gd" '
+        $0 ~ "General information for domain " d ":" { p = 2 }
+        $0 ~ "VCPU information and callbacks for domain " d ":" { p = 5 }
+        p > 0 { print "NOTE diag xen: " $0; p-- }'
+    xl dmesg | grep "d${gd}v" | grep -v 'debug-key' | tail -n 6 | sed "s/^/NOTE diag xen dom$gd: /"
+    # Event channels (key e) [pending/masked/...]: the guest's, and dom0's
+    # end of each the guest has with a Xen consumer (x=1: its ioreq ports).
+    xl debug-keys e
+    xl dmesg >"$XVM_RUN/diag-evtchn"
+    # Two passes over the last dump: dom0's ports come before the guest's.
+    awk -v d="$gd" '
+        /pressed -> dumping event-channel info/ { if (FNR == NR) { last = FNR; split("", want) }; c = ""; next }
+        FNR != NR && FNR < last { next }
+        /Event channel information for domain / { c = $NF; sub(":", "", c); next }
+        !/\]: s=/ { next }
+        FNR == NR { if (c == d && / x=1 d=0 p=/) { q = $0; sub(/.* p=/, "", q); want[q] = 1 }; next }
+        c == d { print "NOTE diag evtchn dom" d ": " $0 }
+        c == "0" && ($2 in want) { print "NOTE diag evtchn dom0: " $0 }' \
+        "$XVM_RUN/diag-evtchn" "$XVM_RUN/diag-evtchn"
 }
 
 # cleanup_guest NAME: destroy the domain if it is still there.
@@ -326,6 +376,7 @@ run_guest() {
     RG_T1=$(now_ms)
     if ! wait_guest_gone "$rg" "$rt"; then
         show_guest_log "$rg" >&2
+        guest_diag "$rg" >&2
         t=$(now_ms); xl destroy "$rg" >/dev/null 2>&1
         echo "guest did not power off within $rt s (xl destroy then took $(( $(now_ms) - t )) ms)"
         return 1
@@ -465,6 +516,7 @@ run_guest_declared() {
     xl unpause "$rg"
     if ! wait_guest_gone "$rg" "$rt"; then
         show_guest_log "$rg" >&2
+        guest_diag "$rg" >&2
         xl destroy "$rg" >/dev/null 2>&1
         echo "guest did not power off within $rt s"
         return 1

@@ -21,6 +21,10 @@ for s in $XVM_SCENARIOS; do
         124|143) fail "$s" "timed out after ${XVM_SCENARIO_TIMEOUT:-900} s" ;;
         *) fail "$s" "exited rc=$rc without reporting a result" ;;
         esac
+        # Whatever guest it left behind: what it is doing, then gone.
+        for g in $(xl list 2>/dev/null | awk 'NR > 1 && $1 != "Domain-0" { print $1 }'); do
+            guest_diag "$g"; cleanup_guest "$g"
+        done
     fi
     echo "XVM-TIME $s $((t1 - t0)) ms"
     # dom0's files live in RAM: a scenario's disk images go with it, so

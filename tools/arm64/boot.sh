@@ -200,7 +200,9 @@ if printf '%s\n' "$RES" | grep -q '^FAIL'; then
     echo "---- console context of the failures ----"
     for n in $(printf '%s\n' "$RES" | sed -n 's/^FAIL \([^:]*\):.*/\1/p'); do
         # the scenario's own output, from its start line to its time line
-        sed -n "/XVM-SCENARIO-START $n\$/,/XVM-TIME $n /p" "$LOGF" | tail -n 40
+        # (without Xen's console lines: a failing guest's diagnostics
+        # re-print the ones about it)
+        sed -n "/XVM-SCENARIO-START $n\$/,/XVM-TIME $n /p" "$LOGF" | { grep -v '^(XEN) ' || true; } | tail -n 100
     done
     echo "----"
 fi

@@ -22,8 +22,12 @@ for w in $(cat /proc/cmdline); do
     esac
 done
 scen=${XVM_GUEST:-}
+# xvm.trace=1: say how far the guest got before its scenario starts (a
+# module whose probe hangs on a device is the last one named).
+[ -z "${XVM_TRACE:-}" ] || echo "XVM-GUEST-INIT $(cut -d' ' -f1 /proc/uptime) s"
 for m in $(cat /lib/modules/xvm/order 2>/dev/null); do
     case "+${XVM_NOMOD:-}+" in *"+$m+"*) continue ;; esac
+    [ -z "${XVM_TRACE:-}" ] || echo "XVM-GUEST-INSMOD $m"
     insmod "/lib/modules/xvm/$m.ko" 2>/dev/null || echo "XVM-GUEST-NOTE insmod $m failed"
 done
 

@@ -20,7 +20,14 @@ hold() {
     echo "XVM-GUEST-HOLD" >&3
     read -r -t "${XVM_HOLD:-30}" _ || true
 }
-gfail() { echo "XVM-GUEST-FAIL fs-data: $* [devices: $(seen)]" >&3; hold; exit 1; }
+# A share whose requests never complete would hang init's final sync, and
+# the guest would never power off: abort the FUSE connection first.
+gfail() {
+    echo "XVM-GUEST-FAIL fs-data: $* [devices: $(seen)]" >&3
+    hold
+    umount -f /mnt/fs 2>/dev/null
+    exit 1
+}
 now_ms() { awk '{printf "%d\n", $1 * 1000}' /proc/uptime; }
 # step WHAT CMD...: CMD under the timeout (killed, not asked: a FUSE
 # request waits killably).

@@ -36,15 +36,24 @@ if xen_at_least 4.18; then
 else
     CFG=/xvm/tests/virtiofs.conf DTB=/xvm/guest/virtiofs.dtb
     [ -f "$DTB" ] || { fail $N "partial device tree missing (no host daemon with libfdt to write it)"; exit 0; }
-    GUEST_EXTRA="xvm.isha=$ISHA" why=$(run_declared_guest $G fs-data 300 "$CFG" "$DTB")
+    # The kernel's lines from its first instruction until hvc0 takes over
+    # go to the vuart (xenconsoled logs it as guest-$G-vuart0.log; a
+    # non-debug Xen refuses a domU's console_io, so the xenboot earlycon
+    # would stay silent), the rest to hvc0 (loglevel 7: all of them), and
+    # init names its steps: a guest that hangs says where.
+    GUEST_EXTRA="xvm.isha=$ISHA xvm.trace=1 earlycon=pl011,0x22000000 loglevel=7" \
+        why=$(run_declared_guest $G fs-data 300 "$CFG" "$DTB")
     rc=$?
     dmlog=/var/log/xen/qemu-dm-$G.log
 fi
 stop_pid "$WATCH"; stop_pid "$FSD_PID"
 sed "s/^/NOTE $N status: /" "$ST" 2>/dev/null
 [ $rc -eq 0 ] || {
-    echo "---- daemon log ----"; tail -n 40 "$dmlog" 2>/dev/null
-    echo "---- virtiofsd log ----"; tail -n 20 "$XVM_RUN/virtiofsd.log" 2>/dev/null
+    echo "---- daemon log: warnings and errors ----"
+    grep -E ' (warn|err|error): ' "$dmlog" 2>/dev/null | tail -n 15
+    echo "---- daemon log ----"; tail -n 30 "$dmlog" 2>/dev/null
+    echo "---- virtiofsd log ----"; tail -n 10 "$XVM_RUN/virtiofsd.log" 2>/dev/null
+    echo "---- guest kernel (vuart) ----"; tail -n 15 "$(guest_log $G-vuart0)" 2>/dev/null
     fail $N "$why"; exit 0
 }
 gsha=$(sed -n 's/.*XVM-GUEST-SHA \([0-9a-f]*\).*/\1/p' "$(guest_log $G)" | head -n1)

@@ -13,7 +13,10 @@
 . /xvm/env; . /xvm/tests/lib.sh
 N=xl-spawn G=xvm-xls
 require_daemon $N || exit 0
-rm -f "$XVM_RUN/$G.rc"
+# The guest's console log goes before run_guest runs in the background:
+# wait_log below must not find the HOLD of an earlier run of this scenario
+# in the same dom0.
+rm -f "$XVM_RUN/$G.rc" "$(guest_log $G)"
 ( run_guest $G hold 120 \
     "device_model_override = \"$XVM_DAEMON\"" \
     'device_model_version = "qemu-xen"' \
