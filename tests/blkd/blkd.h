@@ -124,6 +124,23 @@ struct blkd_vring {
     struct vq vq;
 };
 
+/*
+ * What serving the ring cost, since the start (SIGUSR1 and the exit log
+ * them: blkd_stats_log).  Times are CLOCK_MONOTONIC.
+ */
+struct blkd_stats {
+    uint64_t kick_reads;  /* kick eventfd reads that returned a count */
+    uint64_t kicks;       /* the sum of those counts: the guest's kicks */
+    uint64_t wakeups;     /* ring walks (blkd_io_process) */
+    uint64_t empty;       /* of them, finding no request */
+    uint64_t requests;
+    uint64_t calls;       /* call eventfd signals */
+    uint64_t wait_ns;     /* blocked in poll() */
+    uint64_t work_ns;     /* in blkd_io_process */
+    uint64_t service_ns;  /* serving requests (header to used entry) */
+    uint64_t service_max_ns;
+};
+
 struct blkd {
     /* configuration */
     const char *sock_path;
@@ -142,6 +159,7 @@ struct blkd {
     struct blkd_vring vr[BLKD_NR_QUEUES];
     struct vq_chain *chain; /* scratch for one request */
     struct iovec iov[BLKD_MAX_IOV]; /* scratch for its data */
+    struct blkd_stats st;
     struct log_ratelimit rl;
 };
 
@@ -254,5 +272,9 @@ void blkd_xen_probe(int fd, uint32_t domid, uint64_t gpa);
  * them used, and signal the call eventfd when the guest wants it.
  */
 void blkd_io_process(struct blkd *d, struct blkd_vring *vr);
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t blkd_now_ns(void);
+/* One "blkd: stats ..." line (`why`: what asked for it). */
+void blkd_stats_log(const struct blkd_stats *s, const char *why);
 
 #endif

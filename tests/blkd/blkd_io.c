@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "blkd.h"
@@ -241,9 +242,31 @@ blkd_io_signal(int fd)
     }
 }
 
+uint64_t
+blkd_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void
+blkd_stats_log(const struct blkd_stats *s, const char *why)
+{
+    log_info("blkd: stats (%s): requests %" PRIu64 " kicks %" PRIu64
+             " kick_reads %" PRIu64 " wakeups %" PRIu64 " empty %" PRIu64
+             " calls %" PRIu64 " wait_us %" PRIu64 " work_us %" PRIu64
+             " service_us %" PRIu64 " service_max_us %" PRIu64, why,
+             s->requests, s->kicks, s->kick_reads, s->wakeups, s->empty,
+             s->calls, s->wait_ns / 1000, s->work_ns / 1000,
+             s->service_ns / 1000, s->service_max_ns / 1000);
+}
+
 void
 blkd_io_process(struct blkd *d, struct blkd_vring *vr)
 {
+    uint64_t t0 = blkd_now_ns(), t = t0;
     unsigned done = 0;
     int rc = 0;
 
@@ -251,7 +274,9 @@ blkd_io_process(struct blkd *d, struct blkd_vring *vr)
     if (!vr->live) {
         return;
     }
+    d->st.wakeups++;
     while (done < vr->num) {
+        uint64_t now;
         uint32_t len;
 
         rc = vq_pop(&vr->vq, d->chain);
@@ -267,16 +292,26 @@ blkd_io_process(struct blkd *d, struct blkd_vring *vr)
             break;
         }
         done++;
+        now = blkd_now_ns();
+        d->st.service_ns += now - t;
+        if (now - t > d->st.service_max_ns) {
+            d->st.service_max_ns = now - t;
+        }
+        t = now;
     }
     blkd_mem_release(&d->mem); /* a walk that stopped early */
+    d->st.requests += done;
+    d->st.empty += done == 0;
     if (rc < 0) {
         log_rl(&d->rl, LOG_LVL_ERR, "blkd: queue 0 is broken; waiting for a "
                "reset");
         blkd_io_signal(vr->err_fd);
-        return;
+    } else {
+        vr->more = done == vr->num;
+        if (done && vq_need_notify(&vr->vq)) {
+            d->st.calls++;
+            blkd_io_signal(vr->call_fd);
+        }
     }
-    vr->more = done == vr->num;
-    if (done && vq_need_notify(&vr->vq)) {
-        blkd_io_signal(vr->call_fd);
-    }
+    d->st.work_ns += blkd_now_ns() - t0;
 }
