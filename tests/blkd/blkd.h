@@ -46,6 +46,13 @@
 #define BLKD_GNT_MAX_COUNT 1024u
 /* Grant mappings one request may hold (its pieces, header, status). */
 #define BLKD_GNT_REQ_MAPS (BLKD_MAX_IOV + 4u)
+/* Longest stretch of serving and polling before the loop looks at its
+ * other fds (messages, signals) again. */
+#define BLKD_POLL_SLICE_NS 10000000ull
+/* --coalesce holds no call for more than this many request bytes. */
+#define BLKD_HOLD_BYTES (256u * 1024u)
+/* --poll-us at most: a minute (tests use a window that never closes). */
+#define BLKD_POLL_US_MAX 60000000ul
 
 /* Virtio-blk feature and request codes (virtio spec 5.2). */
 #define BLKD_F_SEG_MAX 2
@@ -120,7 +127,12 @@ struct blkd_vring {
     int kick_fd, call_fd, err_fd;
     bool enabled;
     bool live;            /* vq initialised over the current table */
-    bool more;            /* chains left after the last batch */
+    bool more;            /* chains left (or polling) after the last call */
+    uint64_t last_ns;     /* when it last served a request (--poll-us) */
+    bool owed;            /* completions not signalled yet (--coalesce) */
+    unsigned cycle;       /* requests since the last call */
+    unsigned last_cycle;  /* requests the last call covered */
+    uint64_t cycle_bytes; /* their descriptor bytes */
     struct vq vq;
 };
 
@@ -134,6 +146,7 @@ struct blkd_stats {
     uint64_t wakeups;     /* ring walks (blkd_io_process) */
     uint64_t empty;       /* of them, finding no request */
     uint64_t requests;
+    uint64_t polled;      /* of them, found after a batch without a kick */
     uint64_t calls;       /* call eventfd signals */
     uint64_t wait_ns;     /* blocked in poll() */
     uint64_t work_ns;     /* in blkd_io_process */
@@ -148,6 +161,8 @@ struct blkd {
     bool probe_privcmd;   /* try to overstep with each privcmd fd sent */
     bool probe_gntdev;    /* the same with each gntdev fd sent */
     bool once;
+    uint64_t poll_ns;     /* --poll-us: look for more this long after a batch */
+    bool coalesce;        /* --coalesce: one call when polling ends */
     /* the image */
     int img_fd;
     uint64_t img_bytes;   /* whole sectors only */

@@ -2,17 +2,20 @@
  * xvm-test-blkd: command line, listening socket and the poll() loop.
  *
  *   xvm-test-blkd --socket PATH --image FILE [--xen-mmap [--probe-privcmd]]
- *                 [--once] [--debug]
+ *                 [--poll-us N [--coalesce]] [--once] [--debug]
  *
  * Serves one vhost-user-blk frontend at a time on PATH, backed by FILE
  * (its size rounded down to 512-byte sectors).  --xen-mmap offers the
  * XEN_MMAP protocol feature (guest RAM mapped through /dev/xen/privcmd);
  * --probe-privcmd tries, with each privcmd fd received, what only an
  * unrestricted one may do, and logs the errnos (the harness's proof that
- * the daemon restricted it); --once exits after the first frontend
- * disconnects.  SIGTERM/SIGINT end it cleanly; they and SIGUSR1 log what
- * serving the ring cost (struct blkd_stats: kicks, wakeups, calls, time
- * waiting and working).  Logs go to stderr.
+ * the daemon restricted it); --poll-us keeps looking at the ring for N
+ * microseconds after each batch before asking the guest for a kick (the
+ * guest needs none meanwhile), and --coalesce also holds the call while
+ * the guest is batching (blkd_io.c); --once exits after the first
+ * frontend disconnects.  SIGTERM/SIGINT end it cleanly; they and SIGUSR1
+ * log what serving the ring cost (struct blkd_stats: kicks, wakeups,
+ * calls, time waiting and working).  Logs go to stderr.
  *
  * Trust boundary: see blkd.h; this file only moves fds and bytes to
  * blkd_msg/blkd_io.  A frontend that stalls mid-message is cut off by
@@ -42,7 +45,8 @@ static void
 blkd_usage(FILE *f)
 {
     fprintf(f, "usage: xvm-test-blkd --socket PATH --image FILE [--xen-mmap "
-               "[--probe-privcmd] [--probe-gntdev]] [--once] [--debug]\n");
+               "[--probe-privcmd] [--probe-gntdev]] [--poll-us N "
+               "[--coalesce]] [--once] [--debug]\n");
 }
 
 /* 0, or 2 (usage error, message printed). */
@@ -68,6 +72,23 @@ blkd_parse_args(struct blkd *d, const char **image, int argc, char **argv)
             d->probe_privcmd = true;
         } else if (!strcmp(a, "--probe-gntdev")) {
             d->probe_gntdev = true;
+        } else if (!strcmp(a, "--poll-us")) {
+            char *end = NULL;
+            unsigned long us = 0;
+
+            if (i + 1 < argc) {
+                errno = 0;
+                us = strtoul(argv[++i], &end, 10);
+            }
+            if (!end || end == argv[i] || *end || errno ||
+                us > BLKD_POLL_US_MAX) {
+                fprintf(stderr, "xvm-test-blkd: --poll-us needs a number of "
+                        "microseconds up to %lu\n", BLKD_POLL_US_MAX);
+                return 2;
+            }
+            d->poll_ns = (uint64_t)us * 1000u;
+        } else if (!strcmp(a, "--coalesce")) {
+            d->coalesce = true;
         } else if (!strcmp(a, "--once")) {
             d->once = true;
         } else if (!strcmp(a, "--debug")) {
@@ -84,6 +105,10 @@ blkd_parse_args(struct blkd *d, const char **image, int argc, char **argv)
     if ((d->probe_privcmd || d->probe_gntdev) && !d->xen_mmap) {
         fprintf(stderr, "xvm-test-blkd: --probe-%s needs --xen-mmap\n",
                 d->probe_privcmd ? "privcmd" : "gntdev");
+        return 2;
+    }
+    if (d->coalesce && !d->poll_ns) {
+        fprintf(stderr, "xvm-test-blkd: --coalesce needs --poll-us\n");
         return 2;
     }
     if (!d->sock_path || !*image) {
