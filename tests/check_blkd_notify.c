@@ -25,6 +25,7 @@
 #define WANT_ALL (~0ULL)
 /* Longer than any test: the window never closes while one runs. */
 #define POLL_FOREVER_US "60000000"
+#define MAX_OPTS 4
 
 struct fixture {
     char dir[256];
@@ -40,10 +41,10 @@ struct stats {
     uint64_t requests, polled, kicks, kick_reads, wakeups, empty, calls;
 };
 
-/* Start xvm-test-blkd with up to three extra options, its log in f->log. */
+/* Start xvm-test-blkd with extra options (NULL-terminated, at most
+ * MAX_OPTS), its log in f->log. */
 static void
-fixture_up(struct fixture *f, const char *opt1, const char *opt2,
-           const char *opt3)
+fixture_up(struct fixture *f, const char *const *opts)
 {
     int fd;
 
@@ -59,12 +60,14 @@ fixture_up(struct fixture *f, const char *opt1, const char *opt2,
     f->pid = fork();
     ck_assert_int_ge(f->pid, 0);
     if (f->pid == 0) {
-        char *argv[] = { (char *)BLKD_PATH, "--socket", f->sock, "--image",
-                         f->image, (char *)opt1, (char *)opt2, (char *)opt3,
-                         NULL };
+        char *argv[6 + MAX_OPTS] = { (char *)BLKD_PATH, "--socket", f->sock,
+                                     "--image", f->image };
         int log = open(f->log, O_CREAT | O_WRONLY | O_APPEND | O_CLOEXEC,
                        0600);
 
+        for (unsigned i = 0; opts && opts[i] && i < MAX_OPTS; i++) {
+            argv[5 + i] = (char *)opts[i];
+        }
         if (log >= 0) {
             dup2(log, 2);
         }
@@ -172,10 +175,9 @@ take_one(struct blkdrv *b)
  * start.
  */
 static void
-start(struct fixture *f, struct blkdrv *b, const char *opt1, const char *opt2,
-      const char *opt3)
+start(struct fixture *f, struct blkdrv *b, const char *const *opts)
 {
-    fixture_up(f, opt1, opt2, opt3);
+    fixture_up(f, opts);
     ck_assert_int_eq(blkdrv_open(b, f->sock, RELAY_MODE_ZEROCOPY, WANT_ALL, 4),
                      0);
     ck_assert(post_read(b, 0));
@@ -192,7 +194,7 @@ START_TEST(test_blkd_stats)
     struct blkdrv b;
     struct stats s0, s1;
 
-    start(&f, &b, NULL, NULL, NULL);
+    start(&f, &b, NULL);
     stats_take(&f, &s0);
     for (unsigned i = 1; i < 5; i++) {
         ck_assert(post_read(&b, 8 * i));
@@ -223,27 +225,35 @@ END_TEST
  */
 START_TEST(test_blkd_poll_no_kick)
 {
+    /* Spinning, and napping 1 ms between looks. */
+    static const char *const polls[][5] = {
+        { "--poll-us", POLL_FOREVER_US, NULL },
+        { "--poll-us", POLL_FOREVER_US, "--poll-tick-us", "1000", NULL },
+    };
     struct fixture f;
     struct blkdrv b;
     struct stats s0, s1;
 
-    start(&f, &b, "--poll-us", POLL_FOREVER_US, NULL);
-    stats_take(&f, &s0);
-    for (unsigned i = 1; i < 5; i++) {
-        ck_assert_msg(!post_read(&b, 8 * i), "request %u asked for a kick", i);
-        take_one(&b);
+    for (unsigned p = 0; p < 2; p++) {
+        start(&f, &b, polls[p]);
+        stats_take(&f, &s0);
+        for (unsigned i = 1; i < 5; i++) {
+            ck_assert_msg(!post_read(&b, 8 * i), "%s: request %u asked for a "
+                          "kick", polls[p][2] ? "napping" : "spinning", i);
+            take_one(&b);
+        }
+        stats_take(&f, &s1);
+        ck_assert_uint_eq(s1.requests - s0.requests, 4);
+        ck_assert_uint_eq(s1.polled - s0.polled, 4);
+        ck_assert_uint_eq(s1.calls - s0.calls, 4);
+        /* The only kicks: the relay's at queue start and the first
+         * request's (read whenever the loop gets to them). */
+        ck_assert_uint_le(s1.kicks, 2);
+        blkdrv_close(&b);
+        fixture_down(&f);
     }
-    stats_take(&f, &s1);
-    ck_assert_uint_eq(s1.requests - s0.requests, 4);
-    ck_assert_uint_eq(s1.polled - s0.polled, 4);
-    ck_assert_uint_eq(s1.calls - s0.calls, 4);
-    /* The only kicks: the relay's at queue start and the first request's
-     * (read whenever the loop gets to them). */
-    ck_assert_uint_le(s1.kicks, 2);
-    blkdrv_close(&b);
-    fixture_down(&f);
 
-    start(&f, &b, NULL, NULL, NULL);
+    start(&f, &b, NULL);
     ck_assert(post_read(&b, 8));
     take_one(&b);
     blkdrv_close(&b);
@@ -294,13 +304,17 @@ post_pair(struct blkdrv *b, uint64_t lba)
  */
 START_TEST(test_blkd_coalesce)
 {
+    static const char *const forever[] = { "--poll-us", POLL_FOREVER_US,
+                                           "--coalesce", NULL };
+    static const char *const short_window[] = { "--poll-us", "100000",
+                                                "--coalesce", NULL };
     struct fixture f;
     struct blkdrv b;
     struct blkreq *r;
     struct stats s0, s1;
 
     /* A window longer than the test: only the rules above end a hold. */
-    start(&f, &b, "--poll-us", POLL_FOREVER_US, "--coalesce");
+    start(&f, &b, forever);
     ck_assert(post_read(&b, 8)); /* one at a time: armed, called at once */
     take_one(&b);
     post_pair(&b, 16);
@@ -323,7 +337,7 @@ START_TEST(test_blkd_coalesce)
     fixture_down(&f);
 
     /* A held call comes when 100 ms pass with nothing new. */
-    start(&f, &b, "--poll-us", "100000", "--coalesce");
+    start(&f, &b, short_window);
     post_pair(&b, 16);
     take_one(&b);
     take_one(&b);
@@ -339,7 +353,9 @@ START_TEST(test_blkd_poll_args)
 {
     const char *bad[][2] = { { "--poll-us", "" }, { "--poll-us", "12x" },
                              { "--poll-us", "60000001" },
-                             { "--poll-us", "-1" }, { "--coalesce", NULL } };
+                             { "--poll-us", "-1" }, { "--coalesce", NULL },
+                             { "--poll-tick-us", "10" },
+                             { "--poll-tick-us", NULL } };
 
     for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         pid_t pid = fork();

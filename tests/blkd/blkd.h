@@ -162,6 +162,7 @@ struct blkd {
     bool probe_gntdev;    /* the same with each gntdev fd sent */
     bool once;
     uint64_t poll_ns;     /* --poll-us: look for more this long after a batch */
+    uint64_t tick_ns;     /* --poll-tick-us: nap between looks (0: spin) */
     bool coalesce;        /* --coalesce: one call when polling ends */
     /* the image */
     int img_fd;

@@ -12,7 +12,8 @@
  * a round trip through the hypervisor for the guest, so two options trade
  * dom0 CPU for fewer of them: --poll-us keeps looking at the ring for a
  * while after the last request without arming avail_event (the guest
- * posts without kicking meanwhile), and --coalesce also holds the call
+ * posts without kicking meanwhile; --poll-tick-us naps between looks
+ * rather than spinning), and --coalesce also holds the call
  * until the ring has been quiet that long, but only while the guest is
  * batching (the last call covered two or more requests, and what is held
  * stays under BLKD_HOLD_BYTES); at queue depth 1, or with big requests,
@@ -371,10 +372,16 @@ blkd_io_process(struct blkd *d, struct blkd_vring *vr)
     d->st.wakeups++;
     for (;;) {
         /* --poll-us: keep looking (no kick asked for) for a while after
-         * the last request, within one slice of the loop. */
-        bool polling = blkd_io_batching(d, vr) && now - last < d->poll_ns &&
-                       now - t0 < BLKD_POLL_SLICE_NS;
-        int n = blkd_io_serve(d, vr, vr->num - total, !polling);
+         * the last request; a slice at a time, then back after a look at
+         * the loop's other fds. */
+        bool polling = blkd_io_batching(d, vr) && now - last < d->poll_ns;
+        int n;
+
+        if (polling && now - t0 >= BLKD_POLL_SLICE_NS) {
+            vr->more = true;
+            break;
+        }
+        n = blkd_io_serve(d, vr, vr->num - total, !polling);
 
         if (n < 0) {
             log_rl(&d->rl, LOG_LVL_ERR, "blkd: queue 0 is broken; waiting "
@@ -397,12 +404,21 @@ blkd_io_process(struct blkd *d, struct blkd_vring *vr)
         if (vr->owed && (!d->coalesce || !blkd_io_batching(d, vr))) {
             blkd_io_notify(d, vr);
         }
-        if (total == vr->num || (polling && now - t0 >= BLKD_POLL_SLICE_NS)) {
+        if (total == vr->num) {
             vr->more = true; /* back after a look at the other fds */
             break;
         }
         if (!polling) {
             break; /* the ring was empty with a kick asked for */
+        }
+        if (n == 0 && d->tick_ns) {
+            struct timespec nap = {
+                .tv_sec = (time_t)(d->tick_ns / 1000000000u),
+                .tv_nsec = (long)(d->tick_ns % 1000000000u),
+            };
+
+            nanosleep(&nap, NULL); /* an interruption only looks sooner */
+            now = blkd_now_ns();
         }
     }
     /* --coalesce: one call once the window has closed. */

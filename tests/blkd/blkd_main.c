@@ -2,7 +2,8 @@
  * xvm-test-blkd: command line, listening socket and the poll() loop.
  *
  *   xvm-test-blkd --socket PATH --image FILE [--xen-mmap [--probe-privcmd]]
- *                 [--poll-us N [--coalesce]] [--once] [--debug]
+ *                 [--poll-us N [--poll-tick-us T] [--coalesce]] [--once]
+ *                 [--debug]
  *
  * Serves one vhost-user-blk frontend at a time on PATH, backed by FILE
  * (its size rounded down to 512-byte sectors).  --xen-mmap offers the
@@ -11,11 +12,12 @@
  * unrestricted one may do, and logs the errnos (the harness's proof that
  * the daemon restricted it); --poll-us keeps looking at the ring for N
  * microseconds after each batch before asking the guest for a kick (the
- * guest needs none meanwhile), and --coalesce also holds the call while
- * the guest is batching (blkd_io.c); --once exits after the first
- * frontend disconnects.  SIGTERM/SIGINT end it cleanly; they and SIGUSR1
- * log what serving the ring cost (struct blkd_stats: kicks, wakeups,
- * calls, time waiting and working).  Logs go to stderr.
+ * guest needs none meanwhile), looking every T microseconds in between
+ * naps with --poll-tick-us instead of spinning, and --coalesce also holds
+ * the call while the guest is batching (blkd_io.c); --once exits after
+ * the first frontend disconnects.  SIGTERM/SIGINT end it cleanly; they
+ * and SIGUSR1 log what serving the ring cost (struct blkd_stats: kicks,
+ * wakeups, calls, time waiting and working).  Logs go to stderr.
  *
  * Trust boundary: see blkd.h; this file only moves fds and bytes to
  * blkd_msg/blkd_io.  A frontend that stalls mid-message is cut off by
@@ -46,7 +48,27 @@ blkd_usage(FILE *f)
 {
     fprintf(f, "usage: xvm-test-blkd --socket PATH --image FILE [--xen-mmap "
                "[--probe-privcmd] [--probe-gntdev]] [--poll-us N "
-               "[--coalesce]] [--once] [--debug]\n");
+               "[--poll-tick-us T] [--coalesce]] [--once] [--debug]\n");
+}
+
+/* `opt`'s value v: microseconds up to BLKD_POLL_US_MAX, as *ns.  0 or -1. */
+static int
+blkd_parse_us(const char *opt, const char *v, uint64_t *ns)
+{
+    char *end = NULL;
+    unsigned long us = 0;
+
+    if (v) {
+        errno = 0;
+        us = strtoul(v, &end, 10);
+    }
+    if (!end || end == v || *end || errno || us > BLKD_POLL_US_MAX) {
+        fprintf(stderr, "xvm-test-blkd: %s needs a number of microseconds "
+                "up to %lu\n", opt, BLKD_POLL_US_MAX);
+        return -1;
+    }
+    *ns = (uint64_t)us * 1000u;
+    return 0;
 }
 
 /* 0, or 2 (usage error, message printed). */
@@ -72,21 +94,12 @@ blkd_parse_args(struct blkd *d, const char **image, int argc, char **argv)
             d->probe_privcmd = true;
         } else if (!strcmp(a, "--probe-gntdev")) {
             d->probe_gntdev = true;
-        } else if (!strcmp(a, "--poll-us")) {
-            char *end = NULL;
-            unsigned long us = 0;
-
-            if (i + 1 < argc) {
-                errno = 0;
-                us = strtoul(argv[++i], &end, 10);
-            }
-            if (!end || end == argv[i] || *end || errno ||
-                us > BLKD_POLL_US_MAX) {
-                fprintf(stderr, "xvm-test-blkd: --poll-us needs a number of "
-                        "microseconds up to %lu\n", BLKD_POLL_US_MAX);
+        } else if (!strcmp(a, "--poll-us") || !strcmp(a, "--poll-tick-us")) {
+            if (blkd_parse_us(a, i + 1 < argc ? argv[++i] : NULL,
+                              strcmp(a, "--poll-us") ? &d->tick_ns
+                                                     : &d->poll_ns) < 0) {
                 return 2;
             }
-            d->poll_ns = (uint64_t)us * 1000u;
         } else if (!strcmp(a, "--coalesce")) {
             d->coalesce = true;
         } else if (!strcmp(a, "--once")) {
@@ -107,8 +120,9 @@ blkd_parse_args(struct blkd *d, const char **image, int argc, char **argv)
                 d->probe_privcmd ? "privcmd" : "gntdev");
         return 2;
     }
-    if (d->coalesce && !d->poll_ns) {
-        fprintf(stderr, "xvm-test-blkd: --coalesce needs --poll-us\n");
+    if ((d->coalesce || d->tick_ns) && !d->poll_ns) {
+        fprintf(stderr, "xvm-test-blkd: --%s needs --poll-us\n",
+                d->coalesce ? "coalesce" : "poll-tick-us");
         return 2;
     }
     if (!d->sock_path || !*image) {
