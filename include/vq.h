@@ -118,6 +118,15 @@ void vq_set_indices(struct vq *vq, uint16_t last_avail, uint16_t used_idx);
 int vq_pop(struct vq *vq, struct vq_chain *chain);
 
 /*
+ * How many chains the driver has made available beyond the next one to
+ * take, read without asking for a kick (vq_pop on an empty ring does ask,
+ * with EVENT_IDX): for a device that polls the ring while it is busy.
+ * The count, or -EIO (broken; also when avail idx ran ahead by more than
+ * the queue size, which breaks it).
+ */
+int vq_avail_pending(struct vq *vq);
+
+/*
  * Write a used element (head, bytes written) without showing it to the
  * guest yet: a batch of them is published by one used->idx write in
  * vq_flush_used() (or vq_need_notify()).  0, -EIO (broken, or the guest's

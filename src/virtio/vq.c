@@ -470,6 +470,20 @@ vq_pop(struct vq *vq, struct vq_chain *chain)
 }
 
 int
+vq_avail_pending(struct vq *vq)
+{
+    uint16_t pending = 0;
+    int rc;
+
+    if (vq->broken) {
+        return -EIO;
+    }
+    vq_map_check(vq);
+    rc = vq_read_pending(vq, &pending);
+    return rc < 0 ? rc : pending;
+}
+
+int
 vq_add_used(struct vq *vq, uint16_t head, uint32_t len)
 {
     if (vq->broken) {

@@ -46,6 +46,13 @@
 #define BLKD_GNT_MAX_COUNT 1024u
 /* Grant mappings one request may hold (its pieces, header, status). */
 #define BLKD_GNT_REQ_MAPS (BLKD_MAX_IOV + 4u)
+/* Longest stretch of serving and polling before the loop looks at its
+ * other fds (messages, signals) again. */
+#define BLKD_POLL_SLICE_NS 10000000ull
+/* --coalesce holds no call for more than this many request bytes. */
+#define BLKD_HOLD_BYTES (256u * 1024u)
+/* --poll-us at most: a minute (tests use a window that never closes). */
+#define BLKD_POLL_US_MAX 60000000ul
 
 /* Virtio-blk feature and request codes (virtio spec 5.2). */
 #define BLKD_F_SEG_MAX 2
@@ -120,8 +127,31 @@ struct blkd_vring {
     int kick_fd, call_fd, err_fd;
     bool enabled;
     bool live;            /* vq initialised over the current table */
-    bool more;            /* chains left after the last batch */
+    bool more;            /* chains left (or polling) after the last call */
+    uint64_t last_ns;     /* when it last served a request (--poll-us) */
+    bool owed;            /* completions not signalled yet (--coalesce) */
+    unsigned cycle;       /* requests since the last call */
+    unsigned last_cycle;  /* requests the last call covered */
+    uint64_t cycle_bytes; /* their descriptor bytes */
     struct vq vq;
+};
+
+/*
+ * What serving the ring cost, since the start (SIGUSR1 and the exit log
+ * them: blkd_stats_log).  Times are CLOCK_MONOTONIC.
+ */
+struct blkd_stats {
+    uint64_t kick_reads;  /* kick eventfd reads that returned a count */
+    uint64_t kicks;       /* the sum of those counts: the guest's kicks */
+    uint64_t wakeups;     /* ring walks (blkd_io_process) */
+    uint64_t empty;       /* of them, finding no request */
+    uint64_t requests;
+    uint64_t polled;      /* of them, found after a batch without a kick */
+    uint64_t calls;       /* call eventfd signals */
+    uint64_t wait_ns;     /* blocked in poll() */
+    uint64_t work_ns;     /* in blkd_io_process */
+    uint64_t service_ns;  /* serving requests (header to used entry) */
+    uint64_t service_max_ns;
 };
 
 struct blkd {
@@ -131,6 +161,9 @@ struct blkd {
     bool probe_privcmd;   /* try to overstep with each privcmd fd sent */
     bool probe_gntdev;    /* the same with each gntdev fd sent */
     bool once;
+    uint64_t poll_ns;     /* --poll-us: look for more this long after a batch */
+    uint64_t tick_ns;     /* --poll-tick-us: nap between looks (0: spin) */
+    bool coalesce;        /* --coalesce: one call when polling ends */
     /* the image */
     int img_fd;
     uint64_t img_bytes;   /* whole sectors only */
@@ -142,6 +175,7 @@ struct blkd {
     struct blkd_vring vr[BLKD_NR_QUEUES];
     struct vq_chain *chain; /* scratch for one request */
     struct iovec iov[BLKD_MAX_IOV]; /* scratch for its data */
+    struct blkd_stats st;
     struct log_ratelimit rl;
 };
 
@@ -254,5 +288,9 @@ void blkd_xen_probe(int fd, uint32_t domid, uint64_t gpa);
  * them used, and signal the call eventfd when the guest wants it.
  */
 void blkd_io_process(struct blkd *d, struct blkd_vring *vr);
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t blkd_now_ns(void);
+/* One "blkd: stats ..." line (`why`: what asked for it). */
+void blkd_stats_log(const struct blkd_stats *s, const char *why);
 
 #endif

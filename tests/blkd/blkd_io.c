@@ -6,6 +6,19 @@
  * and the guest's pages (preadv/pwritev on pointers from blkd_mem_ptr(),
  * each segment checked to lie wholly in one mapped region): zero copies.
  *
+ * Notifications: by default a kick wakes blkd_io_process, which serves
+ * what is there, signals one call for the batch (if used_event asks) and
+ * goes back to sleep with avail_event armed.  Each kick and each call is
+ * a round trip through the hypervisor for the guest, so two options trade
+ * dom0 CPU for fewer of them: --poll-us keeps looking at the ring for a
+ * while after the last request without arming avail_event (the guest
+ * posts without kicking meanwhile; --poll-tick-us naps between looks
+ * rather than spinning), and --coalesce also holds the call
+ * until the ring has been quiet that long, but only while the guest is
+ * batching (the last call covered two or more requests, and what is held
+ * stays under BLKD_HOLD_BYTES); at queue depth 1, or with big requests,
+ * the ring runs as without --poll-us.
+ *
  * Trust boundary: the guest.  The header is read once; the sector range
  * is checked against the image (subtract, then compare); the data length
  * must be whole sectors; a chain without a writable status byte is
@@ -18,6 +31,7 @@
 #include <limits.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "blkd.h"
@@ -241,19 +255,51 @@ blkd_io_signal(int fd)
     }
 }
 
-void
-blkd_io_process(struct blkd *d, struct blkd_vring *vr)
+uint64_t
+blkd_now_ns(void)
 {
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void
+blkd_stats_log(const struct blkd_stats *s, const char *why)
+{
+    log_info("blkd: stats (%s): requests %" PRIu64 " polled %" PRIu64
+             " kicks %" PRIu64 " kick_reads %" PRIu64 " wakeups %" PRIu64
+             " empty %" PRIu64 " calls %" PRIu64 " wait_us %" PRIu64
+             " work_us %" PRIu64 " service_us %" PRIu64
+             " service_max_us %" PRIu64, why, s->requests, s->polled,
+             s->kicks, s->kick_reads, s->wakeups, s->empty,
+             s->calls, s->wait_ns / 1000, s->work_ns / 1000,
+             s->service_ns / 1000, s->service_max_ns / 1000);
+}
+
+/*
+ * Serve up to `max` chains of vr, each pushed used as it completes.  With
+ * `arm`, until vq_pop finds the ring empty (asking for a kick, with
+ * EVENT_IDX); without, until vq_avail_pending finds nothing (no kick
+ * asked for: we keep looking).  The count, or -EIO (queue broken).
+ */
+static int
+blkd_io_serve(struct blkd *d, struct blkd_vring *vr, unsigned max, bool arm)
+{
+    uint64_t t = blkd_now_ns();
     unsigned done = 0;
     int rc = 0;
 
-    vr->more = false;
-    if (!vr->live) {
-        return;
-    }
-    while (done < vr->num) {
+    while (done < max) {
+        uint64_t now;
         uint32_t len;
 
+        if (!arm) {
+            rc = vq_avail_pending(&vr->vq);
+            if (rc <= 0) {
+                break;
+            }
+        }
         rc = vq_pop(&vr->vq, d->chain);
         if (rc <= 0) {
             break;
@@ -267,16 +313,119 @@ blkd_io_process(struct blkd *d, struct blkd_vring *vr)
             break;
         }
         done++;
+        vr->cycle_bytes += d->chain->out_bytes + d->chain->in_bytes;
+        now = blkd_now_ns();
+        d->st.service_ns += now - t;
+        if (now - t > d->st.service_max_ns) {
+            d->st.service_max_ns = now - t;
+        }
+        t = now;
     }
     blkd_mem_release(&d->mem); /* a walk that stopped early */
-    if (rc < 0) {
-        log_rl(&d->rl, LOG_LVL_ERR, "blkd: queue 0 is broken; waiting for a "
-               "reset");
-        blkd_io_signal(vr->err_fd);
-        return;
-    }
-    vr->more = done == vr->num;
-    if (done && vq_need_notify(&vr->vq)) {
+    d->st.requests += done;
+    return rc < 0 ? rc : (int)done;
+}
+
+/*
+ * Signal the call eventfd if the driver asks for it (one per batch), and
+ * start a new cycle (the requests one call covers).
+ */
+static void
+blkd_io_notify(struct blkd *d, struct blkd_vring *vr)
+{
+    if (vq_need_notify(&vr->vq)) {
+        d->st.calls++;
         blkd_io_signal(vr->call_fd);
     }
+    vr->owed = false;
+    vr->last_cycle = vr->cycle;
+    vr->cycle = 0;
+    vr->cycle_bytes = 0;
+}
+
+/*
+ * --coalesce holds the call while the guest is batching: the last call
+ * covered two or more requests, and what it holds stays small (big
+ * requests gain nothing from waiting for more, and the guest would rather
+ * reuse their buffers).  Otherwise the ring runs as without --poll-us.
+ */
+static bool
+blkd_io_batching(const struct blkd *d, const struct blkd_vring *vr)
+{
+    return !d->coalesce ||
+           (vr->last_cycle >= 2 && vr->cycle_bytes < BLKD_HOLD_BYTES);
+}
+
+void
+blkd_io_process(struct blkd *d, struct blkd_vring *vr)
+{
+    uint64_t t0 = blkd_now_ns(), now = t0;
+    /* The window runs from the last request served, or from the kick. */
+    uint64_t last = vr->more ? vr->last_ns : t0;
+    bool resumed = vr->more;
+    unsigned total = 0;
+
+    vr->more = false;
+    if (!vr->live) {
+        return;
+    }
+    d->st.wakeups++;
+    for (;;) {
+        /* --poll-us: keep looking (no kick asked for) for a while after
+         * the last request; a slice at a time, then back after a look at
+         * the loop's other fds. */
+        bool polling = blkd_io_batching(d, vr) && now - last < d->poll_ns;
+        int n;
+
+        if (polling && now - t0 >= BLKD_POLL_SLICE_NS) {
+            vr->more = true;
+            break;
+        }
+        n = blkd_io_serve(d, vr, vr->num - total, !polling);
+
+        if (n < 0) {
+            log_rl(&d->rl, LOG_LVL_ERR, "blkd: queue 0 is broken; waiting "
+                   "for a reset");
+            blkd_io_signal(vr->err_fd);
+            break;
+        }
+        if (total || resumed) {
+            d->st.polled += (unsigned)n; /* found without a kick */
+        }
+        total += (unsigned)n;
+        vr->cycle += (unsigned)n;
+        now = blkd_now_ns();
+        if (n) {
+            vr->owed = true;
+            last = now;
+        }
+        /* Without --coalesce (or while not batching) each batch is
+         * signalled as it is done. */
+        if (vr->owed && (!d->coalesce || !blkd_io_batching(d, vr))) {
+            blkd_io_notify(d, vr);
+        }
+        if (total == vr->num) {
+            vr->more = true; /* back after a look at the other fds */
+            break;
+        }
+        if (!polling) {
+            break; /* the ring was empty with a kick asked for */
+        }
+        if (n == 0 && d->tick_ns) {
+            struct timespec nap = {
+                .tv_sec = (time_t)(d->tick_ns / 1000000000u),
+                .tv_nsec = (long)(d->tick_ns % 1000000000u),
+            };
+
+            nanosleep(&nap, NULL); /* an interruption only looks sooner */
+            now = blkd_now_ns();
+        }
+    }
+    /* --coalesce: one call once the window has closed. */
+    if (vr->owed && !vr->more) {
+        blkd_io_notify(d, vr);
+    }
+    vr->last_ns = last;
+    d->st.empty += total == 0;
+    d->st.work_ns += blkd_now_ns() - t0;
 }

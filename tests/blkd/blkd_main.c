@@ -2,16 +2,22 @@
  * xvm-test-blkd: command line, listening socket and the poll() loop.
  *
  *   xvm-test-blkd --socket PATH --image FILE [--xen-mmap [--probe-privcmd]]
- *                 [--once] [--debug]
+ *                 [--poll-us N [--poll-tick-us T] [--coalesce]] [--once]
+ *                 [--debug]
  *
  * Serves one vhost-user-blk frontend at a time on PATH, backed by FILE
  * (its size rounded down to 512-byte sectors).  --xen-mmap offers the
  * XEN_MMAP protocol feature (guest RAM mapped through /dev/xen/privcmd);
  * --probe-privcmd tries, with each privcmd fd received, what only an
  * unrestricted one may do, and logs the errnos (the harness's proof that
- * the daemon restricted it); --once exits after the first frontend
- * disconnects.  SIGTERM/SIGINT end
- * it cleanly.  Logs go to stderr.
+ * the daemon restricted it); --poll-us keeps looking at the ring for N
+ * microseconds after each batch before asking the guest for a kick (the
+ * guest needs none meanwhile), looking every T microseconds in between
+ * naps with --poll-tick-us instead of spinning, and --coalesce also holds
+ * the call while the guest is batching (blkd_io.c); --once exits after
+ * the first frontend disconnects.  SIGTERM/SIGINT end it cleanly; they
+ * and SIGUSR1 log what serving the ring cost (struct blkd_stats: kicks,
+ * wakeups, calls, time waiting and working).  Logs go to stderr.
  *
  * Trust boundary: see blkd.h; this file only moves fds and bytes to
  * blkd_msg/blkd_io.  A frontend that stalls mid-message is cut off by
@@ -41,7 +47,28 @@ static void
 blkd_usage(FILE *f)
 {
     fprintf(f, "usage: xvm-test-blkd --socket PATH --image FILE [--xen-mmap "
-               "[--probe-privcmd] [--probe-gntdev]] [--once] [--debug]\n");
+               "[--probe-privcmd] [--probe-gntdev]] [--poll-us N "
+               "[--poll-tick-us T] [--coalesce]] [--once] [--debug]\n");
+}
+
+/* `opt`'s value v: microseconds up to BLKD_POLL_US_MAX, as *ns.  0 or -1. */
+static int
+blkd_parse_us(const char *opt, const char *v, uint64_t *ns)
+{
+    char *end = NULL;
+    unsigned long us = 0;
+
+    if (v) {
+        errno = 0;
+        us = strtoul(v, &end, 10);
+    }
+    if (!end || end == v || *end || errno || us > BLKD_POLL_US_MAX) {
+        fprintf(stderr, "xvm-test-blkd: %s needs a number of microseconds "
+                "up to %lu\n", opt, BLKD_POLL_US_MAX);
+        return -1;
+    }
+    *ns = (uint64_t)us * 1000u;
+    return 0;
 }
 
 /* 0, or 2 (usage error, message printed). */
@@ -67,6 +94,14 @@ blkd_parse_args(struct blkd *d, const char **image, int argc, char **argv)
             d->probe_privcmd = true;
         } else if (!strcmp(a, "--probe-gntdev")) {
             d->probe_gntdev = true;
+        } else if (!strcmp(a, "--poll-us") || !strcmp(a, "--poll-tick-us")) {
+            if (blkd_parse_us(a, i + 1 < argc ? argv[++i] : NULL,
+                              strcmp(a, "--poll-us") ? &d->tick_ns
+                                                     : &d->poll_ns) < 0) {
+                return 2;
+            }
+        } else if (!strcmp(a, "--coalesce")) {
+            d->coalesce = true;
         } else if (!strcmp(a, "--once")) {
             d->once = true;
         } else if (!strcmp(a, "--debug")) {
@@ -83,6 +118,11 @@ blkd_parse_args(struct blkd *d, const char **image, int argc, char **argv)
     if ((d->probe_privcmd || d->probe_gntdev) && !d->xen_mmap) {
         fprintf(stderr, "xvm-test-blkd: --probe-%s needs --xen-mmap\n",
                 d->probe_privcmd ? "privcmd" : "gntdev");
+        return 2;
+    }
+    if ((d->coalesce || d->tick_ns) && !d->poll_ns) {
+        fprintf(stderr, "xvm-test-blkd: --%s needs --poll-us\n",
+                d->coalesce ? "coalesce" : "poll-tick-us");
         return 2;
     }
     if (!d->sock_path || !*image) {
@@ -169,10 +209,29 @@ blkd_on_kick(struct blkd *d, struct blkd_vring *vr)
 {
     uint64_t cnt;
 
-    if (read(vr->kick_fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN) {
+    if (read(vr->kick_fd, &cnt, sizeof(cnt)) == (ssize_t)sizeof(cnt)) {
+        d->st.kick_reads++;
+        d->st.kicks += cnt;
+    } else if (errno != EAGAIN) {
         log_warn("blkd: kick eventfd: %s", strerror(errno));
     }
     blkd_io_process(d, vr);
+}
+
+/* SIGUSR1 logs the statistics; true for the signals that end the loop. */
+static bool
+blkd_on_signal(struct blkd *d, int sig_fd)
+{
+    struct signalfd_siginfo si;
+
+    if (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si) &&
+        si.ssi_signo == SIGUSR1) {
+        blkd_stats_log(&d->st, "SIGUSR1");
+        return false;
+    }
+    log_info("blkd: signal received, exiting");
+    blkd_stats_log(&d->st, "exit");
+    return true;
 }
 
 /* The loop: signals, the listening socket or the connection, the kick. */
@@ -187,7 +246,10 @@ blkd_run(struct blkd *d, int sig_fd)
             { .fd = d->vr[0].kick_fd, .events = POLLIN },
         };
         bool more = d->vr[0].more;
+        uint64_t t = blkd_now_ns();
         int n = poll(p, 3, more ? 0 : -1);
+
+        d->st.wait_ns += blkd_now_ns() - t;
 
         if (n < 0) {
             if (errno == EINTR) {
@@ -197,8 +259,10 @@ blkd_run(struct blkd *d, int sig_fd)
             return 1;
         }
         if (p[0].revents) {
-            log_info("blkd: signal received, exiting");
-            return 0;
+            if (blkd_on_signal(d, sig_fd)) {
+                return 0;
+            }
+            continue;
         }
         if (p[1].revents && d->conn_fd < 0) {
             blkd_accept(d);
@@ -252,6 +316,7 @@ main(int argc, char **argv)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGUSR1);
     sigprocmask(SIG_BLOCK, &sigs, NULL);
     sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC);
     if (sig_fd < 0 || blkd_listen(d) < 0) {

@@ -118,6 +118,9 @@ blkd_vring_stop(struct blkd *d, struct blkd_vring *vr)
     }
     vr->live = false;
     vr->more = false;
+    vr->owed = false;
+    vr->cycle = vr->last_cycle = 0;
+    vr->cycle_bytes = 0;
     blkd_mem_unpin(&d->mem, (unsigned)(vr - d->vr));
 }
 

@@ -419,7 +419,9 @@ release_guest() {
 # holds its devices until a line reaches its console, release_guest), save
 # the daemon's `--status --json` in STATUS_OUT (none when STATUS_OUT is
 # empty) and print `--status` as NOTE lines, then release the guest and
-# wait for it.  Sets rc and why like run_guest.
+# wait for it.  With STATUS_TICK set, that function is called with NAME
+# at every look while waiting and once after.  Sets rc and why like
+# run_guest.
 status_guest() {
     sg=$1 ss=$2 smark=$3 sst=$4; shift 4
     rm -f "$XVM_RUN/$sg.rc"
@@ -428,6 +430,7 @@ status_guest() {
     spid=$!
     n=0
     while ! grep -q "$smark" "$(guest_log "$sg")" 2>/dev/null && [ ! -f "$XVM_RUN/$sg.rc" ]; do
+        [ -z "${STATUS_TICK:-}" ] || "$STATUS_TICK" "$sg"
         n=$((n + 1))
         if [ $n -gt 3000 ]; then
             # A guest normally gets there in 1-2 minutes: show where it
@@ -438,6 +441,7 @@ status_guest() {
         fi
         sleep 0.1
     done
+    [ -z "${STATUS_TICK:-}" ] || "$STATUS_TICK" "$sg"
     if [ -n "$sst" ] && [ ! -f "$XVM_RUN/$sg.rc" ]; then
         "$XVM_DAEMON" --status --json --backend-dir="$XVM_SOCKDIR" >"$sst" 2>"$sst.err" ||
             note "${N:-$sg}: --status failed: $(cat "$sst.err")"
