@@ -288,8 +288,6 @@ void blkd_xen_probe(int fd, uint32_t domid, uint64_t gpa);
  * them used, and signal the call eventfd when the guest wants it.
  */
 void blkd_io_process(struct blkd *d, struct blkd_vring *vr);
-/* CLOCK_MONOTONIC in nanoseconds. */
-uint64_t blkd_now_ns(void);
 /* One "blkd: stats ..." line (`why`: what asked for it). */
 void blkd_stats_log(const struct blkd_stats *s, const char *why);
 

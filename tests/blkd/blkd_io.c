@@ -255,15 +255,6 @@ blkd_io_signal(int fd)
     }
 }
 
-uint64_t
-blkd_now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 void
 blkd_stats_log(const struct blkd_stats *s, const char *why)
 {
@@ -286,7 +277,7 @@ blkd_stats_log(const struct blkd_stats *s, const char *why)
 static int
 blkd_io_serve(struct blkd *d, struct blkd_vring *vr, unsigned max, bool arm)
 {
-    uint64_t t = blkd_now_ns();
+    uint64_t t = log_now_ns();
     unsigned done = 0;
     int rc = 0;
 
@@ -314,7 +305,7 @@ blkd_io_serve(struct blkd *d, struct blkd_vring *vr, unsigned max, bool arm)
         }
         done++;
         vr->cycle_bytes += d->chain->out_bytes + d->chain->in_bytes;
-        now = blkd_now_ns();
+        now = log_now_ns();
         d->st.service_ns += now - t;
         if (now - t > d->st.service_max_ns) {
             d->st.service_max_ns = now - t;
@@ -359,7 +350,7 @@ blkd_io_batching(const struct blkd *d, const struct blkd_vring *vr)
 void
 blkd_io_process(struct blkd *d, struct blkd_vring *vr)
 {
-    uint64_t t0 = blkd_now_ns(), now = t0;
+    uint64_t t0 = log_now_ns(), now = t0;
     /* The window runs from the last request served, or from the kick. */
     uint64_t last = vr->more ? vr->last_ns : t0;
     bool resumed = vr->more;
@@ -394,7 +385,7 @@ blkd_io_process(struct blkd *d, struct blkd_vring *vr)
         }
         total += (unsigned)n;
         vr->cycle += (unsigned)n;
-        now = blkd_now_ns();
+        now = log_now_ns();
         if (n) {
             vr->owed = true;
             last = now;
@@ -418,7 +409,7 @@ blkd_io_process(struct blkd *d, struct blkd_vring *vr)
             };
 
             nanosleep(&nap, NULL); /* an interruption only looks sooner */
-            now = blkd_now_ns();
+            now = log_now_ns();
         }
     }
     /* --coalesce: one call once the window has closed. */
@@ -427,5 +418,5 @@ blkd_io_process(struct blkd *d, struct blkd_vring *vr)
     }
     vr->last_ns = last;
     d->st.empty += total == 0;
-    d->st.work_ns += blkd_now_ns() - t0;
+    d->st.work_ns += log_now_ns() - t0;
 }

@@ -246,10 +246,10 @@ blkd_run(struct blkd *d, int sig_fd)
             { .fd = d->vr[0].kick_fd, .events = POLLIN },
         };
         bool more = d->vr[0].more;
-        uint64_t t = blkd_now_ns();
+        uint64_t t = log_now_ns();
         int n = poll(p, 3, more ? 0 : -1);
 
-        d->st.wait_ns += blkd_now_ns() - t;
+        d->st.wait_ns += log_now_ns() - t;
 
         if (n < 0) {
             if (errno == EINTR) {
