@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "backend_proc.h"
+#include "blkd_proc.h"
 #include "blkdrv.h"
 #include "check_common.h"
 #include "vhu.h"
@@ -35,76 +36,21 @@
 #define SEED 0x0b1cd5eedULL
 #define WANT_ALL (~0ULL)
 
-struct fixture {
-    char dir[256];
-    char image[300];
-    char sock[300];
-    pid_t pid;
-};
-
-static pid_t
-spawn_blkd(const char *sock, const char *image, const char *flag1,
-           const char *flag2)
-{
-    pid_t pid = fork();
-
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        char *argv[] = { (char *)BLKD_PATH, "--socket", (char *)sock,
-                         "--image", (char *)image, (char *)flag1,
-                         (char *)flag2, NULL };
-        int null = open("/dev/null", O_RDWR);
-
-        if (null >= 0 && !getenv("XVM_TEST_BACKEND_LOG")) {
-            dup2(null, 2);
-        }
-        execv(BLKD_PATH, argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-/* Wait up to timeout_ms for pid to exit; its exit status, or -1. */
-static int
-wait_exit(pid_t pid, int timeout_ms)
-{
-    for (int waited = 0; waited <= timeout_ms; waited += 10) {
-        int st;
-        pid_t r = waitpid(pid, &st, WNOHANG);
-
-        if (r == pid) {
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        }
-        usleep(10000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return -1;
-}
-
+/* xvm-test-blkd on a fresh image, with up to two options. */
 static void
-fixture_up(struct fixture *f, const char *flag1, const char *flag2)
+fixture_up(struct blkd_proc *f, const char *flag1, const char *flag2)
 {
-    int fd;
+    const char *const opts[] = { flag1, flag2, NULL };
 
-    ck_assert_int_eq(backend_tmpdir(f->dir, sizeof(f->dir)), 0);
-    snprintf(f->image, sizeof(f->image), "%s/disk.img", f->dir);
-    snprintf(f->sock, sizeof(f->sock), "%s/blkd.sock", f->dir);
-    fd = open(f->image, O_CREAT | O_RDWR | O_TRUNC, 0600);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(ftruncate(fd, (off_t)DISK_BYTES), 0);
-    close(fd);
-    f->pid = spawn_blkd(f->sock, f->image, flag1, flag2);
-    ck_assert_int_eq(backend_wait_socket(f->sock, 10000), 0);
+    ck_assert_int_eq(blkd_proc_start(f, BLKD_PATH, DISK_BYTES, opts, false),
+                     0);
 }
 
 /* Stop the backend; it must exit cleanly (0: no crash, no leak report). */
 static void
-fixture_down(struct fixture *f)
+fixture_down(struct blkd_proc *f)
 {
-    kill(f->pid, SIGTERM);
-    ck_assert_int_eq(wait_exit(f->pid, 10000), 0);
-    backend_rmtree(f->dir);
+    ck_assert_int_eq(blkd_proc_stop(f), 0);
 }
 
 /*
@@ -114,7 +60,7 @@ fixture_down(struct fixture *f)
  */
 START_TEST(test_blkd_zerocopy_data)
 {
-    struct fixture f;
+    struct blkd_proc f;
     struct blkdrv b;
     char err[160];
 
@@ -144,7 +90,7 @@ END_TEST
  */
 START_TEST(test_blkd_grant_zerocopy_data)
 {
-    struct fixture f;
+    struct blkd_proc f;
     struct blkdrv b;
     struct relay_stats st;
     char err[160];
@@ -208,7 +154,7 @@ revoked_request(struct blkdrv *b, uint32_t type, uint8_t fill)
  */
 START_TEST(test_blkd_grant_revoked)
 {
-    struct fixture f;
+    struct blkd_proc f;
     struct blkdrv b;
     uint8_t buf[4096];
 
@@ -267,7 +213,7 @@ put_hdr(struct blkdrv *b, uint64_t gpa, uint32_t type, uint64_t sector)
 /* GET_ID, and one request per guest-side rule: each answered, none fatal. */
 START_TEST(test_blkd_requests_and_bad_requests)
 {
-    struct fixture f;
+    struct blkd_proc f;
     struct blkdrv b;
     uint64_t hdr, data, st;
     uint8_t *status, buf[4096];
@@ -347,7 +293,7 @@ END_TEST
 /* Driver resets and re-initialisations, I/O before and after each. */
 START_TEST(test_blkd_reset_reinit)
 {
-    struct fixture f;
+    struct blkd_proc f;
     struct blkdrv b;
     uint8_t buf[4096], back[4096];
 
@@ -398,7 +344,7 @@ make_memfd(uint64_t len)
 /* Without --xen-mmap: the features asked for, and no XEN_MMAP. */
 START_TEST(test_blkd_no_xen_mmap)
 {
-    struct fixture f;
+    struct blkd_proc f;
     struct vhu_conn *c;
     uint64_t feat, proto, nq;
     uint8_t cfg[60];
@@ -440,7 +386,7 @@ END_TEST
  */
 START_TEST(test_blkd_xen_mmap_offered)
 {
-    struct fixture f;
+    struct blkd_proc f;
     struct vhu_conn *c;
     uint64_t feat, proto, nq;
     int mfd = make_memfd(1 << 20);
@@ -476,14 +422,14 @@ END_TEST
 /* --once: the first disconnect ends the process, exit status 0. */
 START_TEST(test_blkd_once)
 {
-    struct fixture f;
+    struct blkd_proc f;
     struct vhu_conn *c;
     uint64_t feat, proto;
 
     fixture_up(&f, "--once", NULL);
     c = connect_vhu(f.sock, WANT_ALL, &feat, &proto);
     vhu_close(c);
-    ck_assert_int_eq(wait_exit(f.pid, 10000), 0);
+    ck_assert_int_eq(blkd_proc_wait_exit(f.pid, 10000), 0);
     ck_assert_int_ne(access(f.sock, F_OK), 0);
     backend_rmtree(f.dir);
 }
@@ -514,7 +460,7 @@ START_TEST(test_blkd_bad_args)
             execv(BLKD_PATH, cases[i]);
             _exit(127);
         }
-        ck_assert_int_eq(wait_exit(pid, 5000), want[i]);
+        ck_assert_int_eq(blkd_proc_wait_exit(pid, 5000), want[i]);
     }
 }
 END_TEST
@@ -722,7 +668,7 @@ raw_cases(struct raw_case *c)
 START_TEST(test_blkd_bad_messages)
 {
     static struct raw_case cases[24];
-    struct fixture f;
+    struct blkd_proc f;
     unsigned n = raw_cases(cases);
 
     fixture_up(&f, NULL, NULL);

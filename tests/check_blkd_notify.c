@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "backend_proc.h"
+#include "blkd_proc.h"
 #include "blkdrv.h"
 #include "check_common.h"
 
@@ -25,14 +26,9 @@
 #define WANT_ALL (~0ULL)
 /* Longer than any test: the window never closes while one runs. */
 #define POLL_FOREVER_US "60000000"
-#define MAX_OPTS 4
 
 struct fixture {
-    char dir[256];
-    char image[300];
-    char sock[300];
-    char log[300];
-    pid_t pid;
+    struct blkd_proc p;
     unsigned stats_seen; /* "stats (SIGUSR1)" lines taken so far */
 };
 
@@ -42,57 +38,21 @@ struct stats {
 };
 
 /* Start xvm-test-blkd with extra options (NULL-terminated, at most
- * MAX_OPTS), its log in f->log. */
+ * BLKD_PROC_MAX_OPTS), its log in f->p.log. */
 static void
 fixture_up(struct fixture *f, const char *const *opts)
 {
-    int fd;
-
     memset(f, 0, sizeof(*f));
-    ck_assert_int_eq(backend_tmpdir(f->dir, sizeof(f->dir)), 0);
-    snprintf(f->image, sizeof(f->image), "%s/disk.img", f->dir);
-    snprintf(f->sock, sizeof(f->sock), "%s/blkd.sock", f->dir);
-    snprintf(f->log, sizeof(f->log), "%s/blkd.log", f->dir);
-    fd = open(f->image, O_CREAT | O_RDWR | O_TRUNC, 0600);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(ftruncate(fd, (off_t)DISK_BYTES), 0);
-    close(fd);
-    f->pid = fork();
-    ck_assert_int_ge(f->pid, 0);
-    if (f->pid == 0) {
-        char *argv[6 + MAX_OPTS] = { (char *)BLKD_PATH, "--socket", f->sock,
-                                     "--image", f->image };
-        int log = open(f->log, O_CREAT | O_WRONLY | O_APPEND | O_CLOEXEC,
-                       0600);
-
-        for (unsigned i = 0; opts && opts[i] && i < MAX_OPTS; i++) {
-            argv[5 + i] = (char *)opts[i];
-        }
-        if (log >= 0) {
-            dup2(log, 2);
-        }
-        execv(BLKD_PATH, argv);
-        _exit(127);
-    }
-    ck_assert_int_eq(backend_wait_socket(f->sock, 10000), 0);
+    ck_assert_int_eq(blkd_proc_start(&f->p, BLKD_PATH, DISK_BYTES, opts, true),
+                     0);
 }
 
 /* SIGTERM: the backend logs its exit stats and exits 0 within 10 s. */
 static void
 fixture_down(struct fixture *f)
 {
-    int st = -1;
-
-    kill(f->pid, SIGTERM);
-    for (int waited = 0; waited < 10000; waited += 10) {
-        if (waitpid(f->pid, &st, WNOHANG) == f->pid) {
-            break;
-        }
-        usleep(10000);
-    }
-    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+    ck_assert_msg(blkd_proc_stop(&f->p) == 0,
                   "xvm-test-blkd did not exit cleanly on SIGTERM");
-    backend_rmtree(f->dir);
 }
 
 /* The value after " key " in line, or UINT64_MAX when absent. */
@@ -116,9 +76,9 @@ stats_take(struct fixture *f, struct stats *s)
 {
     char line[512];
 
-    kill(f->pid, SIGUSR1);
+    kill(f->p.pid, SIGUSR1);
     for (int waited = 0; waited < 10000; waited += 10) {
-        FILE *fp = fopen(f->log, "r");
+        FILE *fp = fopen(f->p.log, "r");
         unsigned n = 0;
 
         ck_assert_ptr_nonnull(fp);
@@ -178,7 +138,7 @@ static void
 start(struct fixture *f, struct blkdrv *b, const char *const *opts)
 {
     fixture_up(f, opts);
-    ck_assert_int_eq(blkdrv_open(b, f->sock, RELAY_MODE_ZEROCOPY, WANT_ALL, 4),
+    ck_assert_int_eq(blkdrv_open(b, f->p.sock, RELAY_MODE_ZEROCOPY, WANT_ALL, 4),
                      0);
     ck_assert(post_read(b, 0));
     take_one(b);
